@@ -96,9 +96,9 @@ impl fmt::Display for Address {
 pub fn is_valid_name(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= 255
-        && !name
-            .chars()
-            .any(|c| c == '/' || c == '?' || c == '#' || c == '&' || c.is_whitespace() || c.is_control())
+        && !name.chars().any(|c| {
+            c == '/' || c == '?' || c == '#' || c == '&' || c.is_whitespace() || c.is_control()
+        })
 }
 
 /// Derives an address name from free text (an email's local part, a display name).
@@ -115,7 +115,11 @@ pub fn slug(text: &str) -> String {
         .take(200)
         .collect();
     out = out.trim_matches('-').to_owned();
-    if out.is_empty() { "user".to_owned() } else { out }
+    if out.is_empty() {
+        "user".to_owned()
+    } else {
+        out
+    }
 }
 
 #[cfg(test)]
