@@ -200,8 +200,9 @@ def test_sip_endpoints(client):
 
 
 def assert_token_pair(resp: dict) -> None:
-    for field in ("token", "refresh_token"):
-        assert isinstance(resp.get(field), str) and resp[field].count(".") >= 2, resp
+    """An access token (a compact JWS the SDK decodes) and a refresh token (opaque to clients)."""
+    assert isinstance(resp.get("token"), str) and resp["token"].count(".") == 2, resp
+    assert isinstance(resp.get("refresh_token"), str) and len(resp["refresh_token"]) >= 16, resp
 
 
 def test_subscriber_tokens_with_and_without_password(client):
