@@ -5,6 +5,8 @@
 STEP_NAMES=()
 STEP_RESULTS=()
 STEP_SECONDS=()
+# Exit status of the last step run_step ran (read by scripts/test-all).
+# shellcheck disable=SC2034
 LAST_STEP_STATUS=0
 
 # section TITLE: prints a header that stands out in CI logs.
@@ -59,6 +61,7 @@ run_step() {
         STEP_RESULTS+=("FAILED (exit $status)")
         info "$name: FAILED (exit $status)"
     fi
+    # shellcheck disable=SC2034
     LAST_STEP_STATUS=$status
 }
 

@@ -4,7 +4,7 @@
 # counts. Fails when the PostgreSQL step did not leave a URL, so the PostgreSQL variants can never
 # be skipped silently.
 run_e2e_tests() {
-    cd "$REPO_ROOT"
+    cd "$REPO_ROOT" || return
     [[ -s $RUN_DIR/postgres.url ]] || die "no PostgreSQL URL: the PostgreSQL step failed"
     export WEFT_BIN="$REPO_ROOT/target/release/weft"
     export WEFT_TEST_POSTGRES_URL
@@ -13,7 +13,9 @@ run_e2e_tests() {
     local report="$RUN_DIR/e2e-junit.xml" status=0
     "$VENV_DIR/bin/python" -m pytest "$REPO_ROOT/tests/e2e" -p no:cacheprovider \
         --junitxml="$report" </dev/null || status=$?
-    record_test_counts e2e $(junit_counts "$report")
+    local passed failed skipped
+    read -r passed failed skipped < <(junit_counts "$report")
+    record_test_counts e2e "$passed" "$failed" "$skipped"
     return "$status"
 }
 
