@@ -9,7 +9,10 @@
 
 pub mod address;
 pub mod directory;
+pub mod handshake;
 pub mod media;
+pub mod message;
 pub mod room;
 pub mod rpc;
+pub mod session;
 pub mod verto;
