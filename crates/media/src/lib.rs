@@ -1,1 +1,81 @@
-//! See the crate description.
+//! Weft media: a str0m-based SFU.
+//!
+//! The engine runs one **shard** thread per core. Each shard owns a UDP socket, the str0m `Rtc`s
+//! of its members (ICE-lite, RTP mode), its rooms, and a timer heap; a room lives on one shard, so
+//! forwarding is a loop without locks or hand-offs. Datagrams are demultiplexed by remote address,
+//! then by STUN username. Payloads are shared (`Arc<[u8]>`) between subscribers, never copied. A
+//! panic inside one peer's `Rtc` closes that peer only.
+//!
+//! Signaling drives the engine through [`MediaEngine`], a cheap-to-clone `Send + Sync` handle with
+//! async methods; it reports back through [`MediaEngine::events`]. SDP travels as plain strings;
+//! no signaling concept (JSON-RPC, Verto) lives here.
+//!
+//! - A **room** is created with [`MediaEngine::create_room`]; a 1:1 call is a room of two.
+//! - A WebRTC client **joins** with its offer ([`MediaEngine::join`] returns the answer: ICE-lite,
+//!   all candidates inline, no trickle). For an **inbound call leg** the engine makes the offer
+//!   ([`MediaEngine::create_offer`]) and takes the answer ([`MediaEngine::accept_answer`]).
+//! - Each member receives as many streams as its offer has receive slots: every other member's
+//!   streams (last-N) for multi-slot members.
+//! - [`MediaEngine::update_media`] renegotiates; [`MediaEngine::set_muted`],
+//!   [`MediaEngine::set_deaf`] and [`MediaEngine::set_layer_preference`] change forwarding;
+//!   [`MediaEngine::remove_member`] frees everything the member had.
+//!
+//! ```no_run
+//! use weft_media::{MediaConfig, MediaEngine, MediaEvent, MediaKind, MemberId, MemberOptions, RoomId, RoomOptions};
+//!
+//! # async fn example(offer_from_browser: String) -> Result<(), weft_media::MediaError> {
+//! let engine = MediaEngine::start(MediaConfig::default())?;
+//! let mut events = engine.events();
+//! let room = RoomId::from("room-1");
+//! engine.create_room(&room, RoomOptions::default()).await?;
+//!
+//! // verto.invite → answer SDP for verto.answer / verto.media
+//! let alice = MemberId::from("call-id-of-alice");
+//! let answer_sdp = engine.join(&room, &alice, &offer_from_browser, MemberOptions::default()).await?;
+//! # let _ = answer_sdp;
+//!
+//! // member.audio_mute
+//! engine.set_muted(&alice, MediaKind::Audio, true).await?;
+//!
+//! // events → signaling notifications
+//! tokio::spawn(async move {
+//!     while let Ok(event) = events.recv().await {
+//!         match event {
+//!             MediaEvent::MemberState { member, state, .. } => println!("{member}: {state:?}"),
+//!             MediaEvent::Talking { member, talking, .. } => println!("{member} talking={talking}"),
+//!             _ => {}
+//!         }
+//!     }
+//! });
+//!
+//! // verto.bye
+//! engine.remove_member(&alice).await?;
+//! engine.close_room(&room).await?;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! [`testkit`] has a synthetic str0m client peer for end-to-end tests (also usable by other crates).
+
+mod config;
+mod directory;
+mod engine;
+mod error;
+mod event;
+mod ids;
+mod negotiate;
+mod options;
+pub mod rewrite;
+mod shard;
+pub mod speech;
+pub mod testkit;
+
+pub use config::MediaConfig;
+pub use engine::MediaEngine;
+pub use error::MediaError;
+pub use event::{MediaEvent, MemberState, MemberStats};
+pub use ids::{MemberId, RoomId};
+pub use options::{
+    LayerPreference, MediaKind, MemberOptions, OfferOptions, RoomOptions, VideoLayer,
+};
+pub use shard::ShardCounters;

@@ -1,0 +1,95 @@
+//! Engine configuration.
+
+use std::net::{IpAddr, Ipv4Addr};
+
+use serde::Deserialize;
+
+use crate::error::MediaError;
+
+/// How the media engine binds, advertises and shards. Every field has a default.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MediaConfig {
+    /// Address the shards' UDP sockets bind to (default `0.0.0.0`).
+    pub bind_ip: IpAddr,
+    /// Lowest UDP port a shard may bind; each shard takes the next free port in
+    /// `udp_port_min..=udp_port_max`. `0` lets the OS pick (tests).
+    pub udp_port_min: u16,
+    /// Highest UDP port a shard may bind.
+    pub udp_port_max: u16,
+    /// Addresses written into ICE candidates (public IPs, or the outside address of a 1:1 NAT).
+    /// Empty: `bind_ip` when it is a concrete address, else `127.0.0.1`.
+    pub advertised_ips: Vec<IpAddr>,
+    /// Number of shard threads; `0` (default) means one per available core.
+    pub shards: usize,
+    /// Offer passive ICE-TCP candidates (RFC 4571 framing). Not implemented yet: `true` is rejected.
+    pub ice_tcp: bool,
+    /// Largest number of members in one room.
+    pub max_members_per_room: usize,
+    /// Most multi-slot streams a member receives per kind (last-N).
+    pub last_n: usize,
+}
+
+impl Default for MediaConfig {
+    fn default() -> Self {
+        Self {
+            bind_ip: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+            udp_port_min: 40000,
+            udp_port_max: 40999,
+            advertised_ips: Vec::new(),
+            shards: 0,
+            ice_tcp: false,
+            max_members_per_room: 100,
+            last_n: 16,
+        }
+    }
+}
+
+impl MediaConfig {
+    /// A configuration for tests: loopback only, OS-chosen ports.
+    pub fn loopback(shards: usize) -> Self {
+        Self {
+            bind_ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            udp_port_min: 0,
+            udp_port_max: 0,
+            shards,
+            ..Self::default()
+        }
+    }
+
+    /// The number of shards to start.
+    pub fn shard_count(&self) -> usize {
+        if self.shards > 0 {
+            self.shards
+        } else {
+            std::thread::available_parallelism().map_or(1, |n| n.get())
+        }
+    }
+
+    /// The addresses to advertise in candidates.
+    pub fn advertised(&self) -> Vec<IpAddr> {
+        if !self.advertised_ips.is_empty() {
+            self.advertised_ips.clone()
+        } else if self.bind_ip.is_unspecified() {
+            vec![IpAddr::V4(Ipv4Addr::LOCALHOST)]
+        } else {
+            vec![self.bind_ip]
+        }
+    }
+
+    /// Checks the values that cannot be checked by their types.
+    pub fn validate(&self) -> Result<(), MediaError> {
+        if self.udp_port_min > self.udp_port_max {
+            return Err(MediaError::Config("udp_port_min > udp_port_max".into()));
+        }
+        if self.ice_tcp {
+            return Err(MediaError::Unsupported("ICE-TCP"));
+        }
+        if self.max_members_per_room == 0 {
+            return Err(MediaError::Config(
+                "max_members_per_room must be > 0".into(),
+            ));
+        }
+        Ok(())
+    }
+}

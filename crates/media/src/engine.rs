@@ -1,0 +1,350 @@
+//! The control handle: `MediaEngine`.
+
+use std::net::{SocketAddr, UdpSocket};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::broadcast;
+
+use crate::config::MediaConfig;
+use crate::directory::Directory;
+use crate::error::MediaError;
+use crate::event::MediaEvent;
+use crate::ids::{MemberId, RoomId};
+use crate::negotiate::{RtcFactory, parse_answer, parse_offer};
+use crate::options::{LayerPreference, MediaKind, MemberOptions, OfferOptions, RoomOptions};
+use crate::shard::{Command, ShardCounters, ShardHandle, ShardSetup};
+
+/// Capacity of the event channel; a receiver that falls further behind loses the oldest events.
+const EVENT_CAPACITY: usize = 4096;
+
+/// Cheap-to-clone, `Send + Sync` handle on the media engine. Dropping the last clone stops the
+/// shard threads.
+#[derive(Clone)]
+pub struct MediaEngine {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    shards: Vec<ShardHandle>,
+    factories: Vec<RtcFactory>,
+    directory: Arc<Directory>,
+    events: broadcast::Sender<MediaEvent>,
+    next_shard: AtomicUsize,
+    max_members_per_room: usize,
+    stopped: Mutex<bool>,
+}
+
+impl MediaEngine {
+    /// Binds one UDP socket per shard and starts the shard threads.
+    pub fn start(config: MediaConfig) -> Result<Self, MediaError> {
+        config.validate()?;
+        let provider = str0m::crypto::from_feature_flags();
+        let cert = provider
+            .dtls_provider
+            .generate_certificate()
+            .ok_or_else(|| MediaError::Config("cannot generate a DTLS certificate".into()))?;
+        let directory = Arc::new(Directory::default());
+        let (events, _) = broadcast::channel(EVENT_CAPACITY);
+        let advertised_ips = config.advertised();
+        let mut shards = Vec::new();
+        let mut factories = Vec::new();
+        let mut next_port = config.udp_port_min;
+        for index in 0..config.shard_count() {
+            let socket = bind_in_range(&config, &mut next_port)?;
+            let port = socket
+                .local_addr()
+                .map_err(|e| MediaError::Config(e.to_string()))?
+                .port();
+            let advertised: Vec<SocketAddr> = advertised_ips
+                .iter()
+                .map(|ip| SocketAddr::new(*ip, port))
+                .collect();
+            factories.push(RtcFactory::new(cert.clone(), advertised.clone()));
+            shards.push(ShardHandle::spawn(ShardSetup {
+                index,
+                socket,
+                advertised,
+                directory: directory.clone(),
+                events: events.clone(),
+                last_n: config.last_n,
+            })?);
+        }
+        Ok(Self {
+            inner: Arc::new(Inner {
+                shards,
+                factories,
+                directory,
+                events,
+                next_shard: AtomicUsize::new(0),
+                max_members_per_room: config.max_members_per_room,
+                stopped: Mutex::new(false),
+            }),
+        })
+    }
+
+    /// The shards' bound UDP addresses, one per shard.
+    pub fn local_addrs(&self) -> Vec<SocketAddr> {
+        self.inner
+            .shards
+            .iter()
+            .map(ShardHandle::local_addr)
+            .collect()
+    }
+
+    /// A new receiver of engine events (member state, talking, active speaker, keyframes, stats).
+    pub fn events(&self) -> broadcast::Receiver<MediaEvent> {
+        self.inner.events.subscribe()
+    }
+
+    /// Creates a room. A 1:1 call is a room with two members.
+    pub async fn create_room(&self, room: &RoomId, opts: RoomOptions) -> Result<(), MediaError> {
+        let count = self.inner.shards.len();
+        let shard = self.inner.next_shard.fetch_add(1, Ordering::Relaxed) % count;
+        self.inner.directory.add_room(room, shard)?;
+        let max_members = opts.max_members.unwrap_or(self.inner.max_members_per_room);
+        let result = self.inner.shards[shard]
+            .request(|reply| Command::CreateRoom {
+                room: room.clone(),
+                max_members,
+                reply,
+            })
+            .await;
+        if result.is_err() {
+            self.inner.directory.remove_room(room);
+        }
+        result
+    }
+
+    /// Closes a room, disconnecting all its members (each gets a `Closed` state event).
+    pub async fn close_room(&self, room: &RoomId) -> Result<(), MediaError> {
+        let shard = self.inner.directory.room_shard(room)?;
+        let result = self.inner.shards[shard]
+            .request(|reply| Command::CloseRoom {
+                room: room.clone(),
+                reply,
+            })
+            .await;
+        self.inner.directory.remove_room(room);
+        result
+    }
+
+    /// Adds a member to `room` from its SDP offer; returns the SDP answer (ICE-lite, all candidates
+    /// inline, no trickle).
+    pub async fn join(
+        &self,
+        room: &RoomId,
+        member: &MemberId,
+        offer_sdp: &str,
+        opts: MemberOptions,
+    ) -> Result<String, MediaError> {
+        let shard = self.inner.directory.reserve_member(room, member)?;
+        let result = self.join_on(shard, room, member, offer_sdp, opts).await;
+        if result.is_err() {
+            self.inner.directory.remove_member(member);
+        }
+        result
+    }
+
+    async fn join_on(
+        &self,
+        shard: usize,
+        room: &RoomId,
+        member: &MemberId,
+        offer_sdp: &str,
+        opts: MemberOptions,
+    ) -> Result<String, MediaError> {
+        let (rtc, answer) = self.inner.factories[shard].answer(offer_sdp)?;
+        self.inner.shards[shard]
+            .request(|reply| Command::AddPeer {
+                room: room.clone(),
+                member: member.clone(),
+                rtc: Box::new(rtc),
+                pending_offer: None,
+                opts,
+                reply,
+            })
+            .await?;
+        Ok(answer)
+    }
+
+    /// Adds a member for an inbound call leg: returns the engine's SDP offer (one sendrecv audio
+    /// and/or video m-line, candidates inline). Complete it with [`MediaEngine::accept_answer`].
+    pub async fn create_offer(
+        &self,
+        room: &RoomId,
+        member: &MemberId,
+        offer: OfferOptions,
+        opts: MemberOptions,
+    ) -> Result<String, MediaError> {
+        let shard = self.inner.directory.reserve_member(room, member)?;
+        let result = async {
+            let (rtc, pending, sdp) = self.inner.factories[shard].offer(offer)?;
+            self.inner.shards[shard]
+                .request(|reply| Command::AddPeer {
+                    room: room.clone(),
+                    member: member.clone(),
+                    rtc: Box::new(rtc),
+                    pending_offer: Some(pending),
+                    opts,
+                    reply,
+                })
+                .await?;
+            Ok(sdp)
+        }
+        .await;
+        if result.is_err() {
+            self.inner.directory.remove_member(member);
+        }
+        result
+    }
+
+    /// Applies the remote answer to the offer made by [`MediaEngine::create_offer`].
+    pub async fn accept_answer(
+        &self,
+        member: &MemberId,
+        answer_sdp: &str,
+    ) -> Result<(), MediaError> {
+        let answer = parse_answer(answer_sdp)?;
+        self.shard_of(member)?
+            .request(|reply| Command::AcceptAnswer {
+                member: member.clone(),
+                answer,
+                reply,
+            })
+            .await
+    }
+
+    /// Renegotiates a member (`updateMedia`) from a new remote offer; returns the answer.
+    pub async fn update_media(
+        &self,
+        member: &MemberId,
+        offer_sdp: &str,
+    ) -> Result<String, MediaError> {
+        let offer = parse_offer(offer_sdp)?;
+        self.shard_of(member)?
+            .request(|reply| Command::UpdateMedia {
+                member: member.clone(),
+                offer,
+                reply,
+            })
+            .await
+    }
+
+    /// Mutes or unmutes what a member sends: a muted kind is not forwarded and leaves the mix.
+    pub async fn set_muted(
+        &self,
+        member: &MemberId,
+        kind: MediaKind,
+        muted: bool,
+    ) -> Result<(), MediaError> {
+        self.shard_of(member)?
+            .request(|reply| Command::SetMuted {
+                member: member.clone(),
+                kind,
+                muted,
+                reply,
+            })
+            .await
+    }
+
+    /// Makes a member deaf (receives no audio) or hearing again.
+    pub async fn set_deaf(&self, member: &MemberId, deaf: bool) -> Result<(), MediaError> {
+        self.shard_of(member)?
+            .request(|reply| Command::SetDeaf {
+                member: member.clone(),
+                deaf,
+                reply,
+            })
+            .await
+    }
+
+    /// Sets a subscriber's simulcast layer preference.
+    pub async fn set_layer_preference(
+        &self,
+        member: &MemberId,
+        pref: LayerPreference,
+    ) -> Result<(), MediaError> {
+        self.shard_of(member)?
+            .request(|reply| Command::SetLayerPreference {
+                member: member.clone(),
+                pref,
+                reply,
+            })
+            .await
+    }
+
+    /// Removes a member: stops all forwarding to and from it and frees its state.
+    pub async fn remove_member(&self, member: &MemberId) -> Result<(), MediaError> {
+        self.shard_of(member)?
+            .request(|reply| Command::RemoveMember {
+                member: member.clone(),
+                reply,
+            })
+            .await
+    }
+
+    /// Number of members the engine knows (all rooms).
+    pub fn member_count(&self) -> usize {
+        self.inner.directory.member_count()
+    }
+
+    /// Per-shard counters (peers, rooms, packets), for tests and metrics.
+    pub async fn shard_counters(&self) -> Result<Vec<ShardCounters>, MediaError> {
+        let mut all = Vec::with_capacity(self.inner.shards.len());
+        for shard in &self.inner.shards {
+            all.push(shard.request(|reply| Command::Counters { reply }).await?);
+        }
+        Ok(all)
+    }
+
+    /// Stops all shards now (also done when the last handle is dropped).
+    pub fn shutdown(&self) {
+        self.inner.stop();
+    }
+
+    fn shard_of(&self, member: &MemberId) -> Result<&ShardHandle, MediaError> {
+        let shard = self.inner.directory.member_shard(member)?;
+        Ok(&self.inner.shards[shard])
+    }
+}
+
+impl Inner {
+    fn stop(&self) {
+        let mut stopped = self.stopped.lock().unwrap_or_else(|p| p.into_inner());
+        if *stopped {
+            return;
+        }
+        *stopped = true;
+        for shard in &self.shards {
+            let _ = shard.send(Command::Shutdown);
+        }
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        self.stop();
+        for shard in &mut self.shards {
+            shard.stop();
+        }
+    }
+}
+
+fn bind_in_range(config: &MediaConfig, next_port: &mut u16) -> Result<UdpSocket, MediaError> {
+    if config.udp_port_min == 0 {
+        return UdpSocket::bind(SocketAddr::new(config.bind_ip, 0))
+            .map_err(|e| MediaError::Config(format!("bind {}: {e}", config.bind_ip)));
+    }
+    while *next_port <= config.udp_port_max && *next_port != 0 {
+        let port = *next_port;
+        *next_port = next_port.wrapping_add(1);
+        if let Ok(socket) = UdpSocket::bind(SocketAddr::new(config.bind_ip, port)) {
+            return Ok(socket);
+        }
+    }
+    Err(MediaError::Config(format!(
+        "no free UDP port in {}..={}",
+        config.udp_port_min, config.udp_port_max
+    )))
+}

@@ -1,0 +1,85 @@
+//! Events the engine reports to its controller.
+
+use serde::Serialize;
+
+use crate::ids::{MemberId, RoomId};
+
+/// Connection state of one member's media.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "state", content = "reason")]
+pub enum MemberState {
+    /// ICE and DTLS are up; media flows.
+    Connected,
+    /// The connection failed or was torn down by the engine; the member is gone.
+    Failed(String),
+    /// The member was removed or the peer closed the connection; the member is gone.
+    Closed,
+}
+
+/// Per-member counters, reported about once a second.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct MemberStats {
+    /// RTP packets received from the member.
+    pub packets_in: u64,
+    /// RTP packets forwarded or sent to the member.
+    pub packets_out: u64,
+    /// Bytes of RTP payload received from the member.
+    pub bytes_in: u64,
+    /// Bytes of RTP payload sent to the member.
+    pub bytes_out: u64,
+    /// Latest round-trip time, if known.
+    pub rtt_ms: Option<u32>,
+    /// Latest egress bandwidth estimate for the member, if known.
+    pub bwe_bps: Option<u64>,
+}
+
+/// Something the controller (signaling) may want to act on.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "type")]
+pub enum MediaEvent {
+    /// A member's media connection changed state.
+    MemberState {
+        /// The room.
+        room: RoomId,
+        /// The member.
+        member: MemberId,
+        /// The new state.
+        state: MemberState,
+    },
+    /// A member started or stopped talking.
+    Talking {
+        /// The room.
+        room: RoomId,
+        /// The member.
+        member: MemberId,
+        /// Whether the member is talking now.
+        talking: bool,
+        /// Smoothed audio level, 0 (silence) to 100 (loudest).
+        level: u8,
+    },
+    /// The room's active (loudest) speaker changed.
+    ActiveSpeaker {
+        /// The room.
+        room: RoomId,
+        /// The new active speaker.
+        member: MemberId,
+        /// The previous active speaker, if any.
+        previous: Option<MemberId>,
+    },
+    /// A publisher was asked for a keyframe (a subscriber joined, switched or lost packets).
+    KeyframeRequested {
+        /// The room.
+        room: RoomId,
+        /// The publishing member that was asked.
+        member: MemberId,
+    },
+    /// Periodic counters for one member.
+    Stats {
+        /// The room.
+        room: RoomId,
+        /// The member.
+        member: MemberId,
+        /// The counters.
+        stats: MemberStats,
+    },
+}

@@ -1,0 +1,89 @@
+//! Small value types used by the control API.
+
+use serde::{Deserialize, Serialize};
+
+/// Audio or video.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MediaKind {
+    /// Audio.
+    Audio,
+    /// Video.
+    Video,
+}
+
+impl From<str0m::media::MediaKind> for MediaKind {
+    fn from(kind: str0m::media::MediaKind) -> Self {
+        match kind {
+            str0m::media::MediaKind::Audio => Self::Audio,
+            str0m::media::MediaKind::Video => Self::Video,
+        }
+    }
+}
+
+/// Options for a new room.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default)]
+pub struct RoomOptions {
+    /// Largest number of members; `None` uses the engine's `max_members_per_room`.
+    pub max_members: Option<usize>,
+}
+
+/// Initial state of a new member.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default)]
+pub struct MemberOptions {
+    /// Start with the member's audio not forwarded (and not mixed).
+    pub audio_muted: bool,
+    /// Start with the member's video not forwarded.
+    pub video_muted: bool,
+    /// Start with the member receiving no audio.
+    pub deaf: bool,
+}
+
+/// What an engine-made offer (inbound call leg) contains.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(default)]
+pub struct OfferOptions {
+    /// Offer one sendrecv audio m-line.
+    pub audio: bool,
+    /// Offer one sendrecv video m-line.
+    pub video: bool,
+}
+
+impl Default for OfferOptions {
+    fn default() -> Self {
+        Self {
+            audio: true,
+            video: true,
+        }
+    }
+}
+
+/// A simulcast layer, lowest to highest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VideoLayer {
+    /// The lowest resolution layer.
+    Low,
+    /// The middle layer.
+    Medium,
+    /// The highest resolution layer.
+    High,
+}
+
+/// A subscriber's preference for simulcast layers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(default)]
+pub struct LayerPreference {
+    /// Never forward a layer above this one, whatever the bandwidth allows.
+    pub max_layer: VideoLayer,
+}
+
+impl Default for LayerPreference {
+    fn default() -> Self {
+        Self {
+            max_layer: VideoLayer::High,
+        }
+    }
+}

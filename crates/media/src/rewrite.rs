@@ -1,0 +1,115 @@
+//! Sequence-number and timestamp rewriting, so each subscriber slot sees one continuous stream
+//! even when its source changes (late join, simulcast layer or speaker switch).
+
+use std::time::Instant;
+
+/// Rewrites one outgoing stream's sequence numbers (extended, 64-bit) and RTP timestamps.
+#[derive(Debug, Clone, Default)]
+pub struct StreamRewriter {
+    mapping: Option<Mapping>,
+    last: Option<Last>,
+    rebase: bool,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Mapping {
+    seq_offset: i64,
+    ts_offset: u32,
+    /// Outgoing sequence numbers below this belong to an earlier source and are dropped.
+    floor: u64,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Last {
+    seq: u64,
+    ts: u32,
+    at: Instant,
+}
+
+impl StreamRewriter {
+    /// Makes the next packet start a new mapping that continues the previous output
+    /// (call when the source changes).
+    pub fn switch_source(&mut self) {
+        self.rebase = true;
+    }
+
+    /// Maps an incoming `(seq, timestamp)` received at `now` to the outgoing pair, or `None` for a
+    /// packet that would go backwards across a switch. `clock_rate` is the codec's RTP clock.
+    pub fn map(&mut self, seq: u64, ts: u32, now: Instant, clock_rate: u32) -> Option<(u64, u32)> {
+        let mapping = match (self.mapping, self.rebase) {
+            (Some(m), false) => m,
+            _ => {
+                let m = self.new_mapping(seq, ts, now, clock_rate);
+                self.mapping = Some(m);
+                self.rebase = false;
+                m
+            }
+        };
+        let out_seq = seq as i64 + mapping.seq_offset;
+        if out_seq < 0 || (out_seq as u64) < mapping.floor {
+            return None;
+        }
+        let out_seq = out_seq as u64;
+        let out_ts = ts.wrapping_add(mapping.ts_offset);
+        if self.last.is_none_or(|l| out_seq > l.seq) {
+            self.last = Some(Last {
+                seq: out_seq,
+                ts: out_ts,
+                at: now,
+            });
+        }
+        Some((out_seq, out_ts))
+    }
+
+    fn new_mapping(&self, seq: u64, ts: u32, now: Instant, clock_rate: u32) -> Mapping {
+        match self.last {
+            // First packet ever: keep the 16-bit value the publisher used but start at ROC 0, so the
+            // subscriber's SRTP needs no out-of-band ROC.
+            None => Mapping {
+                seq_offset: (seq & 0xffff) as i64 - seq as i64,
+                ts_offset: 0,
+                floor: 0,
+            },
+            Some(last) => {
+                let elapsed = now.saturating_duration_since(last.at);
+                let ticks = (elapsed.as_secs_f64() * f64::from(clock_rate)) as u32;
+                let out_ts = last.ts.wrapping_add(ticks.max(1));
+                Mapping {
+                    seq_offset: (last.seq + 1) as i64 - seq as i64,
+                    ts_offset: out_ts.wrapping_sub(ts),
+                    floor: last.seq + 1,
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn first_mapping_drops_the_roc() {
+        let mut r = StreamRewriter::default();
+        let now = Instant::now();
+        assert_eq!(r.map(3 * 65536 + 100, 5000, now, 90000), Some((100, 5000)));
+        assert_eq!(r.map(3 * 65536 + 101, 8000, now, 90000), Some((101, 8000)));
+    }
+
+    #[test]
+    fn switch_continues_sequence_and_time() {
+        let mut r = StreamRewriter::default();
+        let t0 = Instant::now();
+        assert_eq!(r.map(10, 1000, t0, 90000), Some((10, 1000)));
+        assert_eq!(r.map(11, 4000, t0, 90000), Some((11, 4000)));
+        r.switch_source();
+        let t1 = t0 + Duration::from_millis(100);
+        let (seq, ts) = r.map(50_000, 777, t1, 90000).unwrap();
+        assert_eq!(seq, 12);
+        assert_eq!(ts, 4000 + 9000);
+        assert_eq!(r.map(50_001, 3777, t1, 90000), Some((13, 13000 + 3000)));
+        // A late packet of the new source from before the switch point is dropped.
+        assert_eq!(r.map(49_999, 0, t1, 90000), None);
+    }
+}

@@ -1,0 +1,572 @@
+//! Forwarding: media lines, slot assignment (last-N), fan-out with rewriting, keyframe requests,
+//! talking and active-speaker tracking.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::time::{Duration, Instant};
+
+use str0m::change::{SdpAnswer, SdpOffer};
+use str0m::format::{Codec, CodecSpec};
+use str0m::media::Pt;
+use str0m::media::{Direction, KeyframeRequestKind, Mid};
+use str0m::rtp::{ExtensionValues, RtpPacket, RtpWrite};
+
+use super::peer::{Line, Peer, Slot};
+use super::room::Source;
+use super::worker::Worker;
+use crate::error::MediaError;
+use crate::event::{MediaEvent, MemberState};
+use crate::ids::{MemberId, RoomId};
+use crate::negotiate::guarded;
+use crate::options::MediaKind;
+
+/// Least time between two keyframe requests to one source.
+const KEYFRAME_REQUEST_INTERVAL: Duration = Duration::from_millis(300);
+
+impl Worker {
+    pub(super) fn handle_media_added(&mut self) {
+        let added = std::mem::take(&mut self.io.queues.media_added);
+        for (peer, media) in added {
+            self.register_line(peer, media.mid, media.kind.into(), media.direction);
+        }
+    }
+
+    /// Records an m-line of `peer`: a source if the peer sends on it, a slot if we can.
+    pub(super) fn register_line(
+        &mut self,
+        peer: usize,
+        mid: Mid,
+        kind: MediaKind,
+        direction: Direction,
+    ) {
+        let Some(p) = self.peers.get_mut(peer) else {
+            return;
+        };
+        if p.line_of(mid).is_some() {
+            return;
+        }
+        let room = p.room;
+        p.lines.push(Line {
+            mid,
+            kind,
+            source: None,
+            slot: direction.is_sending().then(Slot::default),
+        });
+        let line = p.lines.len() - 1;
+        if direction.is_receiving()
+            && let Some(r) = self.rooms.get_mut(room)
+        {
+            let (source, _) = r.sources.insert(Source {
+                publisher: peer,
+                mid,
+                kind,
+                subscribers: Vec::new(),
+                keyframe_wanted: false,
+                last_keyframe_request: None,
+            });
+            p.lines[line].source = Some(source);
+            let members = r.members.clone();
+            for member in members {
+                if member != peer {
+                    self.fill_free_slots(member);
+                }
+            }
+        }
+        self.fill_free_slots(peer);
+    }
+
+    /// Gives `peer`'s free slots the room's sources it does not receive yet (last-N).
+    pub(super) fn fill_free_slots(&mut self, peer: usize) {
+        let last_n = self.last_n;
+        let Some(p) = self.peers.get_mut(peer) else {
+            return;
+        };
+        let Some(r) = self.rooms.get_mut(p.room) else {
+            return;
+        };
+        let candidates: Vec<(usize, MediaKind)> = r
+            .sources
+            .iter()
+            .filter(|(i, s)| s.publisher != peer && !p.subscribes(*i))
+            .map(|(i, s)| (i, s.kind))
+            .collect();
+        for (source, kind) in candidates {
+            if p.used_slots(kind) >= last_n {
+                continue;
+            }
+            let free = p.lines.iter().position(|l| {
+                l.kind == kind && l.slot.as_ref().is_some_and(|s| s.source.is_none())
+            });
+            let Some(line) = free else { continue };
+            let Some(slot) = p.lines[line].slot.as_mut() else {
+                continue;
+            };
+            slot.source = Some(source);
+            slot.rewriter.switch_source();
+            slot.waiting_keyframe = kind == MediaKind::Video;
+            slot.pt_map = None;
+            if let Some(s) = r.sources.get_mut(source) {
+                s.subscribers.push((peer, line));
+                s.keyframe_wanted |= kind == MediaKind::Video;
+            }
+        }
+    }
+
+    /// Removes every trace of `peer` from its room; returns the room id.
+    pub(super) fn detach_from_room(&mut self, peer: usize, gone: &Peer) -> Option<RoomId> {
+        let r = self.rooms.get_mut(gone.room)?;
+        r.members.retain(|m| *m != peer);
+        let mut freed = Vec::new();
+        for line in &gone.lines {
+            if let Some(source) = line.source.and_then(|s| r.sources.remove(s)) {
+                freed.extend(source.subscribers);
+            }
+        }
+        for (_, source) in r.sources.iter_mut() {
+            source.subscribers.retain(|(p, _)| *p != peer);
+        }
+        if r.active_speaker.as_ref() == Some(&gone.member) {
+            r.active_speaker = None;
+        }
+        let room_id = r.id.clone();
+        for (subscriber, line) in &freed {
+            if let Some(slot) = self
+                .peers
+                .get_mut(*subscriber)
+                .and_then(|p| p.lines.get_mut(*line))
+                .and_then(|l| l.slot.as_mut())
+            {
+                slot.source = None;
+            }
+        }
+        for (subscriber, _) in freed {
+            self.fill_free_slots(subscriber);
+        }
+        Some(room_id)
+    }
+
+    /// Fans out the publisher packets queued while draining.
+    pub(super) fn forward_queued(&mut self, now: Instant) {
+        let mut queue = std::mem::take(&mut self.io.queues.rtp);
+        for (publisher, packet) in queue.drain(..) {
+            self.forward(publisher, &packet, now);
+        }
+        if self.io.queues.rtp.is_empty() {
+            self.io.queues.rtp = queue;
+        }
+    }
+
+    fn forward(&mut self, publisher: usize, packet: &RtpPacket, now: Instant) {
+        let Some(p) = self.peers.get_mut(publisher) else {
+            return;
+        };
+        let Some(line) = stream_mid(p, packet).and_then(|mid| p.line_of(mid)) else {
+            return;
+        };
+        let (kind, source) = (p.lines[line].kind, p.lines[line].source);
+        let Some(source) = source else { return };
+        if kind == MediaKind::Audio
+            && !p.audio_muted
+            && let Some(level) = packet.header.ext_vals.audio_level
+            && let Some(talking) = p.speech.observe(level.unsigned_abs(), now)
+        {
+            let (member, level) = (p.member.clone(), p.speech.level());
+            if let Some(r) = self.rooms.get(p.room) {
+                self.io.emit(MediaEvent::Talking {
+                    room: r.id.clone(),
+                    member,
+                    talking,
+                    level,
+                });
+            }
+        }
+        if p.muted(kind) {
+            return;
+        }
+        let pt = packet.header.payload_type;
+        let Some(spec) = p
+            .rtc
+            .codec_config()
+            .iter()
+            .find(|c| c.pt() == pt)
+            .map(|c| c.spec())
+        else {
+            return;
+        };
+        let keyframe = kind == MediaKind::Video && is_keyframe(spec.codec, &packet.payload);
+        let room = p.room;
+        let Some(r) = self.rooms.get_mut(room) else {
+            return;
+        };
+        let Some(s) = r.sources.get_mut(source) else {
+            return;
+        };
+        if keyframe {
+            s.keyframe_wanted = false;
+        }
+        let peers = &mut self.peers;
+        let io = &mut self.io;
+        for &(subscriber, sub_line) in &s.subscribers {
+            let Some(sub) = peers.get_mut(subscriber) else {
+                continue;
+            };
+            if !sub.connected || (kind == MediaKind::Audio && sub.deaf) {
+                continue;
+            }
+            let result = catch_unwind(AssertUnwindSafe(|| {
+                write_to(sub, sub_line, packet, &spec, keyframe, now)
+            }));
+            match result {
+                Ok(true) => {
+                    io.counters.rtp_forwarded += 1;
+                    sub.stats.packets_out += 1;
+                    sub.stats.bytes_out += packet.payload.len() as u64;
+                    if !sub.dirty {
+                        sub.dirty = true;
+                        io.queues.dirty.push(subscriber);
+                    }
+                }
+                Ok(false) => {}
+                Err(_) => {
+                    io.counters.panics += 1;
+                    io.queues.dead.push((
+                        subscriber,
+                        sub.generation,
+                        MemberState::Failed("internal error".into()),
+                    ));
+                }
+            }
+        }
+    }
+
+    /// A subscriber asked for a keyframe (PLI/FIR): pass it on to the publisher, throttled.
+    pub(super) fn handle_keyframe_requests(&mut self, now: Instant) {
+        let requests = std::mem::take(&mut self.io.queues.keyframe_requests);
+        for (subscriber, request) in requests {
+            let Some(p) = self.peers.get(subscriber) else {
+                continue;
+            };
+            let Some(line) = p.line_of(request.mid) else {
+                continue;
+            };
+            let Some(source) = p.lines[line].slot.as_ref().and_then(|s| s.source) else {
+                continue;
+            };
+            let room = p.room;
+            if let Some(s) = self
+                .rooms
+                .get_mut(room)
+                .and_then(|r| r.sources.get_mut(source))
+            {
+                s.keyframe_wanted = true;
+            }
+            self.request_keyframe(room, source, now);
+        }
+    }
+
+    /// Re-sends keyframe requests for sources still waiting for one.
+    pub(super) fn retry_keyframe_requests(&mut self, now: Instant) {
+        let wanted: Vec<(usize, usize)> = self
+            .rooms
+            .iter()
+            .flat_map(|(ri, r)| {
+                r.sources
+                    .iter()
+                    .filter(|(_, s)| s.keyframe_wanted && !s.subscribers.is_empty())
+                    .map(move |(si, _)| (ri, si))
+            })
+            .collect();
+        for (room, source) in wanted {
+            self.request_keyframe(room, source, now);
+        }
+    }
+
+    fn request_keyframe(&mut self, room: usize, source: usize, now: Instant) {
+        let Some(r) = self.rooms.get_mut(room) else {
+            return;
+        };
+        let Some(s) = r.sources.get_mut(source) else {
+            return;
+        };
+        if s.kind != MediaKind::Video
+            || s.last_keyframe_request
+                .is_some_and(|t| now.saturating_duration_since(t) < KEYFRAME_REQUEST_INTERVAL)
+        {
+            return;
+        }
+        let (publisher, mid) = (s.publisher, s.mid);
+        let Some(p) = self.peers.get_mut(publisher) else {
+            return;
+        };
+        let sent = catch_unwind(AssertUnwindSafe(|| {
+            let mut api = p.rtc.direct_api();
+            match api.stream_rx_by_mid(mid, None) {
+                Some(rx) => {
+                    rx.request_keyframe(KeyframeRequestKind::Pli);
+                    true
+                }
+                None => false,
+            }
+        }))
+        .unwrap_or(false);
+        if !sent {
+            return;
+        }
+        s.last_keyframe_request = Some(now);
+        let (room_id, member) = (r.id.clone(), p.member.clone());
+        self.drain(publisher);
+        self.io.emit(MediaEvent::KeyframeRequested {
+            room: room_id,
+            member,
+        });
+    }
+
+    /// Ends talking for silent members and picks each room's active speaker.
+    pub(super) fn update_speakers(&mut self, now: Instant) {
+        for (_, r) in self.rooms.iter_mut() {
+            let mut loudest: Option<(u8, MemberId)> = None;
+            for &m in &r.members {
+                let Some(p) = self.peers.get_mut(m) else {
+                    continue;
+                };
+                if let Some(talking) = p.speech.idle(now) {
+                    let _ = self.io.events.send(MediaEvent::Talking {
+                        room: r.id.clone(),
+                        member: p.member.clone(),
+                        talking,
+                        level: p.speech.level(),
+                    });
+                }
+                if p.speech.talking() && loudest.as_ref().is_none_or(|(l, _)| p.speech.level() > *l)
+                {
+                    loudest = Some((p.speech.level(), p.member.clone()));
+                }
+            }
+            if let Some((_, member)) = loudest
+                && r.active_speaker.as_ref() != Some(&member)
+            {
+                let previous = r.active_speaker.replace(member.clone());
+                let _ = self.io.events.send(MediaEvent::ActiveSpeaker {
+                    room: r.id.clone(),
+                    member,
+                    previous,
+                });
+            }
+        }
+    }
+
+    pub(super) fn accept_answer(
+        &mut self,
+        member: &MemberId,
+        answer: SdpAnswer,
+    ) -> Result<(), MediaError> {
+        let index = self.peer_of(member)?;
+        let p = self
+            .peers
+            .get_mut(index)
+            .ok_or_else(|| MediaError::NoSuchMember(member.clone()))?;
+        let (pending, offered) = p
+            .pending_offer
+            .take()
+            .ok_or_else(|| MediaError::State("no offer pending".into()))?;
+        let accepted = guarded(|| p.rtc.sdp_api().accept_answer(pending, answer))?;
+        self.drain(index);
+        accepted.map_err(|e| MediaError::Sdp(e.to_string()))?;
+        for (mid, kind) in offered {
+            let direction = self
+                .peers
+                .get(index)
+                .and_then(|p| p.rtc.media(mid))
+                .map(|m| m.direction());
+            if let Some(direction) = direction {
+                self.register_line(index, mid, kind, direction);
+            }
+        }
+        Ok(())
+    }
+
+    pub(super) fn update_media(
+        &mut self,
+        member: &MemberId,
+        offer: SdpOffer,
+    ) -> Result<String, MediaError> {
+        let index = self.peer_of(member)?;
+        let p = self
+            .peers
+            .get_mut(index)
+            .ok_or_else(|| MediaError::NoSuchMember(member.clone()))?;
+        let answer = guarded(|| p.rtc.sdp_api().accept_offer(offer))?;
+        self.drain(index);
+        Ok(answer
+            .map_err(|e| MediaError::Sdp(e.to_string()))?
+            .to_sdp_string())
+    }
+
+    pub(super) fn set_muted(
+        &mut self,
+        member: &MemberId,
+        kind: MediaKind,
+        muted: bool,
+    ) -> Result<(), MediaError> {
+        let index = self.peer_of(member)?;
+        let p = self
+            .peers
+            .get_mut(index)
+            .ok_or_else(|| MediaError::NoSuchMember(member.clone()))?;
+        match kind {
+            MediaKind::Audio => p.audio_muted = muted,
+            MediaKind::Video => p.video_muted = muted,
+        }
+        if muted {
+            return Ok(());
+        }
+        // Unmuted: subscribers continue seamlessly from a fresh mapping (and a keyframe for video).
+        let sources: Vec<usize> = p
+            .lines
+            .iter()
+            .filter(|l| l.kind == kind)
+            .filter_map(|l| l.source)
+            .collect();
+        let Some(r) = self.rooms.get_mut(p.room) else {
+            return Ok(());
+        };
+        for source in sources {
+            let Some(s) = r.sources.get_mut(source) else {
+                continue;
+            };
+            s.keyframe_wanted |= kind == MediaKind::Video;
+            for &(subscriber, line) in &s.subscribers {
+                if let Some(slot) = self
+                    .peers
+                    .get_mut(subscriber)
+                    .and_then(|p| p.lines.get_mut(line))
+                    .and_then(|l| l.slot.as_mut())
+                {
+                    slot.rewriter.switch_source();
+                    slot.waiting_keyframe = kind == MediaKind::Video;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    pub(super) fn set_deaf(&mut self, member: &MemberId, deaf: bool) -> Result<(), MediaError> {
+        let index = self.peer_of(member)?;
+        let p = self
+            .peers
+            .get_mut(index)
+            .ok_or_else(|| MediaError::NoSuchMember(member.clone()))?;
+        p.deaf = deaf;
+        if !deaf {
+            for line in p.lines.iter_mut().filter(|l| l.kind == MediaKind::Audio) {
+                if let Some(slot) = line.slot.as_mut() {
+                    slot.rewriter.switch_source();
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The mid of the stream a packet arrived on.
+fn stream_mid(p: &mut Peer, packet: &RtpPacket) -> Option<Mid> {
+    p.rtc
+        .direct_api()
+        .stream_rx(&packet.header.ssrc)
+        .map(|rx| rx.mid())
+}
+
+/// Writes one forwarded packet into a subscriber's slot; `false` if it was not written.
+fn write_to(
+    sub: &mut Peer,
+    line: usize,
+    packet: &RtpPacket,
+    spec: &CodecSpec,
+    keyframe: bool,
+    now: Instant,
+) -> bool {
+    let Some(l) = sub.lines.get_mut(line) else {
+        return false;
+    };
+    let (mid, kind) = (l.mid, l.kind);
+    let rtc = &mut sub.rtc;
+    let Some(slot) = l.slot.as_mut() else {
+        return false;
+    };
+    if slot.waiting_keyframe {
+        if !keyframe {
+            return false;
+        }
+        slot.waiting_keyframe = false;
+    }
+    let in_pt = packet.header.payload_type;
+    let out_pt = match slot.pt_map {
+        Some((i, o)) if i == in_pt => o,
+        _ => {
+            let Some(o) = matching_pt(rtc, spec) else {
+                return false;
+            };
+            slot.pt_map = Some((in_pt, o));
+            o
+        }
+    };
+    let clock = spec.clock_rate.get();
+    let Some((seq, ts)) = slot
+        .rewriter
+        .map(*packet.seq_no, packet.header.timestamp, now, clock)
+    else {
+        return false;
+    };
+    let ext = ExtensionValues {
+        audio_level: packet.header.ext_vals.audio_level,
+        voice_activity: packet.header.ext_vals.voice_activity,
+        video_orientation: packet.header.ext_vals.video_orientation,
+        ..ExtensionValues::default()
+    };
+    let mut api = rtc.direct_api();
+    let Some(tx) = api.stream_tx_by_mid(mid, None) else {
+        return false;
+    };
+    tx.write_rtp(
+        RtpWrite::new(
+            out_pt,
+            seq.into(),
+            ts,
+            packet.timestamp,
+            packet.payload.clone(),
+        )
+        .marker(packet.header.marker)
+        .ext_vals(ext)
+        .nackable(kind == MediaKind::Video),
+    );
+    true
+}
+
+/// The subscriber's payload type for the publisher's codec.
+fn matching_pt(rtc: &str0m::Rtc, spec: &CodecSpec) -> Option<Pt> {
+    let config = rtc.codec_config();
+    config
+        .iter()
+        .find(|c| c.spec() == *spec)
+        .or_else(|| {
+            config
+                .iter()
+                .find(|c| c.spec().codec == spec.codec && c.spec().clock_rate == spec.clock_rate)
+        })
+        .map(|c| c.pt())
+}
+
+/// Whether an RTP payload starts a keyframe of `codec`.
+fn is_keyframe(codec: Codec, payload: &[u8]) -> bool {
+    use str0m::format::{
+        detect_av1_keyframe, detect_h264_keyframe, detect_h265_keyframe, detect_vp8_keyframe,
+        detect_vp9_keyframe,
+    };
+    match codec {
+        Codec::Vp8 => detect_vp8_keyframe(payload),
+        Codec::Vp9 => detect_vp9_keyframe(payload),
+        Codec::H264 => detect_h264_keyframe(payload),
+        Codec::H265 => detect_h265_keyframe(payload),
+        Codec::Av1 => detect_av1_keyframe(payload),
+        _ => true,
+    }
+}

@@ -1,0 +1,156 @@
+//! Shards: one thread per core owning its peers, its rooms and its UDP socket.
+
+mod demux;
+mod forward;
+mod peer;
+mod room;
+mod slab;
+mod timers;
+mod worker;
+
+use std::net::SocketAddr;
+use std::sync::{Arc, mpsc};
+use std::thread::JoinHandle;
+
+use str0m::Rtc;
+use str0m::change::{SdpAnswer, SdpOffer};
+use tokio::sync::{broadcast, oneshot};
+
+use crate::directory::Directory;
+use crate::error::MediaError;
+use crate::event::MediaEvent;
+use crate::ids::{MemberId, RoomId};
+use crate::negotiate::PendingOffer;
+use crate::options::{LayerPreference, MediaKind, MemberOptions};
+
+pub use worker::ShardCounters;
+
+/// Reply channel of a command.
+pub(crate) type Reply<T> = oneshot::Sender<Result<T, MediaError>>;
+
+/// A request from the control plane to a shard.
+pub(crate) enum Command {
+    CreateRoom {
+        room: RoomId,
+        max_members: usize,
+        reply: Reply<()>,
+    },
+    CloseRoom {
+        room: RoomId,
+        reply: Reply<()>,
+    },
+    AddPeer {
+        room: RoomId,
+        member: MemberId,
+        rtc: Box<Rtc>,
+        pending_offer: Option<PendingOffer>,
+        opts: MemberOptions,
+        reply: Reply<()>,
+    },
+    AcceptAnswer {
+        member: MemberId,
+        answer: SdpAnswer,
+        reply: Reply<()>,
+    },
+    UpdateMedia {
+        member: MemberId,
+        offer: SdpOffer,
+        reply: Reply<String>,
+    },
+    SetMuted {
+        member: MemberId,
+        kind: MediaKind,
+        muted: bool,
+        reply: Reply<()>,
+    },
+    SetDeaf {
+        member: MemberId,
+        deaf: bool,
+        reply: Reply<()>,
+    },
+    SetLayerPreference {
+        member: MemberId,
+        pref: LayerPreference,
+        reply: Reply<()>,
+    },
+    RemoveMember {
+        member: MemberId,
+        reply: Reply<()>,
+    },
+    Counters {
+        reply: Reply<ShardCounters>,
+    },
+    Shutdown,
+}
+
+/// The control plane's handle on one shard thread.
+pub(crate) struct ShardHandle {
+    commands: mpsc::Sender<Command>,
+    waker: Arc<mio::Waker>,
+    local_addr: SocketAddr,
+    thread: Option<JoinHandle<()>>,
+}
+
+/// What a shard needs from the engine.
+pub(crate) struct ShardSetup {
+    pub index: usize,
+    pub socket: std::net::UdpSocket,
+    pub advertised: Vec<SocketAddr>,
+    pub directory: Arc<Directory>,
+    pub events: broadcast::Sender<MediaEvent>,
+    pub last_n: usize,
+}
+
+impl ShardHandle {
+    /// Starts a shard thread on an already bound socket.
+    pub(crate) fn spawn(setup: ShardSetup) -> Result<Self, MediaError> {
+        let local_addr = setup
+            .socket
+            .local_addr()
+            .map_err(|e| MediaError::Config(format!("socket address: {e}")))?;
+        let (commands, inbox) = mpsc::channel();
+        let worker = worker::Worker::new(setup, inbox)?;
+        let waker = worker.waker();
+        let thread = std::thread::Builder::new()
+            .name(format!("weft-media-shard-{}", worker.index()))
+            .spawn(move || worker.run())
+            .map_err(|e| MediaError::Config(format!("spawn shard: {e}")))?;
+        Ok(Self {
+            commands,
+            waker,
+            local_addr,
+            thread: Some(thread),
+        })
+    }
+
+    /// The shard's bound UDP address.
+    pub(crate) fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// Sends a command and wakes the shard.
+    pub(crate) fn send(&self, command: Command) -> Result<(), MediaError> {
+        self.commands
+            .send(command)
+            .map_err(|_| MediaError::Stopped)?;
+        self.waker.wake().map_err(|_| MediaError::Stopped)
+    }
+
+    /// Sends a command carrying a reply channel and waits for the reply.
+    pub(crate) async fn request<T>(
+        &self,
+        make: impl FnOnce(Reply<T>) -> Command,
+    ) -> Result<T, MediaError> {
+        let (reply, answer) = oneshot::channel();
+        self.send(make(reply))?;
+        answer.await.map_err(|_| MediaError::Stopped)?
+    }
+
+    /// Stops the thread and waits for it.
+    pub(crate) fn stop(&mut self) {
+        let _ = self.send(Command::Shutdown);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}

@@ -1,0 +1,122 @@
+//! One member's state inside its shard: the str0m `Rtc` plus forwarding bookkeeping.
+
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use str0m::Rtc;
+use str0m::media::Mid;
+use str0m::media::Pt;
+
+use crate::event::MemberStats;
+use crate::ids::MemberId;
+use crate::negotiate::PendingOffer;
+use crate::options::{LayerPreference, MediaKind, MemberOptions};
+use crate::rewrite::StreamRewriter;
+use crate::speech::SpeechDetector;
+
+/// A peer (one member) owned by a shard.
+pub(crate) struct Peer {
+    pub rtc: Rtc,
+    pub generation: u32,
+    pub member: MemberId,
+    /// Index of the room in the shard's room slab.
+    pub room: usize,
+    pub ufrag: String,
+    pub addrs: Vec<SocketAddr>,
+    /// The deadline this peer is scheduled for in the timer heap.
+    pub timer_at: Option<Instant>,
+    pub lines: Vec<Line>,
+    pub audio_muted: bool,
+    pub video_muted: bool,
+    pub deaf: bool,
+    pub layers: LayerPreference,
+    pub connected: bool,
+    /// Written to since the last tick (needs `Input::Timeout` to release the packets).
+    pub dirty: bool,
+    pub added_at: Instant,
+    pub pending_offer: Option<PendingOffer>,
+    pub stats: MemberStats,
+    pub speech: SpeechDetector,
+}
+
+/// One negotiated m-line of a peer.
+pub(crate) struct Line {
+    pub mid: Mid,
+    pub kind: MediaKind,
+    /// The room source this line publishes (when the peer sends on it).
+    pub source: Option<usize>,
+    /// The forwarding slot (when the engine can send on it).
+    pub slot: Option<Slot>,
+}
+
+/// What a send-capable m-line currently carries.
+#[derive(Default)]
+pub(crate) struct Slot {
+    pub source: Option<usize>,
+    pub rewriter: StreamRewriter,
+    /// Video: drop packets until a keyframe starts the stream.
+    pub waiting_keyframe: bool,
+    /// Cached publisher PT → our PT.
+    pub pt_map: Option<(Pt, Pt)>,
+}
+
+impl Peer {
+    pub(crate) fn new(
+        rtc: Rtc,
+        generation: u32,
+        member: MemberId,
+        room: usize,
+        ufrag: String,
+        opts: &MemberOptions,
+        now: Instant,
+    ) -> Self {
+        Self {
+            rtc,
+            generation,
+            member,
+            room,
+            ufrag,
+            addrs: Vec::new(),
+            timer_at: None,
+            lines: Vec::new(),
+            audio_muted: opts.audio_muted,
+            video_muted: opts.video_muted,
+            deaf: opts.deaf,
+            layers: LayerPreference::default(),
+            connected: false,
+            dirty: false,
+            added_at: now,
+            pending_offer: None,
+            stats: MemberStats::default(),
+            speech: SpeechDetector::default(),
+        }
+    }
+
+    /// Whether what this peer sends of `kind` is muted.
+    pub(crate) fn muted(&self, kind: MediaKind) -> bool {
+        match kind {
+            MediaKind::Audio => self.audio_muted,
+            MediaKind::Video => self.video_muted,
+        }
+    }
+
+    /// Index of the line with `mid`.
+    pub(crate) fn line_of(&self, mid: Mid) -> Option<usize> {
+        self.lines.iter().position(|l| l.mid == mid)
+    }
+
+    /// Number of slots of `kind` carrying a source.
+    pub(crate) fn used_slots(&self, kind: MediaKind) -> usize {
+        self.lines
+            .iter()
+            .filter(|l| l.kind == kind && l.slot.as_ref().is_some_and(|s| s.source.is_some()))
+            .count()
+    }
+
+    /// Whether one of this peer's slots carries `source`.
+    pub(crate) fn subscribes(&self, source: usize) -> bool {
+        self.lines
+            .iter()
+            .any(|l| l.slot.as_ref().is_some_and(|s| s.source == Some(source)))
+    }
+}

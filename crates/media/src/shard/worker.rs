@@ -1,0 +1,698 @@
+//! The shard thread: socket, timers, commands and the per-peer drive loop.
+
+use std::collections::HashMap;
+use std::io::ErrorKind;
+use std::net::SocketAddr;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::{Arc, mpsc};
+use std::time::{Duration, Instant};
+
+use mio::net::UdpSocket;
+use mio::{Events, Interest, Poll, Token, Waker};
+use str0m::media::{KeyframeRequest, MediaAdded};
+use str0m::net::{DatagramRecv, Protocol, Receive};
+use str0m::rtp::RtpPacket;
+use str0m::{Event, IceConnectionState, Input, Output};
+use tokio::sync::broadcast;
+
+use super::demux::{Demux, Match};
+use super::peer::Peer;
+use super::room::Room;
+use super::slab::Slab;
+use super::timers::{Due, TimerHeap};
+use super::{Command, ShardSetup};
+use crate::directory::Directory;
+use crate::error::MediaError;
+use crate::event::{MediaEvent, MemberState};
+use crate::ids::{MemberId, RoomId};
+use crate::negotiate::PendingOffer;
+
+const SOCKET: Token = Token(0);
+const WAKER: Token = Token(1);
+/// Largest datagram read; bigger ones are truncated and rejected by str0m.
+const RECV_BUFFER: usize = 2048;
+/// Datagrams handled between two flushes of queued writes.
+const FLUSH_EVERY: usize = 16;
+/// Interval of keyframe retries, speech and connect-timeout checks, stats.
+const HOUSEKEEPING: Duration = Duration::from_millis(50);
+/// A member that has not connected by then is dropped.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
+const STATS_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Counters of one shard, reported by [`crate::MediaEngine::shard_counters`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ShardCounters {
+    /// Live peers.
+    pub peers: usize,
+    /// Live rooms.
+    pub rooms: usize,
+    /// Address and ufrag entries in the demultiplexer.
+    pub demux_entries: usize,
+    /// Datagrams read from the socket.
+    pub datagrams_in: u64,
+    /// Datagrams that matched no peer.
+    pub datagrams_unmatched: u64,
+    /// Datagrams sent.
+    pub datagrams_out: u64,
+    /// Failed sends.
+    pub send_errors: u64,
+    /// Publisher RTP packets received.
+    pub rtp_in: u64,
+    /// Subscriber RTP packets written (forwarded).
+    pub rtp_forwarded: u64,
+    /// Peers closed because str0m panicked.
+    pub panics: u64,
+}
+
+/// Work produced while draining peers, handled once the peer is no longer borrowed.
+#[derive(Default)]
+pub(super) struct Queues {
+    pub rtp: Vec<(usize, RtpPacket)>,
+    pub keyframe_requests: Vec<(usize, KeyframeRequest)>,
+    pub media_added: Vec<(usize, MediaAdded)>,
+    pub connected: Vec<usize>,
+    pub dead: Vec<(usize, u32, MemberState)>,
+    pub dirty: Vec<usize>,
+}
+
+impl Queues {
+    fn is_empty(&self) -> bool {
+        self.rtp.is_empty()
+            && self.keyframe_requests.is_empty()
+            && self.media_added.is_empty()
+            && self.connected.is_empty()
+            && self.dead.is_empty()
+            && self.dirty.is_empty()
+    }
+}
+
+/// Socket and output side of a shard, borrowed apart from the peers.
+pub(super) struct Io {
+    pub socket: UdpSocket,
+    pub events: broadcast::Sender<MediaEvent>,
+    pub queues: Queues,
+    pub counters: ShardCounters,
+}
+
+impl Io {
+    pub(super) fn emit(&self, event: MediaEvent) {
+        let _ = self.events.send(event);
+    }
+}
+
+/// One shard's state; runs on its own thread.
+pub(crate) struct Worker {
+    index: usize,
+    poll: Poll,
+    waker: Arc<Waker>,
+    inbox: mpsc::Receiver<Command>,
+    /// The candidate address(es) peers send to, used as `Receive::destination`.
+    advertised: Vec<SocketAddr>,
+    pub(super) peers: Slab<Peer>,
+    pub(super) rooms: Slab<Room>,
+    room_ids: HashMap<RoomId, usize>,
+    members: HashMap<MemberId, usize>,
+    demux: Demux,
+    timers: TimerHeap,
+    directory: Arc<Directory>,
+    pub(super) io: Io,
+    pub(super) last_n: usize,
+    buf: Vec<u8>,
+    stopping: bool,
+    next_stats: Instant,
+}
+
+impl Worker {
+    pub(super) fn new(
+        setup: ShardSetup,
+        inbox: mpsc::Receiver<Command>,
+    ) -> Result<Self, MediaError> {
+        let config_err =
+            |e: std::io::Error| MediaError::Config(format!("shard {}: {e}", setup.index));
+        setup.socket.set_nonblocking(true).map_err(config_err)?;
+        let mut socket = UdpSocket::from_std(setup.socket);
+        let poll = Poll::new().map_err(config_err)?;
+        poll.registry()
+            .register(&mut socket, SOCKET, Interest::READABLE)
+            .map_err(config_err)?;
+        let waker = Arc::new(Waker::new(poll.registry(), WAKER).map_err(config_err)?);
+        Ok(Self {
+            index: setup.index,
+            poll,
+            waker,
+            inbox,
+            advertised: setup.advertised,
+            peers: Slab::default(),
+            rooms: Slab::default(),
+            room_ids: HashMap::new(),
+            members: HashMap::new(),
+            demux: Demux::default(),
+            timers: TimerHeap::default(),
+            directory: setup.directory,
+            io: Io {
+                socket,
+                events: setup.events,
+                queues: Queues::default(),
+                counters: ShardCounters::default(),
+            },
+            last_n: setup.last_n,
+            buf: vec![0; RECV_BUFFER],
+            stopping: false,
+            next_stats: Instant::now() + STATS_INTERVAL,
+        })
+    }
+
+    pub(super) fn waker(&self) -> Arc<Waker> {
+        self.waker.clone()
+    }
+
+    pub(super) fn index(&self) -> usize {
+        self.index
+    }
+
+    /// The shard loop; returns on `Command::Shutdown` or when the engine is gone.
+    pub(super) fn run(mut self) {
+        let mut events = Events::with_capacity(64);
+        let mut next_housekeeping = Instant::now() + HOUSEKEEPING;
+        while !self.stopping {
+            let now = Instant::now();
+            let deadline = self
+                .timers
+                .next()
+                .map_or(next_housekeeping, |t| t.min(next_housekeeping));
+            let timeout = deadline.saturating_duration_since(now);
+            if let Err(e) = self.poll.poll(&mut events, Some(timeout))
+                && e.kind() != ErrorKind::Interrupted
+            {
+                tracing::error!(shard = self.index, "poll failed: {e}");
+                break;
+            }
+            let now = Instant::now();
+            if events.iter().any(|e| e.token() == SOCKET) {
+                self.read_socket(now);
+            }
+            self.read_commands(now);
+            self.run_timers(now);
+            if now >= next_housekeeping {
+                self.housekeeping(now);
+                next_housekeeping = now + HOUSEKEEPING;
+            }
+        }
+        let all: Vec<usize> = self.peers.indexes();
+        for peer in all {
+            self.remove_peer(peer, MemberState::Closed);
+        }
+    }
+
+    fn read_socket(&mut self, now: Instant) {
+        let mut since_flush = 0;
+        loop {
+            match self.io.socket.recv_from(&mut self.buf) {
+                Ok((len, source)) => {
+                    self.handle_datagram(now, source, len);
+                    since_flush += 1;
+                    if since_flush == FLUSH_EVERY {
+                        self.settle(now);
+                        since_flush = 0;
+                    }
+                }
+                Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                // ICMP errors surfacing on the socket (e.g. port unreachable) are not fatal.
+                Err(_) => continue,
+            }
+        }
+        self.settle(now);
+    }
+
+    fn handle_datagram(&mut self, now: Instant, source: SocketAddr, len: usize) {
+        self.io.counters.datagrams_in += 1;
+        let datagram = &self.buf[..len];
+        let Some(found) = self.demux.lookup(source, datagram) else {
+            self.io.counters.datagrams_unmatched += 1;
+            return;
+        };
+        let Ok(contents) = DatagramRecv::try_from(datagram) else {
+            self.io.counters.datagrams_unmatched += 1;
+            return;
+        };
+        let destination = self
+            .advertised
+            .iter()
+            .copied()
+            .find(|a| a.is_ipv4() == source.is_ipv4())
+            .unwrap_or(self.advertised[0]);
+        let input = Input::Receive(
+            now,
+            Receive {
+                proto: Protocol::Udp,
+                source,
+                destination,
+                contents,
+            },
+        );
+        let index = found.peer();
+        if let Match::Ufrag(_) = found {
+            let accepted = self.peers.get(index).is_some_and(|p| p.rtc.accepts(&input));
+            if !accepted {
+                self.io.counters.datagrams_unmatched += 1;
+                return;
+            }
+        }
+        drive(
+            &mut self.peers,
+            &mut self.io,
+            &mut self.timers,
+            index,
+            Some(input),
+        );
+        if let (Match::Ufrag(_), Some(peer)) = (found, self.peers.get_mut(index)) {
+            self.demux.learn_addr(source, index, &mut peer.addrs);
+        }
+    }
+
+    /// Drives a peer with `Input::Timeout(now)`.
+    pub(super) fn tick(&mut self, peer: usize, now: Instant) {
+        drive(
+            &mut self.peers,
+            &mut self.io,
+            &mut self.timers,
+            peer,
+            Some(Input::Timeout(now)),
+        );
+    }
+
+    /// Drains a peer after a mutation made outside `drive`.
+    pub(super) fn drain(&mut self, peer: usize) {
+        drive(&mut self.peers, &mut self.io, &mut self.timers, peer, None);
+    }
+
+    fn run_timers(&mut self, now: Instant) {
+        while let Some(due) = self.timers.pop_due(now) {
+            let current = self
+                .peers
+                .get_mut_gen(due.peer, due.generation)
+                .is_some_and(|p| p.timer_at == Some(due.at));
+            if current {
+                if let Some(p) = self.peers.get_mut(due.peer) {
+                    p.timer_at = None;
+                }
+                self.tick(due.peer, now);
+            }
+        }
+        self.settle(now);
+        if self.timers.len() > 4 * self.peers.len() + 1024 {
+            let live = self.peers.iter().filter_map(|(i, p)| {
+                p.timer_at.map(|at| Due {
+                    at,
+                    peer: i,
+                    generation: p.generation,
+                })
+            });
+            let live: Vec<Due> = live.collect();
+            self.timers.rebuild(live.into_iter());
+        }
+    }
+
+    /// Handles queued work until nothing is left: media lines, forwarding, keyframe requests,
+    /// dead peers, and finally one tick per written-to peer to release its packets.
+    pub(super) fn settle(&mut self, now: Instant) {
+        while !self.io.queues.is_empty() {
+            self.handle_media_added();
+            self.handle_connected();
+            self.forward_queued(now);
+            self.handle_keyframe_requests(now);
+            self.handle_dead();
+            let dirty = std::mem::take(&mut self.io.queues.dirty);
+            for &peer in &dirty {
+                if let Some(p) = self.peers.get_mut(peer) {
+                    p.dirty = false;
+                }
+                self.tick(peer, now);
+            }
+            let mut dirty = dirty;
+            dirty.clear();
+            if self.io.queues.dirty.is_empty() {
+                self.io.queues.dirty = dirty;
+            }
+        }
+    }
+
+    fn handle_connected(&mut self) {
+        let connected = std::mem::take(&mut self.io.queues.connected);
+        for peer in connected {
+            let Some(p) = self.peers.get_mut(peer) else {
+                continue;
+            };
+            p.connected = true;
+            let (room, member) = (p.room, p.member.clone());
+            let wanted: Vec<usize> = p
+                .lines
+                .iter()
+                .filter_map(|l| l.slot.as_ref().and_then(|s| s.source))
+                .collect();
+            let Some(r) = self.rooms.get_mut(room) else {
+                continue;
+            };
+            for source in wanted {
+                if let Some(s) = r.sources.get_mut(source) {
+                    s.keyframe_wanted = true;
+                }
+            }
+            self.io.emit(MediaEvent::MemberState {
+                room: r.id.clone(),
+                member,
+                state: MemberState::Connected,
+            });
+        }
+    }
+
+    fn handle_dead(&mut self) {
+        let dead = std::mem::take(&mut self.io.queues.dead);
+        for (peer, generation, state) in dead {
+            if self.peers.get_mut_gen(peer, generation).is_some() {
+                self.remove_peer(peer, state);
+            }
+        }
+    }
+
+    fn read_commands(&mut self, now: Instant) {
+        loop {
+            match self.inbox.try_recv() {
+                Ok(command) => self.handle_command(command, now),
+                Err(mpsc::TryRecvError::Empty) => break,
+                Err(mpsc::TryRecvError::Disconnected) => {
+                    self.stopping = true;
+                    break;
+                }
+            }
+            self.settle(now);
+        }
+    }
+
+    fn handle_command(&mut self, command: Command, now: Instant) {
+        match command {
+            Command::CreateRoom {
+                room,
+                max_members,
+                reply,
+            } => {
+                let result = if self.room_ids.contains_key(&room) {
+                    Err(MediaError::RoomExists(room))
+                } else {
+                    let (index, _) = self.rooms.insert(Room::new(room.clone(), max_members));
+                    self.room_ids.insert(room, index);
+                    Ok(())
+                };
+                let _ = reply.send(result);
+            }
+            Command::CloseRoom { room, reply } => {
+                let _ = reply.send(self.close_room(&room));
+            }
+            Command::AddPeer {
+                room,
+                member,
+                rtc,
+                pending_offer,
+                opts,
+                reply,
+            } => {
+                let _ = reply.send(self.add_peer(room, member, *rtc, pending_offer, &opts, now));
+            }
+            Command::AcceptAnswer {
+                member,
+                answer,
+                reply,
+            } => {
+                let _ = reply.send(self.accept_answer(&member, answer));
+            }
+            Command::UpdateMedia {
+                member,
+                offer,
+                reply,
+            } => {
+                let _ = reply.send(self.update_media(&member, offer));
+            }
+            Command::SetMuted {
+                member,
+                kind,
+                muted,
+                reply,
+            } => {
+                let _ = reply.send(self.set_muted(&member, kind, muted));
+            }
+            Command::SetDeaf {
+                member,
+                deaf,
+                reply,
+            } => {
+                let _ = reply.send(self.set_deaf(&member, deaf));
+            }
+            Command::SetLayerPreference {
+                member,
+                pref,
+                reply,
+            } => {
+                let result = self.peer_of(&member).map(|i| {
+                    if let Some(p) = self.peers.get_mut(i) {
+                        p.layers = pref;
+                    }
+                });
+                let _ = reply.send(result);
+            }
+            Command::RemoveMember { member, reply } => {
+                let result = self
+                    .peer_of(&member)
+                    .map(|i| self.remove_peer(i, MemberState::Closed));
+                let _ = reply.send(result);
+            }
+            Command::Counters { reply } => {
+                let mut counters = self.io.counters.clone();
+                counters.peers = self.peers.len();
+                counters.rooms = self.rooms.len();
+                counters.demux_entries = self.demux.len();
+                let _ = reply.send(Ok(counters));
+            }
+            Command::Shutdown => self.stopping = true,
+        }
+    }
+
+    pub(super) fn peer_of(&self, member: &MemberId) -> Result<usize, MediaError> {
+        self.members
+            .get(member)
+            .copied()
+            .ok_or_else(|| MediaError::NoSuchMember(member.clone()))
+    }
+
+    fn add_peer(
+        &mut self,
+        room: RoomId,
+        member: MemberId,
+        mut rtc: str0m::Rtc,
+        pending_offer: Option<PendingOffer>,
+        opts: &crate::options::MemberOptions,
+        now: Instant,
+    ) -> Result<(), MediaError> {
+        let room_index = *self
+            .room_ids
+            .get(&room)
+            .ok_or_else(|| MediaError::NoSuchRoom(room.clone()))?;
+        let r = self
+            .rooms
+            .get(room_index)
+            .ok_or_else(|| MediaError::NoSuchRoom(room.clone()))?;
+        if r.members.len() >= r.max_members {
+            return Err(MediaError::RoomFull(room));
+        }
+        if self.members.contains_key(&member) {
+            return Err(MediaError::MemberExists(member));
+        }
+        let ufrag = rtc.direct_api().local_ice_credentials().ufrag;
+        let (index, generation) = self.peers.insert(Peer::new(
+            rtc,
+            0,
+            member.clone(),
+            room_index,
+            ufrag.clone(),
+            opts,
+            now,
+        ));
+        if let Some(p) = self.peers.get_mut(index) {
+            p.generation = generation;
+            p.pending_offer = pending_offer;
+        }
+        self.demux.add_ufrag(ufrag, index);
+        self.members.insert(member, index);
+        if let Some(r) = self.rooms.get_mut(room_index) {
+            r.members.push(index);
+        }
+        self.drain(index);
+        Ok(())
+    }
+
+    fn close_room(&mut self, room: &RoomId) -> Result<(), MediaError> {
+        let index = self
+            .room_ids
+            .remove(room)
+            .ok_or_else(|| MediaError::NoSuchRoom(room.clone()))?;
+        let members = self
+            .rooms
+            .get(index)
+            .map(|r| r.members.clone())
+            .unwrap_or_default();
+        for peer in members {
+            self.remove_peer(peer, MemberState::Closed);
+        }
+        self.rooms.remove(index);
+        Ok(())
+    }
+
+    /// Removes a peer and every reference to it; emits its final state.
+    pub(super) fn remove_peer(&mut self, index: usize, state: MemberState) {
+        let Some(mut peer) = self.peers.remove(index) else {
+            return;
+        };
+        self.demux.remove(&peer.ufrag, &peer.addrs);
+        self.members.remove(&peer.member);
+        self.directory.remove_member(&peer.member);
+        self.io.queues.dirty.retain(|p| *p != index);
+        let _ = catch_unwind(AssertUnwindSafe(|| peer.rtc.disconnect()));
+        let room_id = self.detach_from_room(index, &peer);
+        if let Some(room) = room_id {
+            self.io.emit(MediaEvent::MemberState {
+                room,
+                member: peer.member,
+                state,
+            });
+        }
+    }
+
+    fn housekeeping(&mut self, now: Instant) {
+        let stale: Vec<(usize, u32)> = self
+            .peers
+            .iter()
+            .filter(|(_, p)| {
+                !p.connected && now.saturating_duration_since(p.added_at) >= CONNECT_TIMEOUT
+            })
+            .map(|(i, p)| (i, p.generation))
+            .collect();
+        for (peer, generation) in stale {
+            self.io.queues.dead.push((
+                peer,
+                generation,
+                MemberState::Failed("connect timeout".into()),
+            ));
+        }
+        self.retry_keyframe_requests(now);
+        self.update_speakers(now);
+        if now >= self.next_stats {
+            self.next_stats = now + STATS_INTERVAL;
+            self.emit_stats();
+        }
+        self.settle(now);
+    }
+
+    fn emit_stats(&self) {
+        if self.io.events.receiver_count() == 0 {
+            return;
+        }
+        for (_, p) in self.peers.iter() {
+            if let Some(room) = self.rooms.get(p.room) {
+                self.io.emit(MediaEvent::Stats {
+                    room: room.id.clone(),
+                    member: p.member.clone(),
+                    stats: p.stats.clone(),
+                });
+            }
+        }
+    }
+}
+
+/// Feeds `input` (if any) to one peer and drains its output, all inside `catch_unwind`: a panic
+/// in str0m marks only this peer dead.
+fn drive(
+    peers: &mut Slab<Peer>,
+    io: &mut Io,
+    timers: &mut TimerHeap,
+    index: usize,
+    input: Option<Input>,
+) {
+    let Some(peer) = peers.get_mut(index) else {
+        return;
+    };
+    let outcome = catch_unwind(AssertUnwindSafe(|| drain_peer(index, peer, io, input)));
+    let state = match outcome {
+        Ok(Ok(next)) => {
+            if peer.timer_at != Some(next) {
+                peer.timer_at = Some(next);
+                timers.schedule(Due {
+                    at: next,
+                    peer: index,
+                    generation: peer.generation,
+                });
+            }
+            if peer.rtc.is_alive() {
+                return;
+            }
+            MemberState::Closed
+        }
+        Ok(Err(e)) => MemberState::Failed(format!("rtc error: {e}")),
+        Err(_) => {
+            io.counters.panics += 1;
+            MemberState::Failed("internal error".into())
+        }
+    };
+    io.queues.dead.push((index, peer.generation, state));
+}
+
+fn drain_peer(
+    index: usize,
+    peer: &mut Peer,
+    io: &mut Io,
+    input: Option<Input>,
+) -> Result<Instant, str0m::RtcError> {
+    if let Some(input) = input
+        && let Err(e) = peer.rtc.handle_input(input)
+    {
+        tracing::debug!(member = %peer.member, "input rejected: {e}");
+    }
+    loop {
+        match peer.rtc.poll_output()? {
+            Output::Timeout(at) => return Ok(at),
+            Output::Transmit(t) => match io.socket.send_to(&t.contents, t.destination) {
+                Ok(_) => io.counters.datagrams_out += 1,
+                Err(_) => io.counters.send_errors += 1,
+            },
+            Output::Event(event) => queue_event(index, peer, io, event),
+        }
+    }
+}
+
+fn queue_event(index: usize, peer: &mut Peer, io: &mut Io, event: Event) {
+    let queues = &mut io.queues;
+    match event {
+        Event::Connected => queues.connected.push(index),
+        Event::IceConnectionStateChange(IceConnectionState::Disconnected) => {
+            queues.dead.push((
+                index,
+                peer.generation,
+                MemberState::Failed("ICE disconnected".into()),
+            ));
+        }
+        Event::Closed => queues
+            .dead
+            .push((index, peer.generation, MemberState::Closed)),
+        Event::RtpPacket(packet) => {
+            peer.stats.packets_in += 1;
+            peer.stats.bytes_in += packet.payload.len() as u64;
+            io.counters.rtp_in += 1;
+            queues.rtp.push((index, packet));
+        }
+        Event::KeyframeRequest(request) => queues.keyframe_requests.push((index, request)),
+        Event::MediaAdded(added) => queues.media_added.push((index, added)),
+        Event::EgressBitrateEstimate(str0m::bwe::BweKind::Twcc { estimate, .. }) => {
+            peer.stats.bwe_bps = Some(estimate.as_u64());
+        }
+        _ => {}
+    }
+}

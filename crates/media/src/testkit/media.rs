@@ -1,0 +1,55 @@
+//! Synthetic media payloads.
+
+use std::time::Duration;
+
+/// How often the synthetic publisher sends a keyframe unprompted (long, so tests prove PLI works).
+pub const VP8_KEYFRAME_INTERVAL: Duration = Duration::from_secs(30);
+
+/// Size of a synthetic video packet payload.
+const VIDEO_PAYLOAD: usize = 900;
+
+/// A one-packet VP8 frame: payload descriptor with a 15-bit picture id, then a VP8 payload header
+/// whose P bit marks a keyframe (0) or delta frame (1), then the sender's tag and filler.
+pub fn vp8_payload(picture_id: u16, keyframe: bool, tag: u32) -> Vec<u8> {
+    let mut p = Vec::with_capacity(VIDEO_PAYLOAD);
+    p.push(0x90); // X=1, S=1, PID=0
+    p.push(0x80); // I=1: picture id present
+    p.push(0x80 | ((picture_id >> 8) as u8 & 0x7f));
+    p.push(picture_id as u8);
+    p.push(if keyframe { 0x10 } else { 0x11 }); // P bit
+    p.extend_from_slice(&[0x9d, 0x01, 0x2a]); // keyframe start code, harmless on deltas
+    p.extend_from_slice(&tag.to_be_bytes());
+    p.resize(VIDEO_PAYLOAD, 0x55);
+    p
+}
+
+/// An audio payload: a TOC-like byte, the sender's tag, filler.
+pub fn audio_payload(tag: u32, size: usize) -> Vec<u8> {
+    let mut p = Vec::with_capacity(size.max(5));
+    p.push(0x78);
+    p.extend_from_slice(&tag.to_be_bytes());
+    p.resize(size.max(5), 0xaa);
+    p
+}
+
+/// The sender tag in a synthetic payload of `video` or audio.
+pub fn tag_of(payload: &[u8], video: bool) -> Option<u32> {
+    let at = if video { 8 } else { 1 };
+    let bytes = payload.get(at..at + 4)?;
+    Some(u32::from_be_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn vp8_keyframes_are_detected_by_str0m() {
+        assert!(str0m::format::detect_vp8_keyframe(&vp8_payload(7, true, 1)));
+        assert!(!str0m::format::detect_vp8_keyframe(&vp8_payload(
+            8, false, 1
+        )));
+        assert_eq!(tag_of(&vp8_payload(9, false, 42), true), Some(42));
+        assert_eq!(tag_of(&audio_payload(43, 60), false), Some(43));
+    }
+}

@@ -1,0 +1,598 @@
+//! The synthetic peer: setup (offer or answer) and its thread.
+
+use std::collections::HashMap;
+use std::net::{SocketAddr, UdpSocket};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, mpsc};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
+use str0m::format::Codec;
+use str0m::media::{Direction, MediaKind, Mid, Pt};
+use str0m::net::{DatagramRecv, Protocol, Receive};
+use str0m::rtp::{ExtensionValues, RtpPacket, RtpWrite};
+use str0m::{Candidate, Event, Input, Output, Rtc, RtcConfig};
+
+use super::media::{VP8_KEYFRAME_INTERVAL, audio_payload, tag_of, vp8_payload};
+use super::report::StreamReport;
+
+const AUDIO_INTERVAL: Duration = Duration::from_millis(20);
+const VIDEO_INTERVAL: Duration = Duration::from_millis(33);
+const AUDIO_PAYLOAD: usize = 80;
+const MAX_TIMESTAMPS: usize = 64;
+
+/// What a synthetic peer offers and sends.
+#[derive(Debug, Clone)]
+pub struct PeerSpec {
+    /// Sender tag written into every payload.
+    pub tag: u32,
+    /// Send audio on a sendrecv audio m-line.
+    pub audio: bool,
+    /// Send video on a sendrecv video m-line.
+    pub video: bool,
+    /// Extra receive-only audio m-lines (0 for an SDK-shaped peer).
+    pub extra_audio_slots: usize,
+    /// Extra receive-only video m-lines.
+    pub extra_video_slots: usize,
+}
+
+impl PeerSpec {
+    /// An SDK-shaped peer: one sendrecv audio and one sendrecv video m-line.
+    pub fn sdk(tag: u32) -> Self {
+        Self {
+            tag,
+            audio: true,
+            video: true,
+            extra_audio_slots: 0,
+            extra_video_slots: 0,
+        }
+    }
+
+    /// A multi-slot peer: sendrecv audio and video plus `extra` receive-only m-lines of each kind.
+    pub fn multi(tag: u32, extra: usize) -> Self {
+        Self {
+            extra_audio_slots: extra,
+            extra_video_slots: extra,
+            ..Self::sdk(tag)
+        }
+    }
+}
+
+/// A peer that made its offer and waits for the answer.
+pub struct PendingPeer {
+    spec: PeerSpec,
+    rtc: Rtc,
+    socket: UdpSocket,
+    pending: SdpPendingOffer,
+    mids: Vec<Mid>,
+}
+
+impl PendingPeer {
+    /// Applies the server's answer and starts the peer thread.
+    pub fn connect(mut self, answer_sdp: &str) -> Result<TestPeer, String> {
+        let answer = SdpAnswer::from_sdp_string(answer_sdp).map_err(|e| e.to_string())?;
+        self.rtc
+            .sdp_api()
+            .accept_answer(self.pending, answer)
+            .map_err(|e| e.to_string())?;
+        TestPeer::spawn(self.spec, self.rtc, self.socket, self.mids)
+    }
+}
+
+/// Shared between the peer thread and the test.
+#[derive(Default)]
+struct Shared {
+    connected: AtomicBool,
+    closed: AtomicBool,
+    keyframe_requests: AtomicU64,
+    sent_packets: AtomicU64,
+    drop_video: AtomicU32,
+    audio_level: AtomicU8,
+    sending: AtomicBool,
+    streams: Mutex<HashMap<String, StreamReport>>,
+}
+
+enum PeerCommand {
+    SendRaw(Vec<u8>),
+    Stop,
+}
+
+/// A running synthetic peer. Dropping it stops its thread.
+pub struct TestPeer {
+    tag: u32,
+    local: SocketAddr,
+    shared: Arc<Shared>,
+    commands: mpsc::Sender<PeerCommand>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl TestPeer {
+    /// Builds a peer and its SDP offer (all candidates inline).
+    pub fn offer(spec: PeerSpec) -> Result<(PendingPeer, String), String> {
+        let (mut rtc, socket) = new_rtc()?;
+        let mut api = rtc.sdp_api();
+        let mut mids = Vec::new();
+        if spec.audio {
+            mids.push(api.add_media(MediaKind::Audio, Direction::SendRecv, None, None, None));
+        }
+        if spec.video {
+            mids.push(api.add_media(MediaKind::Video, Direction::SendRecv, None, None, None));
+        }
+        for _ in 0..spec.extra_audio_slots {
+            mids.push(api.add_media(MediaKind::Audio, Direction::RecvOnly, None, None, None));
+        }
+        for _ in 0..spec.extra_video_slots {
+            mids.push(api.add_media(MediaKind::Video, Direction::RecvOnly, None, None, None));
+        }
+        let (offer, pending) = api.apply().ok_or("nothing to offer")?;
+        let sdp = offer.to_sdp_string();
+        Ok((
+            PendingPeer {
+                spec,
+                rtc,
+                socket,
+                pending,
+                mids,
+            },
+            sdp,
+        ))
+    }
+
+    /// Builds a peer answering the server's offer (inbound call leg); returns it and the answer.
+    pub fn answer(spec: PeerSpec, offer_sdp: &str) -> Result<(TestPeer, String), String> {
+        let offer = SdpOffer::from_sdp_string(offer_sdp).map_err(|e| e.to_string())?;
+        let (mut rtc, socket) = new_rtc()?;
+        let answer = rtc
+            .sdp_api()
+            .accept_offer(offer)
+            .map_err(|e| e.to_string())?;
+        let peer = TestPeer::spawn(spec, rtc, socket, Vec::new())?;
+        Ok((peer, answer.to_sdp_string()))
+    }
+
+    fn spawn(
+        spec: PeerSpec,
+        rtc: Rtc,
+        socket: UdpSocket,
+        mids: Vec<Mid>,
+    ) -> Result<TestPeer, String> {
+        let local = socket.local_addr().map_err(|e| e.to_string())?;
+        let shared = Arc::new(Shared::default());
+        shared.audio_level.store(30, Ordering::Relaxed);
+        shared.sending.store(true, Ordering::Relaxed);
+        let (commands, inbox) = mpsc::channel();
+        let tag = spec.tag;
+        let mut runner = Runner::new(spec, rtc, socket, shared.clone(), inbox, local);
+        runner.mids = mids;
+        let thread = std::thread::Builder::new()
+            .name(format!("test-peer-{tag}"))
+            .spawn(move || runner.run())
+            .map_err(|e| e.to_string())?;
+        Ok(TestPeer {
+            tag,
+            local,
+            shared,
+            commands,
+            thread: Some(thread),
+        })
+    }
+
+    /// The peer's sender tag.
+    pub fn tag(&self) -> u32 {
+        self.tag
+    }
+
+    /// The peer's UDP address.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local
+    }
+
+    /// Whether ICE and DTLS are up.
+    pub fn is_connected(&self) -> bool {
+        self.shared.connected.load(Ordering::Relaxed)
+    }
+
+    /// Whether the peer's `Rtc` closed (the server went away or removed it).
+    pub fn is_closed(&self) -> bool {
+        self.shared.closed.load(Ordering::Relaxed)
+    }
+
+    /// Keyframe requests (PLI/FIR) this peer received as a publisher.
+    pub fn keyframe_requests(&self) -> u64 {
+        self.shared.keyframe_requests.load(Ordering::Relaxed)
+    }
+
+    /// RTP packets this peer sent.
+    pub fn sent_packets(&self) -> u64 {
+        self.shared.sent_packets.load(Ordering::Relaxed)
+    }
+
+    /// What the peer received, by mid.
+    pub fn streams(&self) -> HashMap<String, StreamReport> {
+        self.shared
+            .streams
+            .lock()
+            .map(|s| s.clone())
+            .unwrap_or_default()
+    }
+
+    /// Received streams of one kind that carry packets, sorted by mid.
+    pub fn received(&self, video: bool) -> Vec<StreamReport> {
+        let mut v: Vec<StreamReport> = self
+            .streams()
+            .into_values()
+            .filter(|s| s.video == video && s.packets > 0)
+            .collect();
+        v.sort_by(|a, b| a.mid.cmp(&b.mid));
+        v
+    }
+
+    /// Drops the next `n` incoming video-sized RTP datagrams (to provoke NACKs).
+    pub fn drop_incoming_video(&self, n: u32) {
+        self.shared.drop_video.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// Incoming video datagrams still to be dropped.
+    pub fn pending_drops(&self) -> u32 {
+        self.shared.drop_video.load(Ordering::Relaxed)
+    }
+
+    /// Sets the RFC 6464 audio level sent with audio (`-dBov`: 0 loudest, 127 silence).
+    pub fn set_audio_level(&self, dbov: u8) {
+        self.shared
+            .audio_level
+            .store(dbov.min(127), Ordering::Relaxed);
+    }
+
+    /// Starts or stops sending media.
+    pub fn set_sending(&self, sending: bool) {
+        self.shared.sending.store(sending, Ordering::Relaxed);
+    }
+
+    /// Sends an arbitrary datagram to the server from this peer's socket.
+    pub fn send_raw(&self, datagram: Vec<u8>) {
+        let _ = self.commands.send(PeerCommand::SendRaw(datagram));
+    }
+}
+
+impl Drop for TestPeer {
+    fn drop(&mut self) {
+        let _ = self.commands.send(PeerCommand::Stop);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+fn new_rtc() -> Result<(Rtc, UdpSocket), String> {
+    let socket = UdpSocket::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
+    let local = socket.local_addr().map_err(|e| e.to_string())?;
+    let mut rtc = RtcConfig::new().set_rtp_mode(true).build(Instant::now());
+    let candidate = Candidate::host(local, "udp").map_err(|e| e.to_string())?;
+    rtc.add_local_candidate(candidate);
+    Ok((rtc, socket))
+}
+
+/// State of the peer thread.
+struct Runner {
+    spec: PeerSpec,
+    rtc: Rtc,
+    socket: UdpSocket,
+    local: SocketAddr,
+    remote: Option<SocketAddr>,
+    shared: Arc<Shared>,
+    inbox: mpsc::Receiver<PeerCommand>,
+    audio: Option<Sender>,
+    video: Option<Sender>,
+    next_audio: Instant,
+    next_video: Instant,
+    last_keyframe: Option<Instant>,
+    keyframe_due: bool,
+    picture_id: u16,
+    /// The session's m-lines (offered, or learned from `MediaAdded`).
+    mids: Vec<Mid>,
+}
+
+/// Sequence and timestamp state of one outgoing synthetic stream.
+struct Sender {
+    mid: Mid,
+    pt: Pt,
+    seq: u64,
+    ts: u32,
+}
+
+impl Runner {
+    fn new(
+        spec: PeerSpec,
+        rtc: Rtc,
+        socket: UdpSocket,
+        shared: Arc<Shared>,
+        inbox: mpsc::Receiver<PeerCommand>,
+        local: SocketAddr,
+    ) -> Self {
+        let now = Instant::now();
+        Self {
+            spec,
+            rtc,
+            socket,
+            local,
+            remote: None,
+            shared,
+            inbox,
+            audio: None,
+            video: None,
+            next_audio: now,
+            next_video: now,
+            last_keyframe: None,
+            keyframe_due: true,
+            picture_id: 1,
+            mids: Vec::new(),
+        }
+    }
+
+    fn run(mut self) {
+        let mut buf = vec![0u8; 2048];
+        let mut timeout = Instant::now();
+        loop {
+            match self.inbox.try_recv() {
+                Ok(PeerCommand::Stop) | Err(mpsc::TryRecvError::Disconnected) => break,
+                Ok(PeerCommand::SendRaw(d)) => {
+                    if let Some(remote) = self.remote {
+                        let _ = self.socket.send_to(&d, remote);
+                    }
+                    continue;
+                }
+                Err(mpsc::TryRecvError::Empty) => {}
+            }
+            let now = Instant::now();
+            let next = timeout.min(self.next_media()).max(now);
+            let wait = (next - now).clamp(Duration::from_millis(1), Duration::from_millis(5));
+            let _ = self.socket.set_read_timeout(Some(wait));
+            let input = match self.socket.recv_from(&mut buf) {
+                Ok((n, source)) => {
+                    if self.should_drop(&buf[..n]) {
+                        continue;
+                    }
+                    match DatagramRecv::try_from(&buf[..n]) {
+                        Ok(contents) => Some(Input::Receive(
+                            Instant::now(),
+                            Receive {
+                                proto: Protocol::Udp,
+                                source,
+                                destination: self.local,
+                                contents,
+                            },
+                        )),
+                        Err(_) => None,
+                    }
+                }
+                Err(_) => None,
+            };
+            let result = match input {
+                Some(input) => self.rtc.handle_input(input),
+                None => self.rtc.handle_input(Input::Timeout(Instant::now())),
+            };
+            if result.is_err() && !self.rtc.is_alive() {
+                break;
+            }
+            match self.drain() {
+                Some(t) => timeout = t,
+                None => break,
+            }
+            if self.shared.connected.load(Ordering::Relaxed)
+                && self.shared.sending.load(Ordering::Relaxed)
+            {
+                self.send_media(Instant::now());
+                if self
+                    .rtc
+                    .handle_input(Input::Timeout(Instant::now()))
+                    .is_err()
+                {
+                    break;
+                }
+                match self.drain() {
+                    Some(t) => timeout = t,
+                    None => break,
+                }
+            }
+        }
+        self.shared.closed.store(true, Ordering::Relaxed);
+    }
+
+    fn next_media(&self) -> Instant {
+        self.next_audio.min(self.next_video)
+    }
+
+    /// Drops a video-sized RTP datagram when asked to.
+    fn should_drop(&self, datagram: &[u8]) -> bool {
+        let rtp = datagram.len() > 500
+            && (128..192).contains(&datagram[0])
+            && !(192..224).contains(&datagram[1]);
+        rtp && self
+            .shared
+            .drop_video
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1))
+            .is_ok()
+    }
+
+    /// Drains outputs; `None` when the `Rtc` died.
+    fn drain(&mut self) -> Option<Instant> {
+        loop {
+            match self.rtc.poll_output() {
+                Ok(Output::Timeout(t)) => return Some(t),
+                Ok(Output::Transmit(t)) => {
+                    self.remote = Some(t.destination);
+                    let _ = self.socket.send_to(&t.contents, t.destination);
+                }
+                Ok(Output::Event(e)) => self.on_event(e),
+                Err(_) => return None,
+            }
+            if !self.rtc.is_alive() {
+                return None;
+            }
+        }
+    }
+
+    fn on_event(&mut self, event: Event) {
+        match event {
+            Event::Connected => {
+                self.shared.connected.store(true, Ordering::Relaxed);
+                self.setup_senders();
+            }
+            Event::KeyframeRequest(_) => {
+                self.shared
+                    .keyframe_requests
+                    .fetch_add(1, Ordering::Relaxed);
+                self.keyframe_due = true;
+            }
+            Event::RtpPacket(packet) => self.record(&packet),
+            Event::MediaAdded(added) => self.mids.push(added.mid),
+            _ => {}
+        }
+    }
+
+    fn setup_senders(&mut self) {
+        let mids: Vec<(Mid, MediaKind)> = self
+            .mids
+            .iter()
+            .filter_map(|m| {
+                self.rtc
+                    .media(*m)
+                    .map(|media| (*m, media.kind(), media.direction()))
+            })
+            .filter(|(_, _, d)| *d == Direction::SendRecv)
+            .map(|(m, k, _)| (m, k))
+            .collect();
+        for (mid, kind) in mids {
+            let (codec, wanted) = match kind {
+                MediaKind::Audio => (Codec::Opus, self.spec.audio),
+                MediaKind::Video => (Codec::Vp8, self.spec.video),
+            };
+            let Some(pt) = self
+                .rtc
+                .codec_config()
+                .iter()
+                .find(|c| c.spec().codec == codec)
+                .map(|c| c.pt())
+            else {
+                continue;
+            };
+            let sender = Sender {
+                mid,
+                pt,
+                seq: 1000 + u64::from(self.spec.tag % 1000),
+                ts: 5000,
+            };
+            match kind {
+                MediaKind::Audio if wanted && self.audio.is_none() => self.audio = Some(sender),
+                MediaKind::Video if wanted && self.video.is_none() => self.video = Some(sender),
+                _ => {}
+            }
+        }
+    }
+
+    fn send_media(&mut self, now: Instant) {
+        let tag = self.spec.tag;
+        if now >= self.next_audio {
+            self.next_audio = now + AUDIO_INTERVAL;
+            if let Some(a) = self.audio.as_mut() {
+                let ext = ExtensionValues {
+                    audio_level: Some(-(self.shared.audio_level.load(Ordering::Relaxed) as i8)),
+                    voice_activity: Some(true),
+                    ..ExtensionValues::default()
+                };
+                let write = RtpWrite::new(
+                    a.pt,
+                    a.seq.into(),
+                    a.ts,
+                    now,
+                    audio_payload(tag, AUDIO_PAYLOAD),
+                )
+                .marker(false)
+                .ext_vals(ext);
+                a.seq += 1;
+                a.ts = a.ts.wrapping_add(960);
+                if let Some(tx) = self.rtc.direct_api().stream_tx_by_mid(a.mid, None) {
+                    tx.write_rtp(write);
+                    self.shared.sent_packets.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }
+        if now >= self.next_video {
+            self.next_video = now + VIDEO_INTERVAL;
+            let periodic = self
+                .last_keyframe
+                .is_none_or(|t| now - t >= VP8_KEYFRAME_INTERVAL);
+            let keyframe = self.keyframe_due || periodic;
+            if let Some(v) = self.video.as_mut() {
+                let write = RtpWrite::new(
+                    v.pt,
+                    v.seq.into(),
+                    v.ts,
+                    now,
+                    vp8_payload(self.picture_id, keyframe, tag),
+                )
+                .marker(true)
+                .nackable(true);
+                v.seq += 1;
+                v.ts = v.ts.wrapping_add(3000);
+                self.picture_id = (self.picture_id + 1) & 0x7fff;
+                if let Some(tx) = self.rtc.direct_api().stream_tx_by_mid(v.mid, None) {
+                    tx.write_rtp(write);
+                    self.shared.sent_packets.fetch_add(1, Ordering::Relaxed);
+                    if keyframe {
+                        self.keyframe_due = false;
+                        self.last_keyframe = Some(now);
+                    }
+                }
+            }
+        }
+    }
+
+    fn record(&mut self, packet: &RtpPacket) {
+        let Some(mid) = self
+            .rtc
+            .direct_api()
+            .stream_rx(&packet.header.ssrc)
+            .map(|rx| rx.mid())
+        else {
+            return;
+        };
+        let video = self
+            .rtc
+            .media(mid)
+            .is_some_and(|m| m.kind() == MediaKind::Video);
+        let keyframe = video && str0m::format::detect_vp8_keyframe(&packet.payload);
+        let Ok(mut streams) = self.shared.streams.lock() else {
+            return;
+        };
+        let report = streams
+            .entry(mid.to_string())
+            .or_insert_with(|| StreamReport {
+                mid: mid.to_string(),
+                video,
+                ..StreamReport::default()
+            });
+        report.packets += 1;
+        if report.first_is_keyframe.is_none() && video {
+            report.first_is_keyframe = Some(keyframe);
+        }
+        report.keyframes += u64::from(keyframe);
+        report.seqs.insert(*packet.seq_no);
+        let ssrc = *packet.header.ssrc;
+        if !report.ssrcs.contains(&ssrc) {
+            report.ssrcs.push(ssrc);
+        }
+        if let Some(tag) = tag_of(&packet.payload, video) {
+            if !report.origins.contains(&tag) {
+                report.origins.push(tag);
+            }
+            report.last_origin = Some(tag);
+        }
+        if report.last_timestamps.len() == MAX_TIMESTAMPS {
+            report.last_timestamps.remove(0);
+        }
+        report.last_timestamps.push(packet.header.timestamp);
+    }
+}

@@ -1,0 +1,38 @@
+//! What a test peer received on one m-line.
+
+use std::collections::BTreeSet;
+
+/// Received packets of one m-line.
+#[derive(Debug, Clone, Default)]
+pub struct StreamReport {
+    /// The m-line's mid.
+    pub mid: String,
+    /// Whether the m-line is video.
+    pub video: bool,
+    /// Packets received (including RTX-repaired ones).
+    pub packets: u64,
+    /// Sender tags seen, in order of first appearance.
+    pub origins: Vec<u32>,
+    /// The sender tag of the latest packet.
+    pub last_origin: Option<u32>,
+    /// Whether the first packet received was a keyframe (video).
+    pub first_is_keyframe: Option<bool>,
+    /// Keyframe packets received.
+    pub keyframes: u64,
+    /// Extended sequence numbers received.
+    pub seqs: BTreeSet<u64>,
+    /// SSRCs seen.
+    pub ssrcs: Vec<u32>,
+    /// RTP timestamps of the last packets, in arrival order (bounded).
+    pub last_timestamps: Vec<u32>,
+}
+
+impl StreamReport {
+    /// Sequence numbers missing between the lowest and highest received.
+    pub fn missing(&self) -> u64 {
+        match (self.seqs.first(), self.seqs.last()) {
+            (Some(lo), Some(hi)) => hi - lo + 1 - self.seqs.len() as u64,
+            _ => 0,
+        }
+    }
+}

@@ -1,0 +1,145 @@
+//! Acceptance 1 (multi-slot half), 3, 4 and 5: forwarding in a room of synthetic str0m peers.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{Harness, SETTLE, origins};
+use weft_media::testkit::{PeerSpec, wait_until};
+
+#[test]
+fn three_multi_slot_members_receive_each_other_with_continuous_sequences() {
+    let h = Harness::new(1);
+    let peers: Vec<_> = (1..=3).map(|tag| h.join(PeerSpec::multi(tag, 2))).collect();
+    for p in &peers {
+        let others: Vec<u32> = (1..=3).filter(|t| *t != p.tag()).collect();
+        let ok = wait_until(SETTLE, || {
+            origins(p, false) == others
+                && origins(p, true) == others
+                && p.received(false).iter().all(|s| s.packets >= 50)
+                && p.received(true).iter().all(|s| s.packets >= 30)
+        });
+        assert!(
+            ok,
+            "peer {} got audio {:?} video {:?}",
+            p.tag(),
+            origins(p, false),
+            origins(p, true)
+        );
+    }
+    for p in &peers {
+        for s in p.received(false).iter().chain(p.received(true).iter()) {
+            assert_eq!(s.origins.len(), 1, "one sender per stream: {s:?}");
+            assert_eq!(s.ssrcs.len(), 1, "one SSRC per stream");
+            assert_eq!(
+                s.missing(),
+                0,
+                "gap in stream {} of peer {}",
+                s.mid,
+                p.tag()
+            );
+        }
+        for s in p.received(true) {
+            assert_eq!(
+                s.first_is_keyframe,
+                Some(true),
+                "video starts on a keyframe"
+            );
+        }
+    }
+}
+
+#[test]
+fn late_joiner_gets_a_keyframe_within_a_second() {
+    let h = Harness::new(1);
+    let publisher = h.join(PeerSpec::multi(1, 0));
+    let early = h.join(PeerSpec::multi(2, 0));
+    assert!(wait_until(SETTLE, || early
+        .received(true)
+        .iter()
+        .any(|s| s.keyframes > 0)));
+    // Let the publisher's start-up keyframe age; it only sends another one when asked.
+    std::thread::sleep(Duration::from_millis(500));
+    let requests_before = publisher.keyframe_requests();
+    let late = h.join(PeerSpec::multi(3, 0));
+    let joined = std::time::Instant::now();
+    assert!(wait_until(SETTLE, || late
+        .received(true)
+        .iter()
+        .any(|s| s.keyframes > 0)));
+    assert!(
+        joined.elapsed() < Duration::from_secs(1),
+        "keyframe took {:?}",
+        joined.elapsed()
+    );
+    assert!(
+        publisher.keyframe_requests() > requests_before,
+        "PLI reached the publisher"
+    );
+    let video = late.received(true);
+    assert_eq!(video[0].first_is_keyframe, Some(true));
+}
+
+#[test]
+fn dropped_packet_is_nacked_and_repaired_by_rtx() {
+    let h = Harness::new(1);
+    let _publisher = h.join(PeerSpec::multi(1, 0));
+    let subscriber = h.join(PeerSpec::multi(2, 0));
+    assert!(wait_until(SETTLE, || subscriber
+        .received(true)
+        .iter()
+        .any(|s| s.packets > 10)));
+    let before = subscriber.received(true)[0]
+        .seqs
+        .last()
+        .copied()
+        .unwrap_or(0);
+    subscriber.drop_incoming_video(1);
+    let repaired = wait_until(SETTLE, || {
+        let s = &subscriber.received(true)[0];
+        s.seqs.last().copied().unwrap_or(0) > before + 30 && s.missing() == 0
+    });
+    let s = &subscriber.received(true)[0];
+    assert_eq!(subscriber.pending_drops(), 0, "a datagram was dropped");
+    assert!(repaired, "missing {} after drop", s.missing());
+}
+
+#[test]
+fn leaving_member_stops_forwarding_and_frees_shard_state() {
+    let h = Harness::new(1);
+    let a = h.join(PeerSpec::multi(1, 1));
+    let b = h.join(PeerSpec::multi(2, 1));
+    let c = h.join(PeerSpec::multi(3, 1));
+    assert!(wait_until(SETTLE, || origins(&a, true) == vec![2, 3]));
+    let counters = h.rt.block_on(h.engine.shard_counters()).expect("counters");
+    assert_eq!(counters[0].peers, 3);
+
+    h.remove(3);
+    let from_c = |p: &weft_media::testkit::TestPeer| {
+        p.received(false)
+            .iter()
+            .chain(p.received(true).iter())
+            .filter(|s| s.last_origin == Some(3))
+            .map(|s| s.packets)
+            .sum::<u64>()
+    };
+    std::thread::sleep(Duration::from_millis(200));
+    let (a_before, b_before) = (from_c(&a), from_c(&b));
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(from_c(&a), a_before, "a still receives c");
+    assert_eq!(from_c(&b), b_before, "b still receives c");
+    assert!(wait_until(SETTLE, || c.is_closed() || c.sent_packets() > 0));
+
+    let counters = h.rt.block_on(h.engine.shard_counters()).expect("counters");
+    assert_eq!(counters[0].peers, 2);
+    // Two peers, each with one ufrag and one learned address.
+    assert_eq!(counters[0].demux_entries, 4);
+    assert_eq!(h.engine.member_count(), 2);
+
+    h.remove(1);
+    h.remove(2);
+    let counters = h.rt.block_on(h.engine.shard_counters()).expect("counters");
+    assert_eq!(counters[0].peers, 0);
+    assert_eq!(counters[0].demux_entries, 0);
+    assert_eq!(h.engine.member_count(), 0);
+}
