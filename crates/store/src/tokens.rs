@@ -100,6 +100,20 @@ impl Store {
         Ok(())
     }
 
+    /// Revokes the family of the refresh token with this hash (in this project).
+    pub async fn revoke_refresh_token(&self, token_hash: &str, project_id: &str) -> Result<()> {
+        sqlx::query(
+            "UPDATE refresh_tokens SET revoked_at = $1 WHERE revoked_at IS NULL AND family_id IN \
+             (SELECT family_id FROM refresh_tokens WHERE token_hash = $2 AND project_id = $3)",
+        )
+        .bind(now_ms())
+        .bind(token_hash)
+        .bind(project_id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
     /// Marks an access token id revoked until it would have expired anyway.
     pub async fn revoke_jti(&self, jti: &str, expires_at_ms: i64) -> Result<()> {
         let exists = self.is_jti_revoked(jti).await?;

@@ -1,0 +1,128 @@
+//! API errors and their documented bodies: 422 `{"errors":[…]}`, otherwise `{"error":"…"}`.
+
+use axum::Json;
+use axum::body::Body;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+use weft_store::StoreError;
+
+/// One validation problem.
+#[derive(Debug, Clone)]
+pub struct FieldError {
+    pub attribute: String,
+    pub code: &'static str,
+    pub message: String,
+}
+
+/// An error answered to an API client.
+#[derive(Debug)]
+pub enum ApiError {
+    BadRequest(String),
+    Unauthorized,
+    Forbidden,
+    NotFound,
+    PayloadTooLarge,
+    Validation(Vec<FieldError>),
+    TooManyRequests,
+    Internal,
+}
+
+impl ApiError {
+    /// A single validation error.
+    pub fn invalid(attribute: &str, code: &'static str, message: impl Into<String>) -> Self {
+        ApiError::Validation(vec![FieldError {
+            attribute: attribute.to_owned(),
+            code,
+            message: message.into(),
+        }])
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound => ApiError::NotFound,
+            StoreError::Conflict(field) => ApiError::invalid(
+                field,
+                "already_taken",
+                format!("{field} has already been taken"),
+            ),
+            other => {
+                tracing::error!(error = %other, "store failure");
+                ApiError::Internal
+            }
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, body) = match self {
+            ApiError::BadRequest(message) => (
+                StatusCode::BAD_REQUEST,
+                json!({"error": "Bad Request", "message": message}),
+            ),
+            ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, json!({"error": "Unauthorized"})),
+            ApiError::Forbidden => (StatusCode::FORBIDDEN, json!({"error": "Forbidden"})),
+            ApiError::NotFound => (StatusCode::NOT_FOUND, json!({"error": "Not Found"})),
+            ApiError::PayloadTooLarge => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                json!({"error": "Payload Too Large"}),
+            ),
+            ApiError::TooManyRequests => (
+                StatusCode::TOO_MANY_REQUESTS,
+                json!({"error": "Too Many Requests"}),
+            ),
+            ApiError::Internal => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                json!({"error": "Internal Server Error"}),
+            ),
+            ApiError::Validation(errors) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                json!({"errors": errors.iter().map(|e| json!({
+                    "type": "validation_error",
+                    "code": e.code,
+                    "message": e.message,
+                    "attribute": e.attribute,
+                    "url": "https://developer.signalwire.com/rest/overview/error-codes/",
+                })).collect::<Vec<_>>()}),
+            ),
+        };
+        let mut response = (status, Json(body)).into_response();
+        if status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                header::HeaderValue::from_static("Basic realm=\"weft\""),
+            );
+        }
+        response
+    }
+}
+
+/// The answer for routes that do not exist.
+pub async fn not_found() -> ApiError {
+    ApiError::NotFound
+}
+
+/// Gives the framework's bare 405 and 413 answers the documented JSON body.
+pub async fn json_for_bare_errors(response: Response) -> Response {
+    let status = response.status();
+    let bare = response.headers().get(header::CONTENT_TYPE).is_none();
+    if !bare {
+        return response;
+    }
+    let error = match status {
+        StatusCode::METHOD_NOT_ALLOWED => "Method Not Allowed",
+        StatusCode::PAYLOAD_TOO_LARGE => "Payload Too Large",
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "Unsupported Media Type",
+        _ => return response,
+    };
+    let (mut parts, _) = response.into_parts();
+    parts.headers.insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static("application/json"),
+    );
+    parts.headers.remove(header::CONTENT_LENGTH);
+    Response::from_parts(parts, Body::from(json!({"error": error}).to_string()))
+}
