@@ -10,6 +10,7 @@
 pub mod address;
 pub mod directory;
 pub mod handshake;
+pub mod hub;
 pub mod media;
 pub mod message;
 pub mod room;

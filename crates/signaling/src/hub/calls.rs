@@ -1,0 +1,650 @@
+//! Call legs: dialling, routing by address, ringing subscribers, answers, hang-ups, hold and
+//! renegotiation.
+
+use std::time::Instant;
+
+use serde_json::{Value, json};
+
+use super::rooms::{Ring, RoomEntry};
+use super::{ConnId, DirectoryCall, Hub, HubOutput, MediaCall, MediaResult, Op};
+use crate::address::{Address, Channel};
+use crate::directory::{DirectoryError, Subject, Target, TargetKind};
+use crate::message::{ModifyAction, ReqId, Request};
+use crate::room::{Role, Room};
+use crate::rpc::{INVALID_PARAMS, RpcError};
+use crate::verto::{self, Cause};
+
+/// Where a leg is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum LegState {
+    /// Waiting for the directory.
+    Resolving,
+    /// Waiting for the media engine.
+    Joining,
+    /// Offered to a callee, or a caller waiting for an answer.
+    Ringing,
+    /// A callee answered; waiting for the media engine.
+    Answering,
+    /// In its room.
+    Active,
+}
+
+/// What kind of leg.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum LegKind {
+    /// A member of a video room.
+    Room,
+    /// The dialling side of a 1:1 call.
+    Caller,
+    /// A rung session of a 1:1 call.
+    Callee,
+}
+
+/// One Verto call (callID) of one client session.
+#[derive(Debug, Clone)]
+pub(super) struct Leg {
+    pub protocol: String,
+    pub project_id: String,
+    pub subject_id: String,
+    pub subscriber_id: Option<String>,
+    pub name: String,
+    pub role: Role,
+    pub offer: Option<String>,
+    pub room: Option<String>,
+    pub member_id: String,
+    pub address_id: Option<String>,
+    pub state: LegState,
+    pub kind: LegKind,
+    pub video: bool,
+    pub held: bool,
+}
+
+fn created(call_id: &str) -> Value {
+    json!({"message": "CALL CREATED", "callID": call_id})
+}
+
+impl Hub {
+    /// The leg `call_id` if it belongs to the subject of `protocol`.
+    pub(super) fn owned_leg(&self, protocol: &str, call_id: &str) -> Option<&Leg> {
+        let s = self.sessions.get(protocol)?;
+        self.legs.get(call_id).filter(|l| {
+            l.project_id == s.identity.project_id && l.subject_id == s.identity.subject_id()
+        })
+    }
+
+    pub(super) fn on_call_request(
+        &mut self,
+        conn: ConnId,
+        protocol: &str,
+        req: ReqId,
+        request: Request,
+    ) {
+        match request {
+            Request::Invite {
+                call_id,
+                destination,
+                sdp,
+                attach,
+            } => self.invite(conn, protocol, req, call_id, &destination, sdp, attach),
+            Request::Answer { call_id, sdp } => {
+                self.answer_inbound(conn, protocol, req, &call_id, sdp)
+            }
+            Request::Bye { call_id, cause } => {
+                let bye = verto::bye_params(&call_id, Cause::NormalClearing);
+                let mut reply = json!({"message": "CALL ENDED"});
+                reply.as_object_mut().into_iter().for_each(|o| {
+                    o.extend(bye.as_object().cloned().unwrap_or_default());
+                });
+                self.reply(conn, req, Ok(reply));
+                if self.owned_leg(protocol, &call_id).is_some() {
+                    self.client_bye(&call_id, cause.as_deref());
+                }
+            }
+            Request::Info { call_id, .. } => {
+                self.reply(conn, req, Ok(json!({"message": "SENT", "callID": call_id})));
+            }
+            Request::Modify { call_id, action } => {
+                self.modify(conn, protocol, req, &call_id, action)
+            }
+            Request::Control {
+                call_id,
+                control,
+                target,
+            } => self.control(conn, protocol, req, &call_id, control, &target),
+            Request::Online | Request::Offline | Request::Reauthenticate { .. } => {}
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn invite(
+        &mut self,
+        conn: ConnId,
+        protocol: &str,
+        req: ReqId,
+        call_id: String,
+        destination: &str,
+        sdp: String,
+        attach: bool,
+    ) {
+        let Some(identity) = self.sessions.get(protocol).map(|s| s.identity.clone()) else {
+            return;
+        };
+        if self.legs.contains_key(&call_id) {
+            let Some(leg) = self.owned_leg(protocol, &call_id) else {
+                let err = RpcError::new(INVALID_PARAMS, "callID already in use");
+                return self.reply(conn, req, Err(err));
+            };
+            if attach && leg.state == LegState::Active {
+                let member = leg.member_id.clone();
+                if let Some(leg) = self.legs.get_mut(&call_id) {
+                    leg.protocol = protocol.to_owned();
+                }
+                self.reply(conn, req, Ok(created(&call_id)));
+                self.media(
+                    Op::Reattach {
+                        call_id: call_id.clone(),
+                    },
+                    MediaCall::Renegotiate { member, offer: sdp },
+                );
+                return;
+            }
+            self.hangup_leg(&call_id, Cause::NormalClearing, false);
+        }
+        self.reply(conn, req, Ok(created(&call_id)));
+        let address = match Address::parse(destination) {
+            Ok(a) => a,
+            Err(_) => {
+                let bye = verto::bye_params(&call_id, Cause::InvalidNumberFormat);
+                return self.emit_verto(protocol, "verto.bye", bye);
+            }
+        };
+        let subscriber_id = match &identity.subject {
+            Subject::Subscriber { subscriber_id } => Some(subscriber_id.clone()),
+            Subject::Guest { .. } => None,
+        };
+        let video = address.channel == Some(Channel::Video) || sdp.contains("m=video");
+        self.legs.insert(
+            call_id.clone(),
+            Leg {
+                protocol: protocol.to_owned(),
+                project_id: identity.project_id.clone(),
+                subject_id: identity.subject_id().to_owned(),
+                subscriber_id,
+                name: identity.display_name.clone(),
+                role: if identity.is_guest() {
+                    Role::Member
+                } else {
+                    Role::Moderator
+                },
+                offer: Some(sdp),
+                room: None,
+                member_id: uuid::Uuid::new_v4().to_string(),
+                address_id: None,
+                state: LegState::Resolving,
+                kind: LegKind::Room,
+                video,
+                held: false,
+            },
+        );
+        self.member_legs
+            .insert(self.legs[&call_id].member_id.clone(), call_id.clone());
+        let op = self.op(Op::Resolve {
+            call_id,
+            address: address.clone(),
+        });
+        self.out.push_back(HubOutput::Directory(
+            op,
+            DirectoryCall::Resolve {
+                project_id: identity.project_id,
+                address,
+            },
+        ));
+    }
+
+    pub(super) fn route(
+        &mut self,
+        now: Instant,
+        call_id: &str,
+        address: &Address,
+        result: Result<Option<Target>, DirectoryError>,
+    ) {
+        let Some(leg) = self.legs.get(call_id) else {
+            return;
+        };
+        let Some(identity) = self.sessions.get(&leg.protocol).map(|s| s.identity.clone()) else {
+            return self.hangup_leg(call_id, Cause::NormalTemporaryFailure, false);
+        };
+        let target = match result {
+            Err(_) => return self.hangup_leg(call_id, Cause::NormalTemporaryFailure, true),
+            Ok(None) => return self.hangup_leg(call_id, Cause::UnallocatedNumber, true),
+            Ok(Some(t)) if !identity.may_reach(address, &t) => {
+                return self.hangup_leg(call_id, Cause::OutgoingCallBarred, true);
+            }
+            Ok(Some(t)) => t,
+        };
+        match target.kind {
+            TargetKind::VideoRoom => self.join_room(call_id, &target),
+            TargetKind::Subscriber => self.ring(now, call_id, &target, address),
+            _ => self.hangup_leg(call_id, Cause::ServiceNotImplemented, true),
+        }
+    }
+
+    fn ring(&mut self, now: Instant, call_id: &str, target: &Target, address: &Address) {
+        let Some(caller) = self.legs.get(call_id).cloned() else {
+            return;
+        };
+        let callees =
+            self.online_sessions(&caller.project_id, &target.resource_id, &caller.protocol);
+        if callees.is_empty() {
+            return self.hangup_leg(call_id, Cause::UserNotRegistered, true);
+        }
+        let room_id = uuid::Uuid::new_v4().to_string();
+        let mut callee_ids = Vec::new();
+        for protocol in callees {
+            let Some(identity) = self.sessions.get(&protocol).map(|s| s.identity.clone()) else {
+                continue;
+            };
+            let id = uuid::Uuid::new_v4().to_string();
+            let leg = Leg {
+                protocol,
+                project_id: identity.project_id.clone(),
+                subject_id: identity.subject_id().to_owned(),
+                subscriber_id: Some(identity.subject_id().to_owned()),
+                name: identity.display_name.clone(),
+                role: Role::Member,
+                offer: None,
+                room: Some(room_id.clone()),
+                member_id: uuid::Uuid::new_v4().to_string(),
+                address_id: Some(target.address_id.clone()),
+                state: LegState::Joining,
+                kind: LegKind::Callee,
+                video: caller.video,
+                held: false,
+            };
+            self.member_legs.insert(leg.member_id.clone(), id.clone());
+            self.legs.insert(id.clone(), leg);
+            callee_ids.push(id);
+        }
+        let mut room = Room::new(
+            &format!("call-{room_id}"),
+            &room_id,
+            &target.name,
+            &target.display_name,
+        );
+        room.layout = "1x1".into();
+        self.rooms.insert(
+            room_id.clone(),
+            RoomEntry {
+                room,
+                video: None,
+                pending: 1,
+                ring: Some(Ring {
+                    caller: call_id.to_owned(),
+                    callees: callee_ids,
+                    deadline: now + self.cfg.ring_timeout,
+                    answered_by: None,
+                    caller_name: caller.name.clone(),
+                    caller_number: caller
+                        .subscriber_id
+                        .as_deref()
+                        .map_or_else(|| "guest".to_owned(), |s| format!("/private/{s}")),
+                    callee_name: target.display_name.clone(),
+                    callee_number: address.path(),
+                }),
+            },
+        );
+        let Some(leg) = self.legs.get_mut(call_id) else {
+            return;
+        };
+        leg.kind = LegKind::Caller;
+        leg.role = Role::Member;
+        leg.room = Some(room_id.clone());
+        leg.state = LegState::Joining;
+        let offer = leg.offer.take().unwrap_or_default();
+        let member = leg.member_id.clone();
+        self.media(
+            Op::Join {
+                call_id: call_id.to_owned(),
+            },
+            MediaCall::AddMember {
+                room: room_id,
+                member,
+                offer,
+            },
+        );
+    }
+
+    /// The caller of a 1:1 call got its answer SDP: send early media and ring the callees.
+    pub(super) fn caller_joined(&mut self, call_id: &str, result: MediaResult) {
+        let Some(leg) = self.legs.get(call_id).cloned() else {
+            return;
+        };
+        let Some(room_id) = leg.room.clone() else {
+            return;
+        };
+        let answer = match result {
+            Ok(Some(sdp)) => sdp,
+            _ => {
+                return self.end_ring(
+                    &room_id,
+                    Cause::NormalTemporaryFailure,
+                    Cause::OriginatorCancel,
+                );
+            }
+        };
+        self.emit_verto(
+            &leg.protocol,
+            "verto.media",
+            verto::answer_params(call_id, Some(&answer)),
+        );
+        if let Some(l) = self.legs.get_mut(call_id) {
+            l.state = LegState::Ringing;
+        }
+        let callees = self
+            .rooms
+            .get(&room_id)
+            .and_then(|e| e.ring.as_ref())
+            .map(|r| r.callees.clone())
+            .unwrap_or_default();
+        for callee in callees {
+            let Some(c) = self.legs.get(&callee) else {
+                continue;
+            };
+            let call = MediaCall::OfferMember {
+                room: room_id.clone(),
+                member: c.member_id.clone(),
+                audio: true,
+                video: c.video,
+            };
+            self.media(Op::Offer { call_id: callee }, call);
+        }
+    }
+
+    /// The engine made the offer for a callee: send the inbound invite.
+    pub(super) fn offered_media(&mut self, call_id: &str, result: MediaResult) {
+        let Some(leg) = self.legs.get(call_id).cloned() else {
+            return;
+        };
+        let Some(room_id) = leg.room.clone() else {
+            return;
+        };
+        let Some(ring) = self.rooms.get(&room_id).and_then(|e| e.ring.clone()) else {
+            return;
+        };
+        let offer = match result {
+            Ok(Some(sdp)) => sdp,
+            _ => {
+                self.hangup_leg(call_id, Cause::NormalTemporaryFailure, false);
+                return;
+            }
+        };
+        if let Some(l) = self.legs.get_mut(call_id) {
+            l.state = LegState::Ringing;
+        }
+        let params = json!({
+            "callID": call_id,
+            "sdp": verto::unbundle_offer(&offer),
+            "caller_id_name": ring.caller_name,
+            "caller_id_number": ring.caller_number,
+            "callee_id_name": ring.callee_name,
+            "callee_id_number": ring.callee_number,
+            "display_direction": "inbound",
+        });
+        self.emit_verto(&leg.protocol, "verto.invite", params);
+    }
+
+    fn answer_inbound(
+        &mut self,
+        conn: ConnId,
+        protocol: &str,
+        req: ReqId,
+        call_id: &str,
+        sdp: String,
+    ) {
+        self.reply(
+            conn,
+            req,
+            Ok(json!({"message": "CALL ANSWERED", "callID": call_id})),
+        );
+        let leg = self.owned_leg(protocol, call_id).cloned();
+        let ringing = leg
+            .as_ref()
+            .filter(|l| l.kind == LegKind::Callee && l.state == LegState::Ringing);
+        let Some(leg) = ringing else {
+            let cause = if leg.is_some() {
+                Cause::LoseRace
+            } else {
+                Cause::NormalClearing
+            };
+            if leg.is_none() {
+                self.emit_verto(protocol, "verto.bye", verto::bye_params(call_id, cause));
+            }
+            return;
+        };
+        let room_id = leg.room.clone().unwrap_or_default();
+        let Some(ring) = self.rooms.get_mut(&room_id).and_then(|e| e.ring.as_mut()) else {
+            return;
+        };
+        if ring.answered_by.is_some() {
+            return self.hangup_leg(call_id, Cause::LoseRace, true);
+        }
+        ring.answered_by = Some(call_id.to_owned());
+        let others: Vec<String> = ring
+            .callees
+            .iter()
+            .filter(|c| *c != call_id)
+            .cloned()
+            .collect();
+        ring.callees.retain(|c| c == call_id);
+        if let Some(l) = self.legs.get_mut(call_id) {
+            l.protocol = protocol.to_owned();
+            l.state = LegState::Answering;
+        }
+        for other in others {
+            self.hangup_leg(&other, Cause::LoseRace, true);
+        }
+        self.media(
+            Op::Accept {
+                call_id: call_id.to_owned(),
+            },
+            MediaCall::AcceptAnswer {
+                member: leg.member_id.clone(),
+                answer: sdp,
+            },
+        );
+    }
+
+    /// The callee's answer was applied: both sides join the call room.
+    pub(super) fn accepted_media(&mut self, call_id: &str, result: MediaResult) {
+        let Some(leg) = self.legs.get(call_id).cloned() else {
+            return;
+        };
+        let Some(room_id) = leg.room.clone() else {
+            return;
+        };
+        if result.is_err() {
+            return self.end_ring(
+                &room_id,
+                Cause::NormalTemporaryFailure,
+                Cause::NormalTemporaryFailure,
+            );
+        }
+        let Some(ring) = self.rooms.get_mut(&room_id).and_then(|e| e.ring.take()) else {
+            return;
+        };
+        let Some(caller) = self.legs.get(&ring.caller).cloned() else {
+            return;
+        };
+        for (id, l) in [(ring.caller.as_str(), &caller), (call_id, &leg)] {
+            let info = self.member_info(id, l);
+            if let Some(entry) = self.rooms.get_mut(&room_id) {
+                let _ = entry.room.join(info);
+                entry.pending = 0;
+            }
+            if let Some(l) = self.legs.get_mut(id) {
+                l.state = LegState::Active;
+            }
+        }
+        for (id, l) in [(call_id, &leg), (ring.caller.as_str(), &caller)] {
+            self.emit_verto(&l.protocol, "verto.answer", verto::answer_params(id, None));
+            self.emit_joined(&room_id, id);
+        }
+    }
+
+    /// Ends a ringing call: the caller and every callee get a bye.
+    pub(super) fn end_ring(&mut self, room_id: &str, caller_cause: Cause, callee_cause: Cause) {
+        let Some(entry) = self.rooms.remove(room_id) else {
+            return;
+        };
+        self.media(
+            Op::Ignore,
+            MediaCall::CloseRoom {
+                room: room_id.to_owned(),
+            },
+        );
+        let Some(ring) = entry.ring else { return };
+        for callee in ring.callees {
+            self.hangup_leg(&callee, callee_cause, true);
+        }
+        self.hangup_leg(&ring.caller, caller_cause, true);
+    }
+
+    /// The client hung up `call_id`.
+    fn client_bye(&mut self, call_id: &str, cause: Option<&str>) {
+        let Some(leg) = self.legs.get(call_id).cloned() else {
+            return;
+        };
+        let ringing = leg
+            .room
+            .as_ref()
+            .and_then(|r| self.rooms.get(r))
+            .and_then(|e| e.ring.as_ref())
+            .is_some();
+        if ringing && leg.kind == LegKind::Callee {
+            let room_id = leg.room.clone().unwrap_or_default();
+            self.hangup_leg(call_id, Cause::NormalClearing, false);
+            let caller_cause = match cause.map(Cause::from_name) {
+                Some(Cause::CallRejected) => Cause::CallRejected,
+                _ => Cause::UserBusy,
+            };
+            return self.end_ring(&room_id, caller_cause, Cause::OriginatorCancel);
+        }
+        if ringing && leg.kind == LegKind::Caller {
+            let room_id = leg.room.clone().unwrap_or_default();
+            self.hangup_leg(call_id, Cause::NormalClearing, false);
+            return self.end_ring(&room_id, Cause::OriginatorCancel, Cause::OriginatorCancel);
+        }
+        self.hangup_leg(call_id, Cause::NormalClearing, false);
+    }
+
+    /// Removes a leg: leaves its room (announcing it), ends a 1:1 call for the other side, and
+    /// sends the owner a bye when `notify` is set.
+    pub(super) fn hangup_leg(&mut self, call_id: &str, cause: Cause, notify: bool) {
+        let Some(leg) = self.legs.remove(call_id) else {
+            return;
+        };
+        self.member_legs.remove(&leg.member_id);
+        let room_id = leg.room.clone();
+        if let Some(room_id) = &room_id {
+            self.leave_room(room_id, &leg, cause);
+        }
+        if notify {
+            self.emit_verto(
+                &leg.protocol,
+                "verto.bye",
+                verto::bye_params(call_id, cause),
+            );
+        }
+        let Some(room_id) = room_id else { return };
+        let Some(entry) = self.rooms.get_mut(&room_id) else {
+            return;
+        };
+        if let Some(ring) = entry.ring.as_mut() {
+            ring.callees.retain(|c| c != call_id);
+            let caller_gone = ring.caller == call_id;
+            let no_callees = ring.callees.is_empty();
+            if caller_gone {
+                self.end_ring(&room_id, Cause::OriginatorCancel, Cause::OriginatorCancel);
+            } else if no_callees {
+                self.end_ring(&room_id, Cause::NoAnswer, Cause::NoAnswer);
+            }
+            return;
+        }
+        if entry.video.is_none() {
+            let others: Vec<String> = entry
+                .room
+                .members()
+                .iter()
+                .filter_map(|m| self.member_legs.get(&m.info.member_id).cloned())
+                .collect();
+            self.rooms.remove(&room_id);
+            self.media(Op::Ignore, MediaCall::CloseRoom { room: room_id });
+            let other_cause = if cause == Cause::RecoveryOnTimerExpire {
+                Cause::NormalTemporaryFailure
+            } else {
+                Cause::NormalClearing
+            };
+            for other in others {
+                self.hangup_leg(&other, other_cause, true);
+            }
+        }
+    }
+
+    fn modify(
+        &mut self,
+        conn: ConnId,
+        protocol: &str,
+        req: ReqId,
+        call_id: &str,
+        action: ModifyAction,
+    ) {
+        let Some(leg) = self.owned_leg(protocol, call_id).cloned() else {
+            let err = RpcError::new(INVALID_PARAMS, "no such call");
+            return self.reply(conn, req, Err(err));
+        };
+        let held = match action {
+            ModifyAction::UpdateMedia(sdp) => {
+                let op = Op::UpdateMedia {
+                    conn,
+                    req,
+                    call_id: call_id.to_owned(),
+                };
+                let call = MediaCall::Renegotiate {
+                    member: leg.member_id,
+                    offer: sdp,
+                };
+                return self.media(op, call);
+            }
+            ModifyAction::Hold => true,
+            ModifyAction::Unhold => false,
+            ModifyAction::ToggleHold => !leg.held,
+        };
+        if let Some(l) = self.legs.get_mut(call_id) {
+            l.held = held;
+        }
+        self.apply_hold(&leg, held);
+        let state = if held { "held" } else { "active" };
+        let reply = json!({"action": if held { "hold" } else { "unhold" }, "callID": call_id, "holdState": state});
+        self.reply(conn, req, Ok(reply));
+    }
+
+    /// A reattached leg got its new answer: send it and `call.joined` again.
+    pub(super) fn reattached_media(&mut self, call_id: &str, result: MediaResult) {
+        let Some(leg) = self.legs.get(call_id).cloned() else {
+            return;
+        };
+        match result {
+            Ok(Some(sdp)) => {
+                self.emit_verto(
+                    &leg.protocol,
+                    "verto.answer",
+                    verto::answer_params(call_id, Some(&sdp)),
+                );
+                if let Some(room_id) = &leg.room {
+                    self.emit_joined(room_id, call_id);
+                }
+            }
+            _ => self.hangup_leg(call_id, Cause::NormalTemporaryFailure, true),
+        }
+    }
+}

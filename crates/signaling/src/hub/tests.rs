@@ -1,0 +1,856 @@
+use std::collections::HashMap;
+
+use super::*;
+use crate::directory::TargetKind;
+use crate::message::ModifyAction;
+use crate::room::{Control, Target as RoomTarget};
+
+const ANSWER: &str = "v=0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=answer\r\n";
+const OFFER: &str = "v=0\r\na=group:BUNDLE 0 1\r\nm=audio 9 UDP 111\r\nm=video 9 UDP 96\r\n";
+
+fn subscriber(id: &str) -> Identity {
+    Identity {
+        project_id: "proj".into(),
+        subject: Subject::Subscriber {
+            subscriber_id: id.into(),
+        },
+        jti: format!("jti-{id}"),
+        expires_at: 1_900_000_000,
+        scopes: vec![],
+        display_name: id.to_uppercase(),
+        application_id: None,
+    }
+}
+
+fn guest(allowed: &[&str]) -> Identity {
+    Identity {
+        subject: Subject::Guest {
+            guest_id: "guest-1".into(),
+            allowed_addresses: allowed.iter().map(|s| s.to_string()).collect(),
+        },
+        ..subscriber("guest")
+    }
+}
+
+fn target(kind: TargetKind, id: &str, name: &str) -> Target {
+    Target {
+        kind,
+        resource_id: id.into(),
+        address_id: format!("addr-{name}"),
+        name: name.into(),
+        display_name: name.to_uppercase(),
+    }
+}
+
+/// Drives the hub with automatic fake directory and media answers and records what reaches
+/// connections and the media engine.
+struct T {
+    hub: Hub,
+    t0: Instant,
+    at: Duration,
+    addresses: HashMap<String, Target>,
+    tokens: HashMap<String, Identity>,
+    media_fails: bool,
+    to_conn: Vec<(ConnId, Down)>,
+    media: Vec<MediaCall>,
+    next_req: ReqId,
+}
+
+impl T {
+    fn new() -> Self {
+        let mut addresses = HashMap::new();
+        addresses.insert(
+            "/public/room".into(),
+            target(TargetKind::VideoRoom, "room-1", "room"),
+        );
+        addresses.insert(
+            "/public/alice".into(),
+            target(TargetKind::Subscriber, "alice", "alice"),
+        );
+        addresses.insert(
+            "/public/bob".into(),
+            target(TargetKind::Subscriber, "bob", "bob"),
+        );
+        addresses.insert(
+            "/public/script".into(),
+            target(TargetKind::SwmlScript, "s-1", "script"),
+        );
+        let mut tokens = HashMap::new();
+        for id in ["alice", "bob", "carol"] {
+            tokens.insert(format!("tok-{id}"), subscriber(id));
+        }
+        tokens.insert("tok-guest".into(), guest(&["addr-room"]));
+        Self {
+            hub: Hub::new(HubConfig::default()),
+            t0: Instant::now(),
+            at: Duration::ZERO,
+            addresses,
+            tokens,
+            media_fails: false,
+            to_conn: Vec::new(),
+            media: Vec::new(),
+            next_req: 1,
+        }
+    }
+
+    fn now(&self) -> Instant {
+        self.t0 + self.at
+    }
+
+    fn pump(&mut self) {
+        while let Some(out) = self.hub.poll_output() {
+            let now = self.now();
+            match out {
+                HubOutput::ToConn(c, d) => self.to_conn.push((c, d)),
+                HubOutput::Directory(op, DirectoryCall::VerifyToken(t)) => {
+                    let r = self
+                        .tokens
+                        .get(&t)
+                        .cloned()
+                        .ok_or(DirectoryError::InvalidToken("unknown token".into()));
+                    self.hub.on_directory(now, op, DirectoryResult::Identity(r));
+                }
+                HubOutput::Directory(op, DirectoryCall::Resolve { address, .. }) => {
+                    let r = Ok(self.addresses.get(&address.path()).cloned());
+                    self.hub.on_directory(now, op, DirectoryResult::Target(r));
+                }
+                HubOutput::Media(op, call) => {
+                    let result = if self.media_fails {
+                        Err(MediaFailure("engine down".into()))
+                    } else {
+                        Ok(match &call {
+                            MediaCall::AddMember { .. } | MediaCall::Renegotiate { .. } => {
+                                Some(ANSWER.to_owned())
+                            }
+                            MediaCall::OfferMember { .. } => Some(OFFER.to_owned()),
+                            _ => None,
+                        })
+                    };
+                    self.media.push(call);
+                    self.hub.on_media(op, result);
+                }
+            }
+        }
+    }
+
+    fn connect_as(
+        &mut self,
+        conn: ConnId,
+        token: &str,
+        resume: Option<(&str, Option<&str>)>,
+    ) -> Down {
+        self.hub.open(conn);
+        self.hub.on_up(
+            self.now(),
+            conn,
+            Up::Connect {
+                token: token.into(),
+                protocol: resume.map(|r| r.0.to_owned()),
+                authorization_state: resume.and_then(|r| r.1.map(str::to_owned)),
+            },
+        );
+        self.pump();
+        let pos = self.to_conn.iter().rposition(|(c, _)| *c == conn).unwrap();
+        self.to_conn.remove(pos).1
+    }
+
+    fn connect(&mut self, conn: ConnId, who: &str) -> Connected {
+        match self.connect_as(conn, &format!("tok-{who}"), None) {
+            Down::Connected(c) => *c,
+            other => panic!("connect failed: {other:?}"),
+        }
+    }
+
+    fn request(&mut self, conn: ConnId, request: Request) -> ReqId {
+        let req = self.next_req;
+        self.next_req += 1;
+        self.hub
+            .on_up(self.now(), conn, Up::Request { req, request });
+        self.pump();
+        req
+    }
+
+    fn online(&mut self, conn: ConnId) {
+        self.request(conn, Request::Online);
+    }
+
+    fn dial(&mut self, conn: ConnId, call_id: &str, to: &str) -> ReqId {
+        self.request(
+            conn,
+            Request::Invite {
+                call_id: call_id.into(),
+                destination: to.into(),
+                sdp: "v=0\r\nm=audio 9 UDP 111\r\nm=video 9 UDP 96\r\n".into(),
+                attach: false,
+            },
+        )
+    }
+
+    fn bye(&mut self, conn: ConnId, call_id: &str, cause: Option<&str>) {
+        self.request(
+            conn,
+            Request::Bye {
+                call_id: call_id.into(),
+                cause: cause.map(str::to_owned),
+            },
+        );
+    }
+
+    fn close(&mut self, conn: ConnId) {
+        self.hub
+            .on_up(self.now(), conn, Up::Closed { unacked: vec![] });
+        self.pump();
+    }
+
+    fn advance(&mut self, d: Duration) {
+        self.at += d;
+        let now = self.now();
+        self.hub.on_tick(now);
+        self.pump();
+    }
+
+    /// Takes everything delivered to `conn` so far.
+    fn take(&mut self, conn: ConnId) -> Vec<Down> {
+        let (mine, rest) = std::mem::take(&mut self.to_conn)
+            .into_iter()
+            .partition(|(c, _)| *c == conn);
+        self.to_conn = rest;
+        mine.into_iter().map(|(_, d)| d).collect()
+    }
+
+    fn events(&mut self, conn: ConnId) -> Vec<(String, Value)> {
+        self.take(conn)
+            .into_iter()
+            .filter_map(|d| match d {
+                Down::Event(e) => Some((e.event_type.to_owned(), (*e.params).clone())),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn take_media(&mut self) -> Vec<MediaCall> {
+        std::mem::take(&mut self.media)
+    }
+}
+
+fn types(events: &[(String, Value)]) -> Vec<String> {
+    events
+        .iter()
+        .map(|(t, p)| match t.as_str() {
+            "webrtc.message" => p["method"].as_str().unwrap().to_owned(),
+            _ => t.clone(),
+        })
+        .collect()
+}
+
+fn verto_of<'a>(events: &'a [(String, Value)], method: &str) -> &'a Value {
+    &events
+        .iter()
+        .find(|(t, p)| t == "webrtc.message" && p["method"] == method)
+        .unwrap_or_else(|| panic!("no {method} in {events:?}"))
+        .1["params"]
+}
+
+fn replies(downs: &[Down]) -> Vec<(ReqId, Result<Value, RpcError>)> {
+    downs
+        .iter()
+        .filter_map(|d| match d {
+            Down::Reply { req, result } => Some((*req, result.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn connect_creates_protocol_with_jti() {
+    let mut t = T::new();
+    let c = t.connect(1, "alice");
+    assert!(c.protocol.starts_with("signalwire_jti-alice_"));
+    assert!(c.replay.is_empty());
+    assert_eq!(t.hub.session_count(), 1);
+}
+
+#[test]
+fn bad_token_is_rejected() {
+    let mut t = T::new();
+    let d = t.connect_as(1, "forged", None);
+    assert!(
+        matches!(d, Down::ConnectRejected { message } if message.starts_with("Authentication failed"))
+    );
+}
+
+#[test]
+fn resume_keeps_presence_and_replays_queued_events() {
+    let mut t = T::new();
+    let alice = t.connect(1, "alice");
+    t.online(1);
+    t.close(1);
+    t.connect(2, "bob");
+    t.dial(2, "call-b", "/public/alice");
+    let resumed = t.connect_as(
+        3,
+        "tok-alice",
+        Some((&alice.protocol, Some(&alice.authorization_state))),
+    );
+    let Down::Connected(c) = resumed else {
+        panic!("{resumed:?}")
+    };
+    assert_eq!(c.protocol, alice.protocol);
+    let invite = c
+        .replay
+        .iter()
+        .find(|e| e.params["method"] == "verto.invite");
+    assert!(invite.is_some(), "the invite rung while away is replayed");
+}
+
+#[test]
+fn unhonourable_resumes_get_requester_validation_failed() {
+    let mut t = T::new();
+    let alice = t.connect(1, "alice");
+    t.close(1);
+    let rvf = |d: Down| matches!(d, Down::ConnectRejected { message } if message == REQUESTER_VALIDATION_FAILED);
+    assert!(rvf(t.connect_as(
+        2,
+        "tok-alice",
+        Some(("signalwire_x_y", None))
+    )));
+    assert!(rvf(t.connect_as(
+        3,
+        "tok-alice",
+        Some((&alice.protocol, Some("wrong")))
+    )));
+    assert!(rvf(t.connect_as(
+        4,
+        "tok-bob",
+        Some((&alice.protocol, None))
+    )));
+    t.advance(Duration::from_secs(31));
+    assert_eq!(t.hub.session_count(), 0, "expired after the grace period");
+    assert!(rvf(t.connect_as(
+        5,
+        "tok-alice",
+        Some((&alice.protocol, None))
+    )));
+}
+
+#[test]
+fn resume_on_a_new_socket_closes_the_old_one() {
+    let mut t = T::new();
+    let alice = t.connect(1, "alice");
+    let d = t.connect_as(2, "tok-alice", Some((&alice.protocol, None)));
+    assert!(matches!(d, Down::Connected(_)));
+    assert!(t.take(1).iter().any(|d| matches!(d, Down::Close { .. })));
+}
+
+#[test]
+fn sessions_per_subject_are_limited() {
+    let mut t = T::new();
+    for conn in 0..10 {
+        t.connect(conn, "alice");
+    }
+    assert!(matches!(
+        t.connect_as(99, "tok-alice", None),
+        Down::ConnectRejected { .. }
+    ));
+}
+
+#[test]
+fn reauthenticate_accepts_same_subject_only() {
+    let mut t = T::new();
+    t.connect(1, "alice");
+    let ok = t.request(
+        1,
+        Request::Reauthenticate {
+            token: "tok-alice".into(),
+        },
+    );
+    let bad = t.request(
+        1,
+        Request::Reauthenticate {
+            token: "tok-bob".into(),
+        },
+    );
+    let r = replies(&t.take(1));
+    assert_eq!(r[0].0, ok);
+    assert_eq!(
+        r[0].1.as_ref().unwrap()["authorization"]["project_id"],
+        "proj"
+    );
+    assert_eq!(r[1].0, bad);
+    assert!(r[1].1.is_err());
+}
+
+#[test]
+fn room_join_answers_then_call_joined_then_member_events() {
+    let mut t = T::new();
+    t.connect(1, "alice");
+    t.connect(2, "bob");
+    let req = t.dial(1, "a-call", "/public/room?channel=video");
+    let downs = t.take(1);
+    assert_eq!(
+        replies(&downs)[0],
+        (
+            req,
+            Ok(json!({"message": "CALL CREATED", "callID": "a-call"}))
+        )
+    );
+    let ev: Vec<(String, Value)> = downs
+        .into_iter()
+        .filter_map(|d| match d {
+            Down::Event(e) => Some((e.event_type.to_owned(), (*e.params).clone())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        types(&ev),
+        ["verto.answer", "call.joined", "layout.changed"]
+    );
+    assert_eq!(verto_of(&ev, "verto.answer")["sdp"], ANSWER);
+    let joined = &ev[1].1;
+    assert_eq!(joined["call_id"], "a-call");
+    assert_eq!(joined["origin_call_id"], "a-call");
+    assert_eq!(
+        joined["room_session"]["members"].as_array().unwrap().len(),
+        1
+    );
+    assert!(matches!(&t.take_media()[..], [MediaCall::AddMember { .. }]));
+
+    t.dial(2, "b-call", "/public/room?channel=video");
+    let bob = t.events(2);
+    assert_eq!(
+        types(&bob),
+        ["verto.answer", "call.joined", "layout.changed"]
+    );
+    assert_eq!(
+        bob[1].1["room_session"]["members"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+    assert_eq!(
+        bob[1].1["room_session_id"], joined["room_session_id"],
+        "same room session"
+    );
+    let alice = t.events(1);
+    assert_eq!(types(&alice), ["member.joined", "layout.changed"]);
+    assert_eq!(alice[0].1["member"]["name"], "BOB");
+}
+
+#[test]
+fn room_controls_change_state_media_and_announce() {
+    let mut t = T::new();
+    t.connect(1, "alice");
+    t.connect(2, "bob");
+    t.dial(1, "a-call", "/public/room");
+    t.dial(2, "b-call", "/public/room");
+    let a_member = t.hub.legs["a-call"].member_id.clone();
+    t.take(1);
+    t.take(2);
+    t.take_media();
+    let req = t.request(
+        2,
+        Request::Control {
+            call_id: "b-call".into(),
+            control: Control::Mute(vec![MediaKind::Audio]),
+            target: RoomTarget::Member(a_member.clone()),
+        },
+    );
+    let bob = t.take(2);
+    assert_eq!(replies(&bob)[0].0, req);
+    assert_eq!(replies(&bob)[0].1.as_ref().unwrap()["code"], "200");
+    let alice = t.events(1);
+    assert_eq!(types(&alice), ["member.updated"]);
+    assert_eq!(alice[0].1["member"]["audio_muted"], true);
+    assert_eq!(alice[0].1["member"]["updated"], json!(["audio_muted"]));
+    assert_eq!(
+        t.take_media(),
+        vec![MediaCall::SetMuted {
+            member: a_member,
+            kind: MediaKind::Audio,
+            muted: true
+        }]
+    );
+    let list = t.request(
+        1,
+        Request::Control {
+            call_id: "a-call".into(),
+            control: Control::MemberList,
+            target: RoomTarget::All,
+        },
+    );
+    let r = replies(&t.take(1));
+    assert_eq!(r[0].0, list);
+    assert_eq!(
+        r[0].1.as_ref().unwrap()["members"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+    t.request(
+        1,
+        Request::Control {
+            call_id: "nope".into(),
+            control: Control::MemberList,
+            target: RoomTarget::All,
+        },
+    );
+    assert!(replies(&t.take(1))[0].1.is_err());
+}
+
+#[test]
+fn guests_reach_only_allowed_addresses_and_cannot_moderate() {
+    let mut t = T::new();
+    t.connect(1, "guest");
+    t.connect(2, "alice");
+    t.online(2);
+    t.take(2);
+    t.dial(1, "g1", "/public/alice");
+    let ev = t.events(1);
+    assert_eq!(verto_of(&ev, "verto.bye")["cause"], "OUTGOING_CALL_BARRED");
+    assert!(t.events(2).is_empty(), "alice was not rung");
+    t.dial(1, "g2", "/public/room");
+    let ev = t.events(1);
+    assert_eq!(
+        ev[1].1["capabilities"],
+        json!(["self", "digit", "vmuted", "device", "screenshare"])
+    );
+    t.request(
+        1,
+        Request::Control {
+            call_id: "g2".into(),
+            control: Control::Lock,
+            target: RoomTarget::All,
+        },
+    );
+    assert!(replies(&t.take(1))[0].1.is_err());
+}
+
+#[test]
+fn routing_failures_end_with_clear_causes() {
+    let mut t = T::new();
+    t.connect(1, "bob");
+    for (to, cause) in [
+        ("/public/nobody", "UNALLOCATED_NUMBER"),
+        ("not an address", "INVALID_NUMBER_FORMAT"),
+        ("/public/script", "SERVICE_NOT_IMPLEMENTED"),
+        ("/public/alice", "USER_NOT_REGISTERED"),
+    ] {
+        t.dial(1, to, to);
+        let ev = t.events(1);
+        assert_eq!(verto_of(&ev, "verto.bye")["cause"], cause, "{to}");
+    }
+    assert_eq!(t.hub.room_count(), 0);
+}
+
+#[test]
+fn media_failure_ends_the_join_with_a_bye() {
+    let mut t = T::new();
+    t.connect(1, "bob");
+    t.media_fails = true;
+    t.dial(1, "c", "/public/room");
+    let ev = t.events(1);
+    assert_eq!(
+        verto_of(&ev, "verto.bye")["cause"],
+        "NORMAL_TEMPORARY_FAILURE"
+    );
+    assert_eq!(t.hub.room_count(), 0);
+}
+
+#[test]
+fn leaving_announces_member_left_and_last_one_closes_room() {
+    let mut t = T::new();
+    t.connect(1, "alice");
+    t.connect(2, "bob");
+    t.dial(1, "a", "/public/room");
+    t.dial(2, "b", "/public/room");
+    t.take(1);
+    t.take(2);
+    t.bye(2, "b", None);
+    let bob = t.take(2);
+    assert_eq!(
+        replies(&bob)[0].1.as_ref().unwrap()["cause"],
+        "NORMAL_CLEARING"
+    );
+    let alice = t.events(1);
+    assert_eq!(types(&alice), ["member.left", "layout.changed"]);
+    t.take_media();
+    t.bye(1, "a", None);
+    assert_eq!(t.hub.room_count(), 0);
+    let media = t.take_media();
+    assert!(
+        media
+            .iter()
+            .any(|m| matches!(m, MediaCall::CloseRoom { .. }))
+    );
+}
+
+#[test]
+fn talking_is_announced_to_all_members() {
+    let mut t = T::new();
+    t.connect(1, "alice");
+    t.connect(2, "bob");
+    t.dial(1, "a", "/public/room");
+    t.dial(2, "b", "/public/room");
+    t.take(1);
+    t.take(2);
+    let leg = &t.hub.legs["a"];
+    let (room, member) = (leg.room.clone().unwrap(), leg.member_id.clone());
+    t.hub.on_media_event(
+        t.now(),
+        MediaEvent::Talking {
+            room,
+            member,
+            talking: true,
+        },
+    );
+    t.pump();
+    assert_eq!(types(&t.events(1)), ["member.talking"]);
+    let bob = t.events(2);
+    assert_eq!(bob[0].1["member"]["talking"], true);
+}
+
+/// Bob dials Alice, who has two online sessions.
+fn ring_alice(t: &mut T) -> (String, String) {
+    t.connect(1, "alice");
+    t.connect(2, "alice");
+    t.connect(3, "bob");
+    t.online(1);
+    t.online(2);
+    t.take(1);
+    t.take(2);
+    t.dial(3, "bob-call", "/public/alice?channel=video");
+    let bob = t.events(3);
+    assert_eq!(
+        types(&bob),
+        ["verto.media"],
+        "early media carries the answer SDP"
+    );
+    assert_eq!(verto_of(&bob, "verto.media")["sdp"], ANSWER);
+    let a1 = t.events(1);
+    let a2 = t.events(2);
+    let inv1 = verto_of(&a1, "verto.invite").clone();
+    let inv2 = verto_of(&a2, "verto.invite").clone();
+    for inv in [&inv1, &inv2] {
+        assert!(
+            !inv["sdp"].as_str().unwrap().contains("BUNDLE"),
+            "no BUNDLE with two m-lines"
+        );
+        assert_eq!(inv["display_direction"], "inbound");
+        assert_eq!(inv["caller_id_name"], "BOB");
+        assert_eq!(inv["callee_id_number"], "/public/alice");
+    }
+    (
+        inv1["callID"].as_str().unwrap().to_owned(),
+        inv2["callID"].as_str().unwrap().to_owned(),
+    )
+}
+
+#[test]
+fn first_answer_wins_and_both_sides_join() {
+    let mut t = T::new();
+    let (in1, in2) = ring_alice(&mut t);
+    t.request(
+        1,
+        Request::Answer {
+            call_id: in1.clone(),
+            sdp: "answer-from-alice".into(),
+        },
+    );
+    let a1 = t.events(1);
+    assert_eq!(types(&a1), ["verto.answer", "call.joined"]);
+    assert_eq!(a1[1].1["call_id"], in1.as_str());
+    assert_eq!(
+        a1[1].1["room_session"]["members"].as_array().unwrap().len(),
+        2
+    );
+    let a2 = t.events(2);
+    assert_eq!(verto_of(&a2, "verto.bye")["cause"], "LOSE_RACE");
+    let bob = t.events(3);
+    assert_eq!(types(&bob), ["verto.answer", "call.joined"]);
+    assert!(verto_of(&bob, "verto.answer").get("sdp").is_none());
+    assert_eq!(bob[1].1["call_id"], "bob-call");
+    assert!(t.take_media().iter().any(
+        |m| matches!(m, MediaCall::AcceptAnswer { answer, .. } if answer == "answer-from-alice")
+    ));
+    // A late answer from the other session only gets a bye.
+    t.request(
+        2,
+        Request::Answer {
+            call_id: in2,
+            sdp: "late".into(),
+        },
+    );
+    assert!(types(&t.events(2)).contains(&"verto.bye".to_owned()));
+    // Bob hangs up: Alice's call ends.
+    t.bye(3, "bob-call", None);
+    let a1 = t.events(1);
+    assert_eq!(verto_of(&a1, "verto.bye")["cause"], "NORMAL_CLEARING");
+    assert_eq!(t.hub.room_count(), 0);
+}
+
+#[test]
+fn callee_hangup_ends_callers_call() {
+    let mut t = T::new();
+    let (in1, _) = ring_alice(&mut t);
+    t.request(
+        1,
+        Request::Answer {
+            call_id: in1.clone(),
+            sdp: "a".into(),
+        },
+    );
+    t.take(3);
+    t.bye(1, &in1, None);
+    assert_eq!(
+        verto_of(&t.events(3), "verto.bye")["cause"],
+        "NORMAL_CLEARING"
+    );
+}
+
+#[test]
+fn reject_ends_callers_call_with_busy() {
+    let mut t = T::new();
+    let (in1, _) = ring_alice(&mut t);
+    t.bye(1, &in1, Some("USER_BUSY"));
+    let bob = t.events(3);
+    assert_eq!(verto_of(&bob, "verto.bye")["cause"], "USER_BUSY");
+    assert_eq!(verto_of(&bob, "verto.bye")["causeCode"], 17);
+    assert_eq!(
+        verto_of(&t.events(2), "verto.bye")["cause"],
+        "ORIGINATOR_CANCEL"
+    );
+    assert_eq!(t.hub.room_count(), 0);
+}
+
+#[test]
+fn unanswered_ring_times_out_with_no_answer() {
+    let mut t = T::new();
+    ring_alice(&mut t);
+    t.advance(Duration::from_secs(31));
+    assert_eq!(verto_of(&t.events(3), "verto.bye")["cause"], "NO_ANSWER");
+    assert_eq!(verto_of(&t.events(1), "verto.bye")["cause"], "NO_ANSWER");
+}
+
+#[test]
+fn caller_cancel_stops_ringing() {
+    let mut t = T::new();
+    ring_alice(&mut t);
+    t.bye(3, "bob-call", None);
+    assert_eq!(
+        verto_of(&t.events(1), "verto.bye")["cause"],
+        "ORIGINATOR_CANCEL"
+    );
+    assert_eq!(
+        verto_of(&t.events(2), "verto.bye")["cause"],
+        "ORIGINATOR_CANCEL"
+    );
+}
+
+#[test]
+fn offline_subscriber_is_not_rung() {
+    let mut t = T::new();
+    t.connect(1, "alice");
+    t.online(1);
+    t.request(1, Request::Offline);
+    t.connect(3, "bob");
+    t.dial(3, "c", "/public/alice");
+    assert_eq!(
+        verto_of(&t.events(3), "verto.bye")["cause"],
+        "USER_NOT_REGISTERED"
+    );
+}
+
+#[test]
+fn reattach_rebinds_media_and_rejoins() {
+    let mut t = T::new();
+    let alice = t.connect(1, "alice");
+    t.dial(1, "a", "/public/room");
+    t.take(1);
+    t.close(1);
+    t.advance(Duration::from_secs(5));
+    t.connect_as(2, "tok-alice", Some((&alice.protocol, None)));
+    t.take_media();
+    t.request(
+        2,
+        Request::Invite {
+            call_id: "a".into(),
+            destination: "/public/room".into(),
+            sdp: "new-offer".into(),
+            attach: true,
+        },
+    );
+    let ev = t.events(2);
+    assert_eq!(types(&ev), ["verto.answer", "call.joined"]);
+    assert!(
+        matches!(&t.take_media()[..], [MediaCall::Renegotiate { offer, .. }] if offer == "new-offer")
+    );
+    t.advance(Duration::from_secs(60));
+    assert_eq!(t.hub.room_count(), 1, "the reattached call is still alive");
+}
+
+#[test]
+fn lost_session_ends_its_calls_after_the_grace_period() {
+    let mut t = T::new();
+    t.connect(1, "alice");
+    t.connect(2, "bob");
+    t.dial(1, "a", "/public/room");
+    t.dial(2, "b", "/public/room");
+    t.take(2);
+    t.close(1);
+    t.advance(Duration::from_secs(29));
+    assert!(t.events(2).is_empty());
+    t.advance(Duration::from_secs(2));
+    let bob = t.events(2);
+    assert_eq!(types(&bob), ["member.left", "layout.changed"]);
+    assert_eq!(bob[0].1["reason"], "recovery_on_timer_expire");
+}
+
+#[test]
+fn hold_and_update_media() {
+    let mut t = T::new();
+    t.connect(1, "alice");
+    t.dial(1, "a", "/public/room");
+    t.take(1);
+    t.take_media();
+    t.request(
+        1,
+        Request::Modify {
+            call_id: "a".into(),
+            action: ModifyAction::Hold,
+        },
+    );
+    let r = replies(&t.take(1));
+    assert_eq!(r[0].1.as_ref().unwrap()["holdState"], "held");
+    assert_eq!(t.take_media().len(), 3);
+    t.request(
+        1,
+        Request::Modify {
+            call_id: "a".into(),
+            action: ModifyAction::UpdateMedia("offer-2".into()),
+        },
+    );
+    let r = replies(&t.take(1));
+    assert_eq!(r[0].1.as_ref().unwrap()["sdp"], ANSWER);
+    assert_eq!(r[0].1.as_ref().unwrap()["action"], "updateMedia");
+}
+
+#[test]
+fn shutdown_reaches_every_connection() {
+    let mut t = T::new();
+    t.connect(1, "alice");
+    t.connect(2, "bob");
+    t.hub.shutdown();
+    t.pump();
+    assert!(matches!(&t.take(1)[..], [Down::Shutdown]));
+    assert!(matches!(&t.take(2)[..], [Down::Shutdown]));
+}
+
+#[test]
+fn requests_before_connect_are_refused() {
+    let mut t = T::new();
+    t.hub.open(7);
+    t.request(7, Request::Online);
+    assert!(replies(&t.take(7))[0].1.is_err());
+}
