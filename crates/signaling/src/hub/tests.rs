@@ -597,14 +597,11 @@ fn talking_is_announced_to_all_members() {
     t.take(2);
     let leg = &t.hub.legs["a"];
     let (room, member) = (leg.room.clone().unwrap(), leg.member_id.clone());
-    t.hub.on_media_event(
-        t.now(),
-        MediaEvent::Talking {
-            room,
-            member,
-            talking: true,
-        },
-    );
+    t.hub.on_media_event(MediaEvent::Talking {
+        room,
+        member,
+        talking: true,
+    });
     t.pump();
     assert_eq!(types(&t.events(1)), ["member.talking"]);
     let bob = t.events(2);
