@@ -303,6 +303,17 @@ impl MediaEngine {
         self.inner.stop();
     }
 
+    /// Test-only: makes str0m work for `member` panic on its shard.
+    #[cfg(test)]
+    pub(crate) async fn inject_fault(&self, member: &MemberId) -> Result<(), MediaError> {
+        self.shard_of(member)?
+            .request(|reply| Command::InjectFault {
+                member: member.clone(),
+                reply,
+            })
+            .await
+    }
+
     fn shard_of(&self, member: &MemberId) -> Result<&ShardHandle, MediaError> {
         let shard = self.inner.directory.member_shard(member)?;
         Ok(&self.inner.shards[shard])
@@ -347,4 +358,83 @@ fn bind_in_range(config: &MediaConfig, next_port: &mut u16) -> Result<UdpSocket,
         "no free UDP port in {}..={}",
         config.udp_port_min, config.udp_port_max
     )))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::event::MemberState;
+    use crate::testkit::{PeerSpec, TestPeer, wait_until};
+
+    fn received(p: &TestPeer) -> u64 {
+        p.received(false)
+            .iter()
+            .chain(p.received(true).iter())
+            .map(|s| s.packets)
+            .sum()
+    }
+
+    #[test]
+    fn a_panic_in_one_peer_closes_only_that_peer() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let engine = MediaEngine::start(MediaConfig::loopback(1)).unwrap();
+        let mut events = engine.events();
+        let room = RoomId::from("r");
+        rt.block_on(engine.create_room(&room, RoomOptions::default()))
+            .unwrap();
+        let peers: Vec<TestPeer> = (1..=3)
+            .map(|tag| {
+                let (pending, offer) = TestPeer::offer(PeerSpec::multi(tag, 1)).unwrap();
+                let member = MemberId::from(format!("m{tag}"));
+                let answer = rt
+                    .block_on(engine.join(&room, &member, &offer, MemberOptions::default()))
+                    .unwrap();
+                pending.connect(&answer).unwrap()
+            })
+            .collect();
+        assert!(wait_until(Duration::from_secs(10), || peers
+            .iter()
+            .all(|p| received(p) > 50)));
+
+        rt.block_on(engine.inject_fault(&MemberId::from("m3")))
+            .unwrap();
+
+        let failed = rt.block_on(async {
+            tokio::time::timeout(Duration::from_secs(10), async {
+                loop {
+                    match events.recv().await {
+                        Ok(MediaEvent::MemberState {
+                            member,
+                            state: MemberState::Failed(reason),
+                            ..
+                        }) => {
+                            break (member, reason);
+                        }
+                        Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => continue,
+                        Err(broadcast::error::RecvError::Closed) => panic!("events closed"),
+                    }
+                }
+            })
+            .await
+        });
+        assert_eq!(
+            failed.unwrap(),
+            (MemberId::from("m3"), "internal error".to_string())
+        );
+        let counters = rt.block_on(engine.shard_counters()).unwrap();
+        assert_eq!(counters[0].panics, 1);
+        assert_eq!(counters[0].peers, 2);
+        let before: Vec<u64> = peers[..2].iter().map(received).collect();
+        assert!(wait_until(Duration::from_secs(10), || {
+            peers[..2]
+                .iter()
+                .zip(&before)
+                .all(|(p, b)| received(p) > b + 50)
+        }));
+    }
 }

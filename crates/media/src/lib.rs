@@ -62,6 +62,7 @@ mod directory;
 mod engine;
 mod error;
 mod event;
+pub mod hotpath;
 mod ids;
 mod negotiate;
 mod options;

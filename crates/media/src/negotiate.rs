@@ -8,9 +8,10 @@ use std::time::Instant;
 use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
 use str0m::config::DtlsCert;
 use str0m::media::{Direction, MediaKind, Mid};
-use str0m::{Candidate, Rtc, RtcConfig};
+use str0m::{Candidate, Rtc};
 
 use crate::error::MediaError;
+use crate::hotpath::server_config;
 use crate::options::{MediaKind as Kind, OfferOptions};
 
 /// An offer waiting for its answer, with the m-lines it added.
@@ -30,11 +31,7 @@ impl RtcFactory {
     }
 
     fn build(&self) -> Result<Rtc, MediaError> {
-        let mut rtc = RtcConfig::new()
-            .set_ice_lite(true)
-            .set_rtp_mode(true)
-            .set_dtls_cert(self.cert.clone())
-            .build(Instant::now());
+        let mut rtc = server_config(&self.cert).build(Instant::now());
         for addr in &self.candidates {
             let candidate = Candidate::host(*addr, "udp")
                 .map_err(|e| MediaError::Config(format!("candidate {addr}: {e}")))?;

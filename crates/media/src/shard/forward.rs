@@ -5,16 +5,15 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::time::{Duration, Instant};
 
 use str0m::change::{SdpAnswer, SdpOffer};
-use str0m::format::{Codec, CodecSpec};
-use str0m::media::Pt;
 use str0m::media::{Direction, KeyframeRequestKind, Mid};
-use str0m::rtp::{ExtensionValues, RtpPacket, RtpWrite};
+use str0m::rtp::RtpPacket;
 
 use super::peer::{Line, Peer, Slot};
 use super::room::Source;
 use super::worker::Worker;
 use crate::error::MediaError;
 use crate::event::{MediaEvent, MemberState};
+use crate::hotpath::{Forwarded, is_keyframe};
 use crate::ids::{MemberId, RoomId};
 use crate::negotiate::guarded;
 use crate::options::MediaKind;
@@ -101,9 +100,7 @@ impl Worker {
                 continue;
             };
             slot.source = Some(source);
-            slot.rewriter.switch_source();
-            slot.waiting_keyframe = kind == MediaKind::Video;
-            slot.pt_map = None;
+            slot.writer.restart(kind == MediaKind::Video);
             if let Some(s) = r.sources.get_mut(source) {
                 s.subscribers.push((peer, line));
                 s.keyframe_wanted |= kind == MediaKind::Video;
@@ -192,7 +189,13 @@ impl Worker {
         else {
             return;
         };
-        let keyframe = kind == MediaKind::Video && is_keyframe(spec.codec, &packet.payload);
+        let video = kind == MediaKind::Video;
+        let forwarded = Forwarded {
+            packet,
+            spec,
+            keyframe: video && is_keyframe(spec.codec, &packet.payload),
+            video,
+        };
         let room = p.room;
         let Some(r) = self.rooms.get_mut(room) else {
             return;
@@ -200,7 +203,7 @@ impl Worker {
         let Some(s) = r.sources.get_mut(source) else {
             return;
         };
-        if keyframe {
+        if forwarded.keyframe {
             s.keyframe_wanted = false;
         }
         let peers = &mut self.peers;
@@ -213,7 +216,7 @@ impl Worker {
                 continue;
             }
             let result = catch_unwind(AssertUnwindSafe(|| {
-                write_to(sub, sub_line, packet, &spec, keyframe, now)
+                write_slot(sub, sub_line, &forwarded, now)
             }));
             match result {
                 Ok(true) => {
@@ -441,8 +444,7 @@ impl Worker {
                     .and_then(|p| p.lines.get_mut(line))
                     .and_then(|l| l.slot.as_mut())
                 {
-                    slot.rewriter.switch_source();
-                    slot.waiting_keyframe = kind == MediaKind::Video;
+                    slot.writer.restart(kind == MediaKind::Video);
                 }
             }
         }
@@ -459,7 +461,7 @@ impl Worker {
         if !deaf {
             for line in p.lines.iter_mut().filter(|l| l.kind == MediaKind::Audio) {
                 if let Some(slot) = line.slot.as_mut() {
-                    slot.rewriter.switch_source();
+                    slot.writer.restart(false);
                 }
             }
         }
@@ -475,98 +477,14 @@ fn stream_mid(p: &mut Peer, packet: &RtpPacket) -> Option<Mid> {
         .map(|rx| rx.mid())
 }
 
-/// Writes one forwarded packet into a subscriber's slot; `false` if it was not written.
-fn write_to(
-    sub: &mut Peer,
-    line: usize,
-    packet: &RtpPacket,
-    spec: &CodecSpec,
-    keyframe: bool,
-    now: Instant,
-) -> bool {
+/// Writes a forwarded packet into one of a subscriber's slots.
+fn write_slot(sub: &mut Peer, line: usize, forwarded: &Forwarded<'_>, now: Instant) -> bool {
     let Some(l) = sub.lines.get_mut(line) else {
         return false;
     };
-    let (mid, kind) = (l.mid, l.kind);
-    let rtc = &mut sub.rtc;
+    let mid = l.mid;
     let Some(slot) = l.slot.as_mut() else {
         return false;
     };
-    if slot.waiting_keyframe {
-        if !keyframe {
-            return false;
-        }
-        slot.waiting_keyframe = false;
-    }
-    let in_pt = packet.header.payload_type;
-    let out_pt = match slot.pt_map {
-        Some((i, o)) if i == in_pt => o,
-        _ => {
-            let Some(o) = matching_pt(rtc, spec) else {
-                return false;
-            };
-            slot.pt_map = Some((in_pt, o));
-            o
-        }
-    };
-    let clock = spec.clock_rate.get();
-    let Some((seq, ts)) = slot
-        .rewriter
-        .map(*packet.seq_no, packet.header.timestamp, now, clock)
-    else {
-        return false;
-    };
-    let ext = ExtensionValues {
-        audio_level: packet.header.ext_vals.audio_level,
-        voice_activity: packet.header.ext_vals.voice_activity,
-        video_orientation: packet.header.ext_vals.video_orientation,
-        ..ExtensionValues::default()
-    };
-    let mut api = rtc.direct_api();
-    let Some(tx) = api.stream_tx_by_mid(mid, None) else {
-        return false;
-    };
-    tx.write_rtp(
-        RtpWrite::new(
-            out_pt,
-            seq.into(),
-            ts,
-            packet.timestamp,
-            packet.payload.clone(),
-        )
-        .marker(packet.header.marker)
-        .ext_vals(ext)
-        .nackable(kind == MediaKind::Video),
-    );
-    true
-}
-
-/// The subscriber's payload type for the publisher's codec.
-fn matching_pt(rtc: &str0m::Rtc, spec: &CodecSpec) -> Option<Pt> {
-    let config = rtc.codec_config();
-    config
-        .iter()
-        .find(|c| c.spec() == *spec)
-        .or_else(|| {
-            config
-                .iter()
-                .find(|c| c.spec().codec == spec.codec && c.spec().clock_rate == spec.clock_rate)
-        })
-        .map(|c| c.pt())
-}
-
-/// Whether an RTP payload starts a keyframe of `codec`.
-fn is_keyframe(codec: Codec, payload: &[u8]) -> bool {
-    use str0m::format::{
-        detect_av1_keyframe, detect_h264_keyframe, detect_h265_keyframe, detect_vp8_keyframe,
-        detect_vp9_keyframe,
-    };
-    match codec {
-        Codec::Vp8 => detect_vp8_keyframe(payload),
-        Codec::Vp9 => detect_vp9_keyframe(payload),
-        Codec::H264 => detect_h264_keyframe(payload),
-        Codec::H265 => detect_h265_keyframe(payload),
-        Codec::Av1 => detect_av1_keyframe(payload),
-        _ => true,
-    }
+    slot.writer.write(&mut sub.rtc, mid, forwarded, now)
 }

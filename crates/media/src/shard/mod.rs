@@ -80,6 +80,12 @@ pub(crate) enum Command {
     Counters {
         reply: Reply<ShardCounters>,
     },
+    /// Test-only: make a member's next drive panic.
+    #[cfg(test)]
+    InjectFault {
+        member: MemberId,
+        reply: Reply<()>,
+    },
     Shutdown,
 }
 

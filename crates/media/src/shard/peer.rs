@@ -5,13 +5,12 @@ use std::time::Instant;
 
 use str0m::Rtc;
 use str0m::media::Mid;
-use str0m::media::Pt;
 
 use crate::event::MemberStats;
+use crate::hotpath::SlotWriter;
 use crate::ids::MemberId;
 use crate::negotiate::PendingOffer;
 use crate::options::{LayerPreference, MediaKind, MemberOptions};
-use crate::rewrite::StreamRewriter;
 use crate::speech::SpeechDetector;
 
 /// A peer (one member) owned by a shard.
@@ -37,6 +36,9 @@ pub(crate) struct Peer {
     pub pending_offer: Option<PendingOffer>,
     pub stats: MemberStats,
     pub speech: SpeechDetector,
+    /// Test-only: make the next drive panic, as a str0m bug would.
+    #[cfg(test)]
+    pub fault: bool,
 }
 
 /// One negotiated m-line of a peer.
@@ -53,11 +55,7 @@ pub(crate) struct Line {
 #[derive(Default)]
 pub(crate) struct Slot {
     pub source: Option<usize>,
-    pub rewriter: StreamRewriter,
-    /// Video: drop packets until a keyframe starts the stream.
-    pub waiting_keyframe: bool,
-    /// Cached publisher PT → our PT.
-    pub pt_map: Option<(Pt, Pt)>,
+    pub writer: SlotWriter,
 }
 
 impl Peer {
@@ -89,6 +87,8 @@ impl Peer {
             pending_offer: None,
             stats: MemberStats::default(),
             speech: SpeechDetector::default(),
+            #[cfg(test)]
+            fault: false,
         }
     }
 

@@ -73,6 +73,8 @@ pub(super) struct Queues {
     pub connected: Vec<usize>,
     pub dead: Vec<(usize, u32, MemberState)>,
     pub dirty: Vec<usize>,
+    /// Remote addresses a peer sent to for the first time (answered STUN): routable from now on.
+    pub learned: Vec<(usize, SocketAddr)>,
 }
 
 impl Queues {
@@ -83,6 +85,7 @@ impl Queues {
             && self.connected.is_empty()
             && self.dead.is_empty()
             && self.dirty.is_empty()
+            && self.learned.is_empty()
     }
 }
 
@@ -266,9 +269,6 @@ impl Worker {
             index,
             Some(input),
         );
-        if let (Match::Ufrag(_), Some(peer)) = (found, self.peers.get_mut(index)) {
-            self.demux.learn_addr(source, index, &mut peer.addrs);
-        }
     }
 
     /// Drives a peer with `Input::Timeout(now)`.
@@ -318,6 +318,11 @@ impl Worker {
     /// dead peers, and finally one tick per written-to peer to release its packets.
     pub(super) fn settle(&mut self, now: Instant) {
         while !self.io.queues.is_empty() {
+            for (peer, addr) in std::mem::take(&mut self.io.queues.learned) {
+                if let Some(p) = self.peers.get_mut(peer) {
+                    self.demux.learn_addr(addr, peer, &mut p.addrs);
+                }
+            }
             self.handle_media_added();
             self.handle_connected();
             self.forward_queued(now);
@@ -472,6 +477,16 @@ impl Worker {
                 counters.rooms = self.rooms.len();
                 counters.demux_entries = self.demux.len();
                 let _ = reply.send(Ok(counters));
+            }
+            #[cfg(test)]
+            Command::InjectFault { member, reply } => {
+                let result = self.peer_of(&member).map(|i| {
+                    if let Some(p) = self.peers.get_mut(i) {
+                        p.fault = true;
+                    }
+                    self.tick(i, now);
+                });
+                let _ = reply.send(result);
             }
             Command::Shutdown => self.stopping = true,
         }
@@ -651,6 +666,8 @@ fn drain_peer(
     io: &mut Io,
     input: Option<Input>,
 ) -> Result<Instant, str0m::RtcError> {
+    #[cfg(test)]
+    assert!(!peer.fault, "injected fault");
     if let Some(input) = input
         && let Err(e) = peer.rtc.handle_input(input)
     {
@@ -659,10 +676,15 @@ fn drain_peer(
     loop {
         match peer.rtc.poll_output()? {
             Output::Timeout(at) => return Ok(at),
-            Output::Transmit(t) => match io.socket.send_to(&t.contents, t.destination) {
-                Ok(_) => io.counters.datagrams_out += 1,
-                Err(_) => io.counters.send_errors += 1,
-            },
+            Output::Transmit(t) => {
+                if !peer.addrs.contains(&t.destination) {
+                    io.queues.learned.push((index, t.destination));
+                }
+                match io.socket.send_to(&t.contents, t.destination) {
+                    Ok(_) => io.counters.datagrams_out += 1,
+                    Err(_) => io.counters.send_errors += 1,
+                }
+            }
             Output::Event(event) => queue_event(index, peer, io, event),
         }
     }

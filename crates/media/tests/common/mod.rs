@@ -38,6 +38,11 @@ impl Harness {
 
     /// Joins a synthetic peer and waits until it is connected.
     pub fn join(&self, spec: PeerSpec) -> TestPeer {
+        self.join_with_answer(spec).0
+    }
+
+    /// Like `join`, also returning the engine's SDP answer.
+    pub fn join_with_answer(&self, spec: PeerSpec) -> (TestPeer, String) {
         let member = Self::member(spec.tag);
         let (pending, offer) = TestPeer::offer(spec).expect("offer");
         let answer = self
@@ -52,7 +57,7 @@ impl Harness {
             wait_until(SETTLE, || peer.is_connected()),
             "peer {member} did not connect"
         );
-        peer
+        (peer, answer)
     }
 
     pub fn remove(&self, tag: u32) {
