@@ -21,6 +21,7 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 
 pub use error::ApiError;
 pub use grants::{Grant, Grants, IssuedTokens};
+pub use routes::resources::create_subscriber;
 
 use weft_auth::TokenIssuer;
 use weft_store::Store;

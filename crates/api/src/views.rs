@@ -16,12 +16,9 @@ pub fn resource(r: &Resource) -> Value {
     // Secrets (stored hashed under `_` keys) never leave the server.
     inner.retain(|key, _| !key.starts_with('_'));
     inner.insert("id".into(), json!(r.inner_id));
-    match r.kind {
-        ResourceKind::Subscriber => {}
-        _ => {
-            inner.insert("name".into(), json!(r.name));
-            inner.insert("display_name".into(), json!(r.display_name));
-        }
+    inner.insert("display_name".into(), json!(r.display_name));
+    if r.kind != ResourceKind::Subscriber {
+        inner.insert("name".into(), json!(r.name));
     }
     json!({
         "id": r.id,

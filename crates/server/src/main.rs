@@ -1,1 +1,87 @@
-fn main() {}
+//! `weft`: a self-hosted Call Fabric server.
+
+mod admin;
+mod bootstrap;
+mod config;
+mod listeners;
+mod serve;
+mod tls;
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+use anyhow::Result;
+use clap::{Args, Parser, Subcommand};
+use tracing_subscriber::EnvFilter;
+
+use crate::config::Config;
+
+/// Weft: a self-hosted Call Fabric server (subscribers, addresses, calls, video rooms).
+#[derive(Debug, Parser)]
+#[command(name = "weft", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+/// Where settings come from.
+#[derive(Debug, Args, Clone, Default)]
+struct Settings {
+    /// A TOML settings file (see config/weft.toml); WEFT_* variables override it.
+    #[arg(long, global = true, env = "WEFT_CONFIG")]
+    config: Option<PathBuf>,
+    /// The data directory (embedded database, development certificate).
+    #[arg(long, global = true)]
+    data_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the server (the default when no command is given).
+    Serve {
+        #[command(flatten)]
+        settings: Settings,
+    },
+    /// Administrative helpers that work on the same storage.
+    Admin {
+        #[command(flatten)]
+        settings: Settings,
+        #[command(subcommand)]
+        command: admin::AdminCommand,
+    },
+}
+
+fn init_logging(config: &Config) {
+    let filter = EnvFilter::try_from_default_env()
+        .or_else(|_| EnvFilter::try_new(&config.log_level))
+        .unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_writer(std::io::stderr);
+    if config.log_format == "json" {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    match cli.command.unwrap_or(Command::Serve {
+        settings: Settings::default(),
+    }) {
+        Command::Serve { settings } => {
+            let config = Config::load(settings.config.as_deref(), settings.data_dir.as_deref())?;
+            init_logging(&config);
+            runtime.block_on(serve::run(config))
+        }
+        Command::Admin { settings, command } => {
+            let config = Config::load(settings.config.as_deref(), settings.data_dir.as_deref())?;
+            runtime.block_on(admin::run(config, command))
+        }
+    }
+}

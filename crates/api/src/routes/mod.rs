@@ -2,7 +2,7 @@
 
 mod addresses;
 mod health;
-mod resources;
+pub(crate) mod resources;
 mod subscriber_self;
 mod subscriber_sip_endpoints;
 mod tokens;

@@ -8,9 +8,9 @@ use axum::{Json, Router};
 use serde_json::{Map, Value, json};
 use weft_core::ResourceKind;
 use weft_core::address::slug;
-use weft_store::SortOrder;
 use weft_store::addresses::{AddressFilter, AddressSort};
 use weft_store::resources::{Login, NewResource, Resource, ResourceUpdate};
+use weft_store::{SortOrder, Store};
 
 use super::hash_password;
 use crate::auth::ProjectAuth;
@@ -230,8 +230,8 @@ fn full_name(fields: &Map<String, Value>) -> Option<String> {
 }
 
 /// Builds and stores a subscriber from validated profile fields; shared with the token endpoint.
-pub(crate) async fn create_subscriber(
-    state: &ApiState,
+pub async fn create_subscriber(
+    store: &Store,
     project_id: &str,
     email: String,
     password: Option<String>,
@@ -241,10 +241,7 @@ pub(crate) async fn create_subscriber(
     body.extend(profile);
     body.insert("email".into(), json!(email));
     let local = email.split('@').next().unwrap_or(&email);
-    let name = state
-        .store
-        .free_address_name(project_id, &slug(local))
-        .await?;
+    let name = store.free_address_name(project_id, &slug(local)).await?;
     let display_name = body
         .get("display_name")
         .and_then(Value::as_str)
@@ -255,8 +252,7 @@ pub(crate) async fn create_subscriber(
         Some(p) => Some(hash_password(p).await?),
         None => None,
     };
-    let resource = state
-        .store
+    let resource = store
         .create_resource(
             project_id,
             NewResource {
@@ -285,7 +281,14 @@ async fn create(
     let project_id = auth.project_id.as_str();
     let resource = if kind == ResourceKind::Subscriber {
         let email = input.email.ok_or(ApiError::Internal)?;
-        create_subscriber(&state, project_id, email, input.password, input.fields).await?
+        create_subscriber(
+            &state.store,
+            project_id,
+            email,
+            input.password,
+            input.fields,
+        )
+        .await?
     } else {
         let mut fields = defaults(kind);
         fields.extend(input.fields);

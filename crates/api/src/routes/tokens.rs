@@ -101,7 +101,7 @@ async fn subscriber_token(
         }
         None => {
             create_subscriber(
-                &state,
+                &state.store,
                 &auth.project_id,
                 reference.to_lowercase(),
                 password,

@@ -1,0 +1,226 @@
+//! Settings: built-in defaults, then the TOML file, then `WEFT_*` environment variables.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use serde::Deserialize;
+
+/// Everything `weft` can be told. See `config/weft.toml` for the documented version.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Plain HTTP listener (REST, health) for local tools.
+    pub http_listen: SocketAddr,
+    /// HTTPS + WSS listener for `relay.<domain>` and `fabric.<domain>`.
+    pub tls_listen: SocketAddr,
+    /// The public domain; the SDK derives `relay.<domain>` and `fabric.<domain>` from tokens.
+    pub domain: String,
+    /// Where the embedded database, TLS files and other state live.
+    pub data_dir: PathBuf,
+    /// `sqlite:…` or `postgres:…`; default: SQLite in the data dir.
+    pub database_url: Option<String>,
+    /// `error`, `warn`, `info`, `debug`, `trace`, or a full tracing filter.
+    pub log_level: String,
+    /// `text` or `json`.
+    pub log_format: String,
+    pub tls: TlsConfig,
+    pub tokens: TokenConfig,
+    pub http: HttpConfig,
+    pub bootstrap: BootstrapConfig,
+}
+
+/// TLS certificate and the port the public reaches.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TlsConfig {
+    /// PEM certificate chain; when unset a development certificate is generated in the data dir.
+    pub cert: Option<PathBuf>,
+    /// PEM private key for `cert`.
+    pub key: Option<PathBuf>,
+    /// The port clients use (put into tokens); default: the TLS listener's port.
+    pub public_port: Option<u16>,
+}
+
+/// Token lifetimes.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TokenConfig {
+    pub access_ttl_secs: i64,
+    pub refresh_ttl_secs: i64,
+}
+
+/// HTTP limits and CORS.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HttpConfig {
+    pub cors_origins: Vec<String>,
+    pub max_body_bytes: usize,
+}
+
+/// Credentials for the project created on first start.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BootstrapConfig {
+    pub project_id: Option<String>,
+    pub api_token: Option<String>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            http_listen: ([127, 0, 0, 1], 8080).into(),
+            tls_listen: ([127, 0, 0, 1], 8443).into(),
+            domain: "weft.localhost".into(),
+            data_dir: PathBuf::from("./data"),
+            database_url: None,
+            log_level: "info".into(),
+            log_format: "text".into(),
+            tls: TlsConfig::default(),
+            tokens: TokenConfig::default(),
+            http: HttpConfig::default(),
+            bootstrap: BootstrapConfig::default(),
+        }
+    }
+}
+
+impl Default for TokenConfig {
+    fn default() -> Self {
+        TokenConfig {
+            access_ttl_secs: 7200,
+            refresh_ttl_secs: 7500,
+        }
+    }
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig {
+            cors_origins: vec!["*".into()],
+            max_body_bytes: 1024 * 1024,
+        }
+    }
+}
+
+impl Config {
+    /// Loads defaults, then `file` (if any), then the environment, then `data_dir` (the CLI flag).
+    pub fn load(file: Option<&Path>, data_dir: Option<&Path>) -> Result<Self> {
+        let mut config = match file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("reading {}", path.display()))?;
+                toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))?
+            }
+            None => Config::default(),
+        };
+        config.apply_env(|key| std::env::var(key).ok())?;
+        if let Some(dir) = data_dir {
+            config.data_dir = dir.to_owned();
+        }
+        Ok(config)
+    }
+
+    /// Overrides settings from `WEFT_*` variables.
+    fn apply_env(&mut self, var: impl Fn(&str) -> Option<String>) -> Result<()> {
+        fn parse<T: std::str::FromStr>(key: &str, value: String) -> Result<T> {
+            match value.trim().parse() {
+                Ok(v) => Ok(v),
+                Err(_) => bail!("{key}={value:?} is not valid"),
+            }
+        }
+        let opt = |key: &str| var(key).filter(|v| !v.is_empty());
+        if let Some(v) = opt("WEFT_HTTP_LISTEN") {
+            self.http_listen = parse("WEFT_HTTP_LISTEN", v)?;
+        }
+        if let Some(v) = opt("WEFT_TLS_LISTEN") {
+            self.tls_listen = parse("WEFT_TLS_LISTEN", v)?;
+        }
+        if let Some(v) = opt("WEFT_DOMAIN") {
+            self.domain = v;
+        }
+        if let Some(v) = opt("WEFT_DATA_DIR") {
+            self.data_dir = v.into();
+        }
+        if let Some(v) = opt("WEFT_DATABASE_URL") {
+            self.database_url = Some(v);
+        }
+        if let Some(v) = opt("WEFT_LOG_LEVEL") {
+            self.log_level = v;
+        }
+        if let Some(v) = opt("WEFT_LOG_FORMAT") {
+            self.log_format = v;
+        }
+        if let Some(v) = opt("WEFT_TLS_CERT") {
+            self.tls.cert = Some(v.into());
+        }
+        if let Some(v) = opt("WEFT_TLS_KEY") {
+            self.tls.key = Some(v.into());
+        }
+        if let Some(v) = opt("WEFT_TLS_PUBLIC_PORT") {
+            self.tls.public_port = Some(parse("WEFT_TLS_PUBLIC_PORT", v)?);
+        }
+        if let Some(v) = opt("WEFT_ACCESS_TTL_SECS") {
+            self.tokens.access_ttl_secs = parse("WEFT_ACCESS_TTL_SECS", v)?;
+        }
+        if let Some(v) = opt("WEFT_REFRESH_TTL_SECS") {
+            self.tokens.refresh_ttl_secs = parse("WEFT_REFRESH_TTL_SECS", v)?;
+        }
+        if let Some(v) = opt("WEFT_CORS_ORIGINS") {
+            self.http.cors_origins = v.split(',').map(|s| s.trim().to_owned()).collect();
+        }
+        if let Some(v) = opt("WEFT_MAX_BODY_BYTES") {
+            self.http.max_body_bytes = parse("WEFT_MAX_BODY_BYTES", v)?;
+        }
+        if let Some(v) = opt("WEFT_BOOTSTRAP_PROJECT_ID") {
+            self.bootstrap.project_id = Some(v);
+        }
+        if let Some(v) = opt("WEFT_BOOTSTRAP_API_TOKEN") {
+            self.bootstrap.api_token = Some(v);
+        }
+        Ok(())
+    }
+
+    /// The database URL in effect.
+    pub fn database_url(&self) -> String {
+        self.database_url.clone().unwrap_or_else(|| {
+            format!(
+                "sqlite://{}?mode=rwc",
+                self.data_dir.join("weft.db").display()
+            )
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_shipped_config_file_parses_and_matches_defaults() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config/weft.toml");
+        let text = std::fs::read_to_string(path).unwrap();
+        let config: Config = toml::from_str(&text).unwrap();
+        let defaults = Config::default();
+        assert_eq!(config.http_listen, defaults.http_listen);
+        assert_eq!(config.tls_listen, defaults.tls_listen);
+        assert_eq!(config.domain, defaults.domain);
+    }
+
+    #[test]
+    fn environment_overrides_and_rejects_garbage() {
+        let mut config = Config::default();
+        config
+            .apply_env(|k| match k {
+                "WEFT_DOMAIN" => Some("example.test".into()),
+                "WEFT_HTTP_LISTEN" => Some("127.0.0.1:9000".into()),
+                "WEFT_CORS_ORIGINS" => Some("http://a, http://b".into()),
+                _ => None,
+            })
+            .unwrap();
+        assert_eq!(config.domain, "example.test");
+        assert_eq!(config.http_listen.port(), 9000);
+        assert_eq!(config.http.cors_origins, vec!["http://a", "http://b"]);
+        let bad = config.apply_env(|k| (k == "WEFT_TLS_LISTEN").then(|| "nope".into()));
+        assert!(bad.is_err());
+    }
+}
