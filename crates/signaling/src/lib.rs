@@ -16,4 +16,7 @@ pub mod message;
 pub mod room;
 pub mod rpc;
 pub mod session;
+pub mod shell;
 pub mod verto;
+
+pub use shell::{Signaling, SignalingConfig, router};

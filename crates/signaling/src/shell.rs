@@ -1,0 +1,320 @@
+//! The thin tokio/axum shell: a WebSocket endpoint running one [`Session`] per socket, and a
+//! hub task running the [`Hub`] and executing its directory and media requests.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use axum::Router;
+use axum::extract::State;
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::response::Response;
+use axum::routing::any;
+use futures_util::{SinkExt, StreamExt};
+use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
+use tokio::time::{Instant, sleep_until, timeout};
+
+use crate::directory::{Directory, DirectoryError};
+use crate::hub::{
+    ConnId, DirectoryCall, DirectoryResult, Hub, HubConfig, HubOutput, MediaCall, MediaResult, OpId,
+};
+use crate::media::{Media, MediaEvent, MediaFailure};
+use crate::message::{Down, Up};
+use crate::session::{Now, Output, Session, SessionConfig};
+
+/// Configuration of the signaling service.
+#[derive(Debug, Clone, Default)]
+pub struct SignalingConfig {
+    /// Per-connection limits and timings.
+    pub session: SessionConfig,
+    /// Hub limits and timings.
+    pub hub: HubConfig,
+}
+
+/// Longest wait for a directory answer (below the 8 s reply deadline).
+const DIRECTORY_TIMEOUT: Duration = Duration::from_secs(5);
+/// Longest wait for one media request.
+const MEDIA_TIMEOUT: Duration = Duration::from_secs(6);
+
+enum HubInput {
+    Open {
+        conn: ConnId,
+        tx: UnboundedSender<Down>,
+    },
+    Up {
+        conn: ConnId,
+        up: Up,
+    },
+    Directory {
+        op: OpId,
+        result: DirectoryResult,
+    },
+    Media {
+        op: OpId,
+        result: MediaResult,
+    },
+    MediaEvent(MediaEvent),
+    Shutdown,
+}
+
+struct Inner {
+    hub: UnboundedSender<HubInput>,
+    session: Arc<SessionConfig>,
+    next_conn: AtomicU64,
+}
+
+/// A running signaling service; cheap to clone. Build it with [`Signaling::start`], serve
+/// [`router`], feed it media events, and call [`Signaling::shutdown`] on exit.
+#[derive(Clone)]
+pub struct Signaling {
+    inner: Arc<Inner>,
+}
+
+impl Signaling {
+    /// Starts the hub task on the current tokio runtime.
+    pub fn start<D: Directory, M: Media>(
+        cfg: SignalingConfig,
+        directory: Arc<D>,
+        media: Arc<M>,
+    ) -> Self {
+        let (tx, rx) = unbounded_channel();
+        let (media_tx, media_rx) = unbounded_channel();
+        tokio::spawn(run_media(media, media_rx, tx.clone()));
+        tokio::spawn(run_hub(
+            Hub::new(cfg.hub),
+            rx,
+            tx.clone(),
+            directory,
+            media_tx,
+        ));
+        Self {
+            inner: Arc::new(Inner {
+                hub: tx,
+                session: Arc::new(cfg.session),
+                next_conn: AtomicU64::new(1),
+            }),
+        }
+    }
+
+    /// Reports an event of the media engine (talking, member gone).
+    pub fn media_event(&self, event: MediaEvent) {
+        let _ = self.inner.hub.send(HubInput::MediaEvent(event));
+    }
+
+    /// Asks every client to disconnect (`signalwire.disconnect`); they resume on reconnect.
+    pub fn shutdown(&self) {
+        let _ = self.inner.hub.send(HubInput::Shutdown);
+    }
+}
+
+/// The WebSocket endpoint for the `relay.<domain>` host, at `/` (and any other path: the SDK
+/// takes the path from the token's `ch` claim).
+pub fn router(state: Signaling) -> Router {
+    Router::new()
+        .route("/", any(upgrade))
+        .route("/{*path}", any(upgrade))
+        .with_state(state)
+}
+
+async fn upgrade(State(state): State<Signaling>, ws: WebSocketUpgrade) -> Response {
+    let max = state.inner.session.max_frame_bytes;
+    ws.max_message_size(max)
+        .max_frame_size(max)
+        .on_upgrade(move |socket| run_connection(socket, state.inner))
+}
+
+fn now() -> Now {
+    let unix = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0.0, |d| (d.as_millis() as f64) / 1000.0);
+    Now {
+        mono: Instant::now().into_std(),
+        unix,
+    }
+}
+
+async fn run_connection(socket: WebSocket, inner: Arc<Inner>) {
+    let conn = inner.next_conn.fetch_add(1, Ordering::Relaxed);
+    let (tx, mut rx) = unbounded_channel();
+    if inner.hub.send(HubInput::Open { conn, tx }).is_err() {
+        return;
+    }
+    let mut session = Session::new(inner.session.clone(), now().mono);
+    let (mut sink, mut stream) = socket.split();
+    'run: loop {
+        while let Some(out) = session.poll_output() {
+            match out {
+                Output::Send(frame) => {
+                    if sink.send(Message::Text(frame.into())).await.is_err() {
+                        break 'run;
+                    }
+                }
+                Output::Up(up) => {
+                    let _ = inner.hub.send(HubInput::Up { conn, up });
+                }
+                Output::Close { code, reason } => {
+                    let frame = CloseFrame {
+                        code,
+                        reason: reason.into(),
+                    };
+                    let _ = sink.send(Message::Close(Some(frame))).await;
+                    break 'run;
+                }
+            }
+        }
+        let deadline = session.next_deadline().map(Instant::from_std);
+        tokio::select! {
+            msg = stream.next() => match msg {
+                Some(Ok(Message::Text(text))) => session.on_frame(now(), text.as_str()),
+                Some(Ok(Message::Binary(_))) => session.on_frame(now(), "\u{0}binary frames are not supported"),
+                Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
+                Some(Ok(Message::Close(_)) | Err(_)) | None => break 'run,
+            },
+            down = rx.recv() => match down {
+                Some(down) => session.on_down(now(), down),
+                None => break 'run,
+            },
+            () = async { sleep_until(deadline.unwrap_or_else(Instant::now)).await }, if deadline.is_some() => {
+                session.on_tick(now());
+            }
+        }
+    }
+    let unacked = session.take_unacked();
+    let _ = inner.hub.send(HubInput::Up {
+        conn,
+        up: Up::Closed { unacked },
+    });
+}
+
+async fn run_hub<D: Directory>(
+    mut hub: Hub,
+    mut rx: UnboundedReceiver<HubInput>,
+    tx: UnboundedSender<HubInput>,
+    directory: Arc<D>,
+    media: UnboundedSender<(OpId, MediaCall)>,
+) {
+    let mut conns: HashMap<ConnId, UnboundedSender<Down>> = HashMap::new();
+    loop {
+        let deadline = hub.next_deadline().map(Instant::from_std);
+        let input = tokio::select! {
+            input = rx.recv() => match input {
+                Some(input) => Some(input),
+                None => return,
+            },
+            () = async { sleep_until(deadline.unwrap_or_else(Instant::now)).await }, if deadline.is_some() => None,
+        };
+        let now = Instant::now().into_std();
+        match input {
+            None => hub.on_tick(now),
+            Some(HubInput::Open { conn, tx }) => {
+                conns.insert(conn, tx);
+                hub.open(conn);
+            }
+            Some(HubInput::Up { conn, up }) => {
+                let closed = matches!(up, Up::Closed { .. });
+                hub.on_up(now, conn, up);
+                if closed {
+                    conns.remove(&conn);
+                }
+            }
+            Some(HubInput::Directory { op, result }) => hub.on_directory(now, op, result),
+            Some(HubInput::Media { op, result }) => hub.on_media(op, result),
+            Some(HubInput::MediaEvent(event)) => hub.on_media_event(event),
+            Some(HubInput::Shutdown) => hub.shutdown(),
+        }
+        while let Some(out) = hub.poll_output() {
+            match out {
+                HubOutput::ToConn(conn, down) => {
+                    if let Some(c) = conns.get(&conn) {
+                        let _ = c.send(down);
+                    }
+                }
+                HubOutput::Directory(op, call) => {
+                    tokio::spawn(run_directory(directory.clone(), op, call, tx.clone()));
+                }
+                HubOutput::Media(op, call) => {
+                    let _ = media.send((op, call));
+                }
+            }
+        }
+    }
+}
+
+async fn run_directory<D: Directory>(
+    directory: Arc<D>,
+    op: OpId,
+    call: DirectoryCall,
+    tx: UnboundedSender<HubInput>,
+) {
+    let unavailable = || DirectoryError::Unavailable("directory timed out".into());
+    let result = match call {
+        DirectoryCall::VerifyToken(token) => DirectoryResult::Identity(
+            timeout(DIRECTORY_TIMEOUT, directory.verify_token(&token))
+                .await
+                .unwrap_or_else(|_| Err(unavailable())),
+        ),
+        DirectoryCall::Resolve {
+            project_id,
+            address,
+        } => DirectoryResult::Target(
+            timeout(
+                DIRECTORY_TIMEOUT,
+                directory.resolve_address(&project_id, &address),
+            )
+            .await
+            .unwrap_or_else(|_| Err(unavailable())),
+        ),
+    };
+    let _ = tx.send(HubInput::Directory { op, result });
+}
+
+/// Runs media requests one at a time, in order, so a member's requests never overtake each
+/// other (e.g. a remove before its add).
+async fn run_media<M: Media>(
+    media: Arc<M>,
+    mut rx: UnboundedReceiver<(OpId, MediaCall)>,
+    tx: UnboundedSender<HubInput>,
+) {
+    while let Some((op, call)) = rx.recv().await {
+        let result = timeout(MEDIA_TIMEOUT, media_call(&*media, call))
+            .await
+            .unwrap_or_else(|_| Err(MediaFailure("media engine timed out".into())));
+        if tx.send(HubInput::Media { op, result }).is_err() {
+            return;
+        }
+    }
+}
+
+async fn media_call<M: Media>(media: &M, call: MediaCall) -> MediaResult {
+    match call {
+        MediaCall::AddMember {
+            room,
+            member,
+            offer,
+        } => media.add_member(&room, &member, &offer).await.map(Some),
+        MediaCall::OfferMember {
+            room,
+            member,
+            audio,
+            video,
+        } => media
+            .offer_member(&room, &member, audio, video)
+            .await
+            .map(Some),
+        MediaCall::AcceptAnswer { member, answer } => {
+            media.accept_answer(&member, &answer).await.map(|()| None)
+        }
+        MediaCall::Renegotiate { member, offer } => {
+            media.renegotiate(&member, &offer).await.map(Some)
+        }
+        MediaCall::SetMuted {
+            member,
+            kind,
+            muted,
+        } => media.set_muted(&member, kind, muted).await.map(|()| None),
+        MediaCall::SetDeaf { member, deaf } => media.set_deaf(&member, deaf).await.map(|()| None),
+        MediaCall::RemoveMember { member } => media.remove_member(&member).await.map(|()| None),
+        MediaCall::CloseRoom { room } => media.close_room(&room).await.map(|()| None),
+    }
+}
