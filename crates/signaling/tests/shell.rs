@@ -172,28 +172,27 @@ impl Client {
 
     /// Reads one frame, acking events and pings; returns it.
     async fn next(&mut self) -> Value {
-        loop {
-            let msg = tokio::time::timeout(WAIT, self.ws.next())
-                .await
-                .expect("frame in time");
-            let Some(Ok(Message::Text(text))) = msg else {
-                panic!("socket ended: {msg:?}");
-            };
-            let v: Value = serde_json::from_str(text.as_str()).unwrap();
-            match v["method"].as_str() {
-                Some("signalwire.event") => {
-                    self.send(json!({"jsonrpc":"2.0","id":v["id"],"result":{}}))
-                        .await;
-                    self.events.push(v["params"].clone());
-                }
-                Some("signalwire.ping") => {
-                    self.send(json!({"jsonrpc":"2.0","id":v["id"],"result":{"timestamp":v["params"]["timestamp"]}}))
-                        .await;
-                }
-                _ => {}
+        let msg = tokio::time::timeout(WAIT, self.ws.next())
+            .await
+            .expect("frame in time");
+        let Some(Ok(Message::Text(text))) = msg else {
+            panic!("socket ended: {msg:?}");
+        };
+        let v: Value = serde_json::from_str(text.as_str()).unwrap();
+        match v["method"].as_str() {
+            Some("signalwire.event") => {
+                self.send(json!({"jsonrpc":"2.0","id":v["id"],"result":{}}))
+                    .await;
+                self.events.push(v["params"].clone());
             }
-            return v;
+            Some("signalwire.ping") => {
+                let ts = v["params"]["timestamp"].clone();
+                self.send(json!({"jsonrpc":"2.0","id":v["id"],"result":{"timestamp":ts}}))
+                    .await;
+            }
+            _ => {}
         }
+        v
     }
 
     async fn call_raw(&mut self, method: &str, params: Value) -> Value {
