@@ -152,6 +152,17 @@ pub enum HubOutput {
     Media(OpId, MediaCall),
 }
 
+/// What a connection is to the hub.
+#[derive(Debug, Clone, PartialEq)]
+enum ConnState {
+    /// Not connected yet (or its connect was refused).
+    Fresh,
+    /// Serving this protocol.
+    Attached(String),
+    /// Its protocol was resumed on another socket; its unacked events go there.
+    Replaced(String),
+}
+
 /// A session that outlives its sockets, named by its `protocol`.
 struct Logical {
     identity: Identity,
@@ -200,7 +211,7 @@ enum Op {
 /// The sans-IO switch.
 pub struct Hub {
     cfg: HubConfig,
-    conns: HashMap<ConnId, Option<String>>,
+    conns: HashMap<ConnId, ConnState>,
     sessions: HashMap<String, Logical>,
     legs: HashMap<String, calls::Leg>,
     member_legs: HashMap<String, String>,
@@ -235,7 +246,7 @@ impl Hub {
 
     /// Registers a new connection.
     pub fn open(&mut self, conn: ConnId) {
-        self.conns.insert(conn, None);
+        self.conns.insert(conn, ConnState::Fresh);
     }
 
     /// Number of live sessions (attached or within their grace period).
@@ -424,7 +435,7 @@ impl Hub {
     }
 
     fn on_request(&mut self, conn: ConnId, req: ReqId, request: Request) {
-        let Some(Some(protocol)) = self.conns.get(&conn).cloned() else {
+        let Some(ConnState::Attached(protocol)) = self.conns.get(&conn).cloned() else {
             let err = RpcError::new(AUTH_ERROR, "Unauthorized");
             self.reply(conn, req, Err(err));
             return;
@@ -485,7 +496,8 @@ impl Hub {
                             reason: "session resumed elsewhere",
                         },
                     ));
-                    self.conns.insert(old, None);
+                    self.conns
+                        .insert(old, ConnState::Replaced(protocol.clone()));
                 }
                 s.identity = identity.clone();
                 s.conn = Some(conn);
@@ -521,7 +533,8 @@ impl Hub {
                 (protocol, Vec::new())
             }
         };
-        self.conns.insert(conn, Some(protocol.clone()));
+        self.conns
+            .insert(conn, ConnState::Attached(protocol.clone()));
         let auth_state = self.sessions[&protocol].auth_state.clone();
         self.out.push_back(HubOutput::ToConn(
             conn,
@@ -540,7 +553,7 @@ impl Hub {
         req: ReqId,
         result: Result<Identity, DirectoryError>,
     ) {
-        let Some(Some(protocol)) = self.conns.get(&conn).cloned() else {
+        let Some(ConnState::Attached(protocol)) = self.conns.get(&conn).cloned() else {
             return;
         };
         let Some(s) = self.sessions.get_mut(&protocol) else {
@@ -564,8 +577,15 @@ impl Hub {
     }
 
     fn on_closed(&mut self, now: Instant, conn: ConnId, unacked: Vec<Event>) {
-        let Some(Some(protocol)) = self.conns.remove(&conn) else {
-            return;
+        let protocol = match self.conns.remove(&conn) {
+            Some(ConnState::Attached(p)) => p,
+            Some(ConnState::Replaced(p)) => {
+                for event in unacked {
+                    self.emit(&p, event);
+                }
+                return;
+            }
+            Some(ConnState::Fresh) | None => return,
         };
         let Some(s) = self.sessions.get_mut(&protocol) else {
             return;

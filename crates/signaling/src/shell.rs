@@ -34,6 +34,8 @@ pub struct SignalingConfig {
 
 /// Longest wait for a directory answer (below the 8 s reply deadline).
 const DIRECTORY_TIMEOUT: Duration = Duration::from_secs(5);
+/// Longest wait for a client to take one frame before its socket is dropped.
+const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 /// Longest wait for one media request.
 const MEDIA_TIMEOUT: Duration = Duration::from_secs(6);
 
@@ -146,7 +148,8 @@ async fn run_connection(socket: WebSocket, inner: Arc<Inner>) {
         while let Some(out) = session.poll_output() {
             match out {
                 Output::Send(frame) => {
-                    if sink.send(Message::Text(frame.into())).await.is_err() {
+                    let sent = timeout(SEND_TIMEOUT, sink.send(Message::Text(frame.into()))).await;
+                    if !matches!(sent, Ok(Ok(()))) {
                         break 'run;
                     }
                 }

@@ -549,6 +549,9 @@ impl Hub {
             self.leave_room(room_id, &leg, cause);
         }
         if notify {
+            if leg.state == LegState::Active {
+                self.emit_call_state(call_id, &leg, "ended");
+            }
             self.emit_verto(
                 &leg.protocol,
                 "verto.bye",

@@ -2,6 +2,8 @@
 
 use std::time::Instant;
 
+use serde_json::json;
+
 use super::calls::{Leg, LegKind, LegState};
 use super::{ConnId, Hub, MediaCall, MediaResult, Op};
 use crate::directory::Target;
@@ -153,16 +155,35 @@ impl Hub {
 
     /// Sends `call.joined` for `call_id` to its owner.
     pub(super) fn emit_joined(&mut self, room_id: &str, call_id: &str) {
-        let Some(leg) = self.legs.get(call_id) else {
+        let Some(leg) = self.legs.get(call_id).cloned() else {
             return;
         };
-        let protocol = leg.protocol.clone();
         let Some(entry) = self.rooms.get(room_id) else {
             return;
         };
-        if let Some(params) = entry.room.joined_params(&leg.member_id, &protocol) {
-            self.emit(&protocol, Event::new("call.joined", params));
+        if let Some(params) = entry.room.joined_params(&leg.member_id, &leg.protocol) {
+            self.emit(&leg.protocol, Event::new("call.joined", params));
+            self.emit_call_state(call_id, &leg, "answered");
         }
+    }
+
+    /// Sends `call.state` for a leg to its owner.
+    pub(super) fn emit_call_state(&mut self, call_id: &str, leg: &Leg, state: &str) {
+        let direction = if leg.kind == LegKind::Callee {
+            "inbound"
+        } else {
+            "outbound"
+        };
+        let params = json!({
+            "call_id": call_id,
+            "node_id": self.cfg.node_id,
+            "segment_id": call_id,
+            "call_state": state,
+            "direction": direction,
+            "device": {"type": "webrtc", "params": {}},
+            "room_session_id": leg.room,
+        });
+        self.emit(&leg.protocol, Event::new("call.state", params));
     }
 
     /// Announces `events` to every member of the room (a joiner does not get its own

@@ -340,6 +340,20 @@ fn resume_on_a_new_socket_closes_the_old_one() {
     let d = t.connect_as(2, "tok-alice", Some((&alice.protocol, None)));
     assert!(matches!(d, Down::Connected(_)));
     assert!(t.take(1).iter().any(|d| matches!(d, Down::Close { .. })));
+    // What the old socket had not got acknowledged reaches the new one.
+    let lost = Event::new("member.joined", json!({"n": 1}));
+    t.hub.on_up(
+        t.now(),
+        1,
+        Up::Closed {
+            unacked: vec![lost.clone()],
+        },
+    );
+    t.pump();
+    assert_eq!(t.take(2), vec![Down::Event(lost)]);
+    // The old socket may no longer act for the session.
+    t.request(1, Request::Online);
+    assert!(t.take(1).is_empty(), "closed connections get nothing");
 }
 
 #[test]
@@ -403,7 +417,12 @@ fn room_join_answers_then_call_joined_then_member_events() {
         .collect();
     assert_eq!(
         types(&ev),
-        ["verto.answer", "call.joined", "layout.changed"]
+        [
+            "verto.answer",
+            "call.joined",
+            "call.state",
+            "layout.changed"
+        ]
     );
     assert_eq!(verto_of(&ev, "verto.answer")["sdp"], ANSWER);
     let joined = &ev[1].1;
@@ -419,7 +438,12 @@ fn room_join_answers_then_call_joined_then_member_events() {
     let bob = t.events(2);
     assert_eq!(
         types(&bob),
-        ["verto.answer", "call.joined", "layout.changed"]
+        [
+            "verto.answer",
+            "call.joined",
+            "call.state",
+            "layout.changed"
+        ]
     );
     assert_eq!(
         bob[1].1["room_session"]["members"]
@@ -656,7 +680,7 @@ fn first_answer_wins_and_both_sides_join() {
         },
     );
     let a1 = t.events(1);
-    assert_eq!(types(&a1), ["verto.answer", "call.joined"]);
+    assert_eq!(types(&a1), ["verto.answer", "call.joined", "call.state"]);
     assert_eq!(a1[1].1["call_id"], in1.as_str());
     assert_eq!(
         a1[1].1["room_session"]["members"].as_array().unwrap().len(),
@@ -665,7 +689,7 @@ fn first_answer_wins_and_both_sides_join() {
     let a2 = t.events(2);
     assert_eq!(verto_of(&a2, "verto.bye")["cause"], "LOSE_RACE");
     let bob = t.events(3);
-    assert_eq!(types(&bob), ["verto.answer", "call.joined"]);
+    assert_eq!(types(&bob), ["verto.answer", "call.joined", "call.state"]);
     assert!(verto_of(&bob, "verto.answer").get("sdp").is_none());
     assert_eq!(bob[1].1["call_id"], "bob-call");
     assert!(t.take_media().iter().any(
@@ -779,7 +803,7 @@ fn reattach_rebinds_media_and_rejoins() {
         },
     );
     let ev = t.events(2);
-    assert_eq!(types(&ev), ["verto.answer", "call.joined"]);
+    assert_eq!(types(&ev), ["verto.answer", "call.joined", "call.state"]);
     assert!(
         matches!(&t.take_media()[..], [MediaCall::Renegotiate { offer, .. }] if offer == "new-offer")
     );
