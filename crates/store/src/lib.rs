@@ -10,6 +10,7 @@ mod pool;
 pub mod addresses;
 pub mod devices;
 pub mod keys;
+pub mod oauth;
 pub mod projects;
 pub mod resources;
 pub mod sip_endpoints;
