@@ -522,17 +522,16 @@ impl Hub {
             .is_some();
         if ringing && leg.kind == LegKind::Callee {
             let room_id = leg.room.clone().unwrap_or_default();
-            self.hangup_leg(call_id, Cause::NormalClearing, false);
+            if let Some(ring) = self.rooms.get_mut(&room_id).and_then(|e| e.ring.as_mut()) {
+                ring.callees.retain(|c| c != call_id);
+            }
+            self.legs.remove(call_id);
+            self.member_legs.remove(&leg.member_id);
             let caller_cause = match cause.map(Cause::from_name) {
                 Some(Cause::CallRejected) => Cause::CallRejected,
                 _ => Cause::UserBusy,
             };
             return self.end_ring(&room_id, caller_cause, Cause::OriginatorCancel);
-        }
-        if ringing && leg.kind == LegKind::Caller {
-            let room_id = leg.room.clone().unwrap_or_default();
-            self.hangup_leg(call_id, Cause::NormalClearing, false);
-            return self.end_ring(&room_id, Cause::OriginatorCancel, Cause::OriginatorCancel);
         }
         self.hangup_leg(call_id, Cause::NormalClearing, false);
     }

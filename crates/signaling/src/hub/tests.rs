@@ -746,6 +746,22 @@ fn reject_ends_callers_call_with_busy() {
 }
 
 #[test]
+fn reject_by_the_only_session_ends_with_busy() {
+    let mut t = T::new();
+    t.connect(1, "alice");
+    t.online(1);
+    t.connect(3, "bob");
+    t.dial(3, "bob-call", "/public/alice");
+    let invite = verto_of(&t.events(1), "verto.invite").clone();
+    t.bye(1, invite["callID"].as_str().unwrap(), Some("USER_BUSY"));
+    assert_eq!(verto_of(&t.events(3), "verto.bye")["cause"], "USER_BUSY");
+    assert!(
+        t.events(1).is_empty(),
+        "the rejecting session gets no bye of its own"
+    );
+}
+
+#[test]
 fn unanswered_ring_times_out_with_no_answer() {
     let mut t = T::new();
     ring_alice(&mut t);
