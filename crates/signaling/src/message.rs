@@ -44,6 +44,21 @@ pub enum ModifyAction {
     UpdateMedia(String),
 }
 
+/// A `verto.invite` from the client.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Invite {
+    /// The client's callID.
+    pub call_id: String,
+    /// `destination_number`.
+    pub destination: String,
+    /// The SDP offer.
+    pub sdp: String,
+    /// `attach:true` (reattach after a reload).
+    pub attach: bool,
+    /// For a screen share: the member id of the main call (`userVariables.memberId`).
+    pub screen_share_of: Option<String>,
+}
+
 /// A client request the hub must answer.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Request {
@@ -57,16 +72,7 @@ pub enum Request {
     /// `subscriber.offline`.
     Offline,
     /// `verto.invite`: dial or reattach.
-    Invite {
-        /// The client's callID.
-        call_id: String,
-        /// `destination_number`.
-        destination: String,
-        /// The SDP offer.
-        sdp: String,
-        /// `attach:true` (reattach after a reload).
-        attach: bool,
-    },
+    Invite(Invite),
     /// `verto.answer` for an inbound call.
     Answer {
         /// The inbound callID.

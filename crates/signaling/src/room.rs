@@ -71,6 +71,8 @@ pub struct MemberInfo {
     pub name: String,
     /// Role in this room.
     pub role: Role,
+    /// For a screen share: the member it belongs to.
+    pub parent_id: Option<String>,
 }
 
 /// One member and its state.
@@ -525,7 +527,7 @@ impl Room {
             "room_id": self.room_id,
             "room_session_id": self.session_id,
             "name": m.info.name,
-            "parent_id": null,
+            "parent_id": m.info.parent_id,
             "requested_position": m.requested_position,
             "current_position": m.requested_position,
             "visible": !m.video_muted,
@@ -905,6 +907,7 @@ mod tests {
             address_id: None,
             name: id.to_uppercase(),
             role,
+            parent_id: None,
         }
     }
 

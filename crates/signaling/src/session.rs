@@ -9,7 +9,9 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use crate::handshake;
-use crate::message::{Down, Event, ModifyAction, REQUESTER_VALIDATION_FAILED, ReqId, Request, Up};
+use crate::message::{
+    Down, Event, Invite, ModifyAction, REQUESTER_VALIDATION_FAILED, ReqId, Request, Up,
+};
 use crate::room;
 use crate::rpc::{
     self, AUTH_ERROR, Frame, INTERNAL_ERROR, INVALID_REQUEST, METHOD_NOT_FOUND, RATE_LIMITED,
@@ -538,7 +540,7 @@ impl Session {
                 .ok_or_else(|| RpcError::invalid_params("sdp is required"))
         };
         let request = match method {
-            "verto.invite" => Request::Invite {
+            "verto.invite" => Request::Invite(Invite {
                 destination: vp
                     .pointer("/dialogParams/destination_number")
                     .and_then(Value::as_str)
@@ -548,9 +550,17 @@ impl Session {
                     .pointer("/dialogParams/attach")
                     .and_then(Value::as_bool)
                     .unwrap_or(false),
+                screen_share_of: vp
+                    .pointer("/dialogParams/screenShare")
+                    .and_then(Value::as_bool)
+                    .filter(|s| *s)
+                    .and_then(|_| vp.pointer("/dialogParams/userVariables/memberId"))
+                    .and_then(Value::as_str)
+                    .filter(|m| m.len() <= 128)
+                    .map(str::to_owned),
                 sdp: sdp()?,
                 call_id,
-            },
+            }),
             "verto.answer" => Request::Answer {
                 sdp: sdp()?,
                 call_id,

@@ -9,7 +9,7 @@ use super::rooms::{Ring, RoomEntry};
 use super::{ConnId, DirectoryCall, Hub, HubOutput, MediaCall, MediaResult, Op};
 use crate::address::{Address, Channel};
 use crate::directory::{DirectoryError, Subject, Target, TargetKind};
-use crate::message::{ModifyAction, ReqId, Request};
+use crate::message::{Invite, ModifyAction, ReqId, Request};
 use crate::room::{Role, Room};
 use crate::rpc::{INVALID_PARAMS, RpcError};
 use crate::verto::{self, Cause};
@@ -57,6 +57,7 @@ pub(super) struct Leg {
     pub kind: LegKind,
     pub video: bool,
     pub held: bool,
+    pub parent_id: Option<String>,
 }
 
 fn created(call_id: &str) -> Value {
@@ -80,12 +81,7 @@ impl Hub {
         request: Request,
     ) {
         match request {
-            Request::Invite {
-                call_id,
-                destination,
-                sdp,
-                attach,
-            } => self.invite(conn, protocol, req, call_id, &destination, sdp, attach),
+            Request::Invite(invite) => self.invite(conn, protocol, req, invite),
             Request::Answer { call_id, sdp } => {
                 self.answer_inbound(conn, protocol, req, &call_id, sdp)
             }
@@ -115,17 +111,14 @@ impl Hub {
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn invite(
-        &mut self,
-        conn: ConnId,
-        protocol: &str,
-        req: ReqId,
-        call_id: String,
-        destination: &str,
-        sdp: String,
-        attach: bool,
-    ) {
+    fn invite(&mut self, conn: ConnId, protocol: &str, req: ReqId, invite: Invite) {
+        let Invite {
+            call_id,
+            destination,
+            sdp,
+            attach,
+            screen_share_of,
+        } = invite;
         let Some(identity) = self.sessions.get(protocol).map(|s| s.identity.clone()) else {
             return;
         };
@@ -151,7 +144,7 @@ impl Hub {
             self.hangup_leg(&call_id, Cause::NormalClearing, false);
         }
         self.reply(conn, req, Ok(created(&call_id)));
-        let address = match Address::parse(destination) {
+        let address = match Address::parse(&destination) {
             Ok(a) => a,
             Err(_) => {
                 let bye = verto::bye_params(&call_id, Cause::InvalidNumberFormat);
@@ -184,10 +177,16 @@ impl Hub {
                 kind: LegKind::Room,
                 video,
                 held: false,
+                parent_id: None,
             },
         );
         self.member_legs
             .insert(self.legs[&call_id].member_id.clone(), call_id.clone());
+        if let Some(parent) = screen_share_of
+            && self.share_screen(&call_id, &parent)
+        {
+            return;
+        }
         let op = self.op(Op::Resolve {
             call_id,
             address: address.clone(),
@@ -199,6 +198,34 @@ impl Hub {
                 address,
             },
         ));
+    }
+
+    /// Joins a screen-share leg to the room of its parent member (same subject, active room
+    /// leg); `false` if there is no such parent.
+    fn share_screen(&mut self, call_id: &str, parent_member: &str) -> bool {
+        let Some(leg) = self.legs.get(call_id) else {
+            return false;
+        };
+        let parent = self
+            .member_legs
+            .get(parent_member)
+            .and_then(|c| self.legs.get(c))
+            .filter(|p| {
+                p.project_id == leg.project_id
+                    && p.subject_id == leg.subject_id
+                    && p.kind == LegKind::Room
+                    && p.state == LegState::Active
+            })
+            .and_then(|p| Some((p.room.clone()?, p.role, p.address_id.clone())));
+        let Some((room_id, role, address_id)) = parent else {
+            return false;
+        };
+        if let Some(leg) = self.legs.get_mut(call_id) {
+            leg.role = role;
+            leg.parent_id = Some(parent_member.to_owned());
+        }
+        self.enter_room(call_id, &room_id, address_id);
+        true
     }
 
     pub(super) fn route(
@@ -260,6 +287,7 @@ impl Hub {
                 kind: LegKind::Callee,
                 video: caller.video,
                 held: false,
+                parent_id: None,
             };
             self.member_legs.insert(leg.member_id.clone(), id.clone());
             self.legs.insert(id.clone(), leg);

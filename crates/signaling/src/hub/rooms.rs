@@ -49,6 +49,7 @@ impl Hub {
             address_id: leg.address_id.clone(),
             name: leg.name.clone(),
             role: leg.role,
+            parent_id: leg.parent_id.clone(),
         }
     }
 
@@ -75,22 +76,30 @@ impl Hub {
                 id
             }
         };
-        let Some(entry) = self.rooms.get_mut(&room_id) else {
+        self.enter_room(call_id, &room_id, Some(target.address_id.clone()));
+    }
+
+    /// Asks the media engine to add a leg to an existing room.
+    pub(super) fn enter_room(&mut self, call_id: &str, room_id: &str, address_id: Option<String>) {
+        let Some(role) = self.legs.get(call_id).map(|l| l.role) else {
             return;
         };
-        if entry.room.locked && leg.role != Role::Moderator {
-            self.close_if_empty(&room_id);
+        let Some(entry) = self.rooms.get_mut(room_id) else {
+            return;
+        };
+        if entry.room.locked && role != Role::Moderator {
+            self.close_if_empty(room_id);
             return self.hangup_leg(call_id, Cause::CallRejected, true);
         }
         entry.pending += 1;
         let Some(leg) = self.legs.get_mut(call_id) else {
             return;
         };
-        leg.room = Some(room_id.clone());
+        leg.room = Some(room_id.to_owned());
         leg.state = LegState::Joining;
-        leg.address_id = Some(target.address_id.clone());
+        leg.address_id = address_id;
         let call = MediaCall::AddMember {
-            room: room_id,
+            room: room_id.to_owned(),
             member: leg.member_id.clone(),
             offer: leg.offer.take().unwrap_or_default(),
         };

@@ -2,7 +2,7 @@ use std::collections::HashMap;
 
 use super::*;
 use crate::directory::TargetKind;
-use crate::message::ModifyAction;
+use crate::message::{Invite, ModifyAction};
 use crate::room::{Control, Target as RoomTarget};
 
 const ANSWER: &str = "v=0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=answer\r\n";
@@ -177,12 +177,13 @@ impl T {
     fn dial(&mut self, conn: ConnId, call_id: &str, to: &str) -> ReqId {
         self.request(
             conn,
-            Request::Invite {
+            Request::Invite(Invite {
                 call_id: call_id.into(),
                 destination: to.into(),
                 sdp: "v=0\r\nm=audio 9 UDP 111\r\nm=video 9 UDP 96\r\n".into(),
                 attach: false,
-            },
+                screen_share_of: None,
+            }),
         )
     }
 
@@ -811,12 +812,13 @@ fn reattach_rebinds_media_and_rejoins() {
     t.take_media();
     t.request(
         2,
-        Request::Invite {
+        Request::Invite(Invite {
             call_id: "a".into(),
             destination: "/public/room".into(),
             sdp: "new-offer".into(),
             attach: true,
-        },
+            screen_share_of: None,
+        }),
     );
     let ev = t.events(2);
     assert_eq!(types(&ev), ["verto.answer", "call.joined", "call.state"]);
@@ -890,4 +892,43 @@ fn requests_before_connect_are_refused() {
     t.hub.open(7);
     t.request(7, Request::Online);
     assert!(replies(&t.take(7))[0].1.is_err());
+}
+
+#[test]
+fn screen_share_joins_the_parents_room_as_a_child_member() {
+    let mut t = T::new();
+    t.connect(1, "alice");
+    t.connect(2, "bob");
+    t.dial(1, "main", "/public/room");
+    t.dial(2, "b", "/public/room");
+    t.take(1);
+    t.take(2);
+    let parent = t.hub.legs["main"].member_id.clone();
+    t.request(
+        1,
+        Request::Invite(Invite {
+            call_id: "share".into(),
+            destination: "/public/room".into(),
+            sdp: "v=0".into(),
+            attach: false,
+            screen_share_of: Some(parent.clone()),
+        }),
+    );
+    let alice = t.events(1);
+    let joined = alice.iter().find(|(ty, _)| ty == "member.joined").unwrap();
+    assert_eq!(
+        joined.1["member"]["parent_id"],
+        parent.as_str(),
+        "the main call sees its share"
+    );
+    assert!(
+        alice
+            .iter()
+            .any(|(ty, p)| ty == "call.joined" && p["call_id"] == "share")
+    );
+    let bob = t.events(2);
+    assert!(
+        bob.iter()
+            .any(|(ty, p)| ty == "member.joined" && p["member"]["parent_id"] == parent.as_str())
+    );
 }

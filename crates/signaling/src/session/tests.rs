@@ -267,12 +267,13 @@ fn verto_invite_goes_to_hub_and_reply_is_wrapped() {
     let (req, request) = up_request(&out);
     assert_eq!(
         request,
-        Request::Invite {
+        Request::Invite(Invite {
             call_id: "call-1".into(),
             destination: "/public/room?channel=video".into(),
             sdp: "v=0".into(),
-            attach: false
-        }
+            attach: false,
+            screen_share_of: None,
+        })
     );
     h.down(Down::Reply {
         req,
