@@ -34,7 +34,9 @@ pub struct HubConfig {
     pub max_sessions_per_subject: usize,
     /// Events kept for a session without a socket; beyond it the session cannot be resumed.
     pub max_queued_events: usize,
-    /// `node_id` reported for members.
+    /// Calls (legs) one session may have at a time.
+    pub max_calls_per_session: usize,
+    /// `node_id` reported for members (the shell copies the session's).
     pub node_id: String,
 }
 
@@ -45,6 +47,7 @@ impl Default for HubConfig {
             ring_timeout: Duration::from_secs(30),
             max_sessions_per_subject: 10,
             max_queued_events: 1024,
+            max_calls_per_session: 8,
             node_id: "weft-node-1".into(),
         }
     }

@@ -1,11 +1,24 @@
-//! Weft signaling: the Fabric JSON-RPC protocol over WebSocket.
+//! Weft signaling: the Fabric JSON-RPC protocol over WebSocket, as the unmodified
+//! `@signalwire/js` 3.30.0 speaks it (`shared/spec/fabric-protocol.md`).
 //!
-//! - [`rpc`]: JSON-RPC 2.0 codec with size limits.
-//! - [`session`]: the sans-IO per-connection state machine.
-//! - [`hub`]: the sans-IO switch between sessions (presence, calls, rooms).
-//! - [`room`]: the room model and its controls.
+//! Layers:
+//! - [`rpc`]: JSON-RPC 2.0 codec with size limits; [`address`], [`verto`], [`handshake`]:
+//!   small protocol helpers.
+//! - [`session`]: the sans-IO per-connection state machine (handshake, event acks, pings,
+//!   replies within the deadline, duplicate ids, rate and garbage limits).
+//! - [`hub`]: the sans-IO switch between sessions (resume by `protocol`, presence, routing by
+//!   address, ringing, rooms); [`room`]: the room model and its controls.
 //! - [`directory`] and [`media`]: the boundaries the server implements.
 //! - [`shell`]: the thin tokio/axum shell.
+//!
+//! Wiring it into a server:
+//! 1. Implement [`directory::Directory`] (token verification, address resolution) and
+//!    [`media::Media`] (on `weft-media`: create the room on the first `add_member` /
+//!    `offer_member` for an unknown room id, map ids with `RoomId::from`/`MemberId::from`).
+//! 2. `let signaling = Signaling::start(config, Arc::new(directory), Arc::new(media));` inside
+//!    the tokio runtime, and mount [`router`]`(signaling.clone())` for the `relay.<domain>` host.
+//! 3. Forward the engine's talking and member-closed events with
+//!    [`Signaling::media_event`]; call [`Signaling::shutdown`] before stopping the listener.
 
 pub mod address;
 pub mod directory;

@@ -76,10 +76,11 @@ pub struct Signaling {
 impl Signaling {
     /// Starts the hub task on the current tokio runtime.
     pub fn start<D: Directory, M: Media>(
-        cfg: SignalingConfig,
+        mut cfg: SignalingConfig,
         directory: Arc<D>,
         media: Arc<M>,
     ) -> Self {
+        cfg.hub.node_id.clone_from(&cfg.session.node_id);
         let (tx, rx) = unbounded_channel();
         let (media_tx, media_rx) = unbounded_channel();
         tokio::spawn(run_media(media, media_rx, tx.clone()));

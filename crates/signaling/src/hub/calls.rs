@@ -143,6 +143,15 @@ impl Hub {
             }
             self.hangup_leg(&call_id, Cause::NormalClearing, false);
         }
+        let calls = self
+            .legs
+            .values()
+            .filter(|l| l.protocol == protocol)
+            .count();
+        if calls >= self.cfg.max_calls_per_session {
+            let err = RpcError::new(INVALID_PARAMS, "Too many calls in this session");
+            return self.reply(conn, req, Err(err));
+        }
         self.reply(conn, req, Ok(created(&call_id)));
         let address = match Address::parse(&destination) {
             Ok(a) => a,

@@ -932,3 +932,17 @@ fn screen_share_joins_the_parents_room_as_a_child_member() {
             .any(|(ty, p)| ty == "member.joined" && p["member"]["parent_id"] == parent.as_str())
     );
 }
+
+#[test]
+fn calls_per_session_are_limited() {
+    let mut t = T::new();
+    t.connect(1, "alice");
+    for i in 0..8 {
+        t.dial(1, &format!("c{i}"), "/public/room");
+    }
+    t.take(1);
+    let req = t.dial(1, "one-too-many", "/public/room");
+    let r = replies(&t.take(1));
+    assert_eq!(r[0].0, req);
+    assert!(r[0].1.is_err());
+}
