@@ -7,6 +7,7 @@ mod auth;
 mod body;
 mod error;
 mod grants;
+pub mod oauth;
 mod paging;
 mod routes;
 mod schema;

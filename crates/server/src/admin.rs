@@ -36,6 +36,31 @@ pub enum AdminCommand {
         #[arg(long)]
         last_name: Option<String>,
     },
+    /// Manage OAuth clients (web or mobile apps whose subscribers log in through Weft).
+    #[command(subcommand)]
+    OauthClient(OAuthClientCommand),
+}
+
+/// `weft admin oauth-client …`.
+#[derive(Debug, Subcommand)]
+pub enum OAuthClientCommand {
+    /// Register a public client; prints it as JSON.
+    Create {
+        #[arg(long)]
+        client_id: String,
+        /// An exact redirect URI the client may use (repeat for more).
+        #[arg(long = "redirect-uri", required = true)]
+        redirect_uris: Vec<String>,
+        /// A browser origin allowed to call the token endpoint (repeat for more).
+        #[arg(long = "origin")]
+        origins: Vec<String>,
+        /// The project whose subscribers log in; default: the first (bootstrap) project.
+        #[arg(long)]
+        project_id: Option<String>,
+        /// The name shown on the login page; default: the client id.
+        #[arg(long)]
+        name: Option<String>,
+    },
 }
 
 /// Runs one admin command.
@@ -84,6 +109,35 @@ pub async fn run(config: Config, command: AdminCommand) -> Result<()> {
             .await
             .map_err(|e| anyhow::anyhow!("creating the subscriber: {e:?}"))?;
             json!({"id": r.id, "subscriber_id": r.inner_id, "email": r.body["email"], "address": format!("/public/{}", r.name)})
+        }
+        AdminCommand::OauthClient(OAuthClientCommand::Create {
+            client_id,
+            redirect_uris,
+            origins,
+            project_id,
+            name,
+        }) => {
+            let project_id = match project_id {
+                Some(p) if store.project_exists(&p).await? => p,
+                Some(p) => bail!("no project {p}"),
+                None => store
+                    .first_project_id()
+                    .await?
+                    .context("no project exists yet: start the server once or create one")?,
+            };
+            let client = weft_api::oauth::OAuthClient {
+                name: name.unwrap_or_else(|| client_id.clone()),
+                client_id,
+                project_id: Some(project_id.clone()),
+                redirect_uris,
+                allowed_origins: origins,
+                from_config: false,
+            };
+            let configured = config.oauth_config(443).clients;
+            weft_api::oauth::create_client(&store, &configured, client, &project_id)
+                .await
+                .map_err(|e| anyhow::anyhow!("registering the OAuth client: {e:?}"))?
+                .to_json()
         }
     };
     println!("{output}");

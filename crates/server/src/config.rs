@@ -28,6 +28,7 @@ pub struct Config {
     pub tokens: TokenConfig,
     pub http: HttpConfig,
     pub bootstrap: BootstrapConfig,
+    pub oauth: OAuthSettings,
 }
 
 /// TLS certificate and the port the public reaches.
@@ -66,6 +67,49 @@ pub struct BootstrapConfig {
     pub api_token: Option<String>,
 }
 
+/// Subscriber login (OAuth2 + PKCE, OpenID Connect).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OAuthSettings {
+    /// The issuer URL; default `https://fabric.<domain>[:public port]`.
+    pub issuer: Option<String>,
+    /// Authorization-code lifetime in seconds (1–60).
+    pub code_ttl_secs: i64,
+    /// Failed logins allowed per account, and per client address, within `failure_window_secs`.
+    pub max_failures_per_account: u32,
+    pub max_failures_per_address: u32,
+    pub failure_window_secs: u64,
+    /// Public clients defined here (read-only for the REST API).
+    pub clients: Vec<OAuthClientSettings>,
+}
+
+/// One OAuth client in the configuration file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OAuthClientSettings {
+    pub client_id: String,
+    /// A display name for the login page; default: the client id.
+    pub name: Option<String>,
+    /// The project whose subscribers log in; default: the first (bootstrap) project.
+    pub project_id: Option<String>,
+    pub redirect_uris: Vec<String>,
+    #[serde(default)]
+    pub allowed_origins: Vec<String>,
+}
+
+impl Default for OAuthSettings {
+    fn default() -> Self {
+        OAuthSettings {
+            issuer: None,
+            code_ttl_secs: 60,
+            max_failures_per_account: 5,
+            max_failures_per_address: 20,
+            failure_window_secs: 900,
+            clients: Vec::new(),
+        }
+    }
+}
+
 impl Default for Config {
     fn default() -> Self {
         Config {
@@ -80,6 +124,7 @@ impl Default for Config {
             tokens: TokenConfig::default(),
             http: HttpConfig::default(),
             bootstrap: BootstrapConfig::default(),
+            oauth: OAuthSettings::default(),
         }
     }
 }
@@ -176,6 +221,53 @@ impl Config {
         }
         if let Some(v) = opt("WEFT_BOOTSTRAP_API_TOKEN") {
             self.bootstrap.api_token = Some(v);
+        }
+        if let Some(v) = opt("WEFT_OAUTH_ISSUER") {
+            self.oauth.issuer = Some(v);
+        }
+        Ok(())
+    }
+
+    /// The OAuth settings for the API; the issuer defaults to `https://fabric.<domain>[:port]`.
+    pub fn oauth_config(&self, public_port: u16) -> weft_api::oauth::OAuthConfig {
+        let issuer = self
+            .oauth
+            .issuer
+            .clone()
+            .unwrap_or_else(|| match public_port {
+                443 => format!("https://fabric.{}", self.domain),
+                port => format!("https://fabric.{}:{port}", self.domain),
+            });
+        let mut oauth = weft_api::oauth::OAuthConfig::new(issuer);
+        oauth.code_ttl_secs = self.oauth.code_ttl_secs;
+        oauth.id_token_ttl_secs = self.tokens.access_ttl_secs;
+        oauth.limits = weft_api::oauth::Limits {
+            per_account: self.oauth.max_failures_per_account,
+            per_address: self.oauth.max_failures_per_address,
+            window_secs: self.oauth.failure_window_secs,
+        };
+        oauth.clients = self
+            .oauth
+            .clients
+            .iter()
+            .map(|c| weft_api::oauth::OAuthClient {
+                client_id: c.client_id.clone(),
+                project_id: c.project_id.clone(),
+                name: c.name.clone().unwrap_or_else(|| c.client_id.clone()),
+                redirect_uris: c.redirect_uris.clone(),
+                allowed_origins: c.allowed_origins.clone(),
+                from_config: true,
+            })
+            .collect();
+        oauth
+    }
+
+    /// Checks the configured OAuth clients (ids, redirect URIs, origins).
+    pub fn check_oauth_clients(&self) -> Result<()> {
+        for client in self.oauth_config(443).clients {
+            if let Err(e) = weft_api::oauth::clients::check_client(&client) {
+                bail!("[[oauth.clients]] {}: {e:?}", client.client_id);
+            }
         }
         Ok(())
     }

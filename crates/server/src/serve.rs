@@ -70,7 +70,9 @@ pub async fn run(config: Config) -> Result<()> {
             max_body_bytes: config.http.max_body_bytes,
         }),
     };
-    let router = weft_api::router(api);
+    config.check_oauth_clients()?;
+    let oauth = weft_api::oauth::OAuthState::new(api.clone(), config.oauth_config(public_port));
+    let router = weft_api::router(api).merge(weft_api::oauth::router(oauth));
 
     let shutdown = CancellationToken::new();
     tokio::spawn(stop_on_signal(shutdown.clone()));
