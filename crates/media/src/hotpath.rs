@@ -2,6 +2,7 @@
 //! map the payload type, rewrite sequence number and timestamp, and hand the shared payload to the
 //! subscriber's str0m send stream (no copy).
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use str0m::Rtc;
@@ -9,9 +10,9 @@ use str0m::RtcConfig;
 use str0m::config::DtlsCert;
 use str0m::format::{Codec, CodecSpec};
 use str0m::media::{Mid, Pt};
-use str0m::rtp::{ExtensionValues, RtpPacket, RtpWrite};
+use str0m::rtp::{ExtensionValues, RtpPacket, RtpWrite, Vp8Descriptor};
 
-use crate::rewrite::StreamRewriter;
+use crate::rewrite::{PictureIdRewriter, StreamRewriter};
 
 /// The str0m configuration of every server-side peer: ICE-lite, RTP mode, the shared certificate.
 pub fn server_config(cert: &DtlsCert) -> RtcConfig {
@@ -25,6 +26,7 @@ pub fn server_config(cert: &DtlsCert) -> RtcConfig {
 #[derive(Debug, Clone, Default)]
 pub struct SlotWriter {
     rewriter: StreamRewriter,
+    pictures: PictureIdRewriter,
     waiting_keyframe: bool,
     pt_map: Option<(Pt, Pt)>,
 }
@@ -46,6 +48,7 @@ impl SlotWriter {
     /// keyframe.
     pub fn restart(&mut self, video: bool) {
         self.rewriter.switch_source();
+        self.pictures.switch_source();
         self.waiting_keyframe = video;
         self.pt_map = None;
     }
@@ -90,24 +93,94 @@ impl SlotWriter {
             video_orientation: packet.header.ext_vals.video_orientation,
             ..ExtensionValues::default()
         };
+        let mut write = RtpWrite::new(
+            out_pt,
+            seq.into(),
+            ts,
+            packet.timestamp,
+            packet.payload.clone(),
+        )
+        .marker(packet.header.marker)
+        .ext_vals(ext)
+        .nackable(f.video);
+        if f.spec.codec == Codec::Vp8
+            && let Some((picture_id, wide)) = vp8_picture_id(&packet.payload)
+        {
+            let out = self.pictures.map(picture_id, wide);
+            if out != picture_id
+                && let Some(patch) = Vp8Descriptor::parse(&packet.payload)
+                    .ok()
+                    .and_then(|d| d.patch().picture_id(out).build().ok())
+            {
+                write = write.vp8_patch(patch);
+            }
+        }
         let mut api = rtc.direct_api();
         let Some(tx) = api.stream_tx_by_mid(mid, None) else {
             return false;
         };
-        tx.write_rtp(
-            RtpWrite::new(
-                out_pt,
-                seq.into(),
-                ts,
-                packet.timestamp,
-                packet.payload.clone(),
-            )
-            .marker(packet.header.marker)
-            .ext_vals(ext)
-            .nackable(f.video),
-        );
+        tx.write_rtp(write);
         true
     }
+
+    /// Writes a packet the engine generated (a mixed audio frame) into the slot, continuing the
+    /// slot's sequence numbers and timestamps. The caller ticks and drains `rtc` afterwards.
+    pub fn write_generated(
+        &mut self,
+        rtc: &mut Rtc,
+        mid: Mid,
+        g: &Generated,
+        now: Instant,
+    ) -> bool {
+        let Some((seq, ts)) = self.rewriter.map(g.seq, g.ts, now, g.clock_rate) else {
+            return false;
+        };
+        let ext = ExtensionValues {
+            audio_level: Some(-(g.level.min(127) as i8)),
+            voice_activity: Some(g.level < 127),
+            ..ExtensionValues::default()
+        };
+        let mut api = rtc.direct_api();
+        let Some(tx) = api.stream_tx_by_mid(mid, None) else {
+            return false;
+        };
+        tx.write_rtp(RtpWrite::new(g.pt, seq.into(), ts, now, g.payload.clone()).ext_vals(ext));
+        true
+    }
+}
+
+/// A packet made by the engine rather than forwarded (mixed audio).
+pub struct Generated {
+    /// The listener's payload type for the codec.
+    pub pt: Pt,
+    /// The generator's own sequence number (rewritten per slot).
+    pub seq: u64,
+    /// The generator's own RTP timestamp (rewritten per slot).
+    pub ts: u32,
+    /// The codec clock rate.
+    pub clock_rate: u32,
+    /// The payload, shared between listeners.
+    pub payload: Arc<[u8]>,
+    /// Audio level, `-dBov`.
+    pub level: u8,
+}
+
+/// The picture id of a VP8 payload descriptor and whether it is 15-bit.
+fn vp8_picture_id(payload: &[u8]) -> Option<(u16, bool)> {
+    let (&b0, rest) = payload.split_first()?;
+    if b0 & 0x80 == 0 {
+        return None;
+    }
+    let (&ext, rest) = rest.split_first()?;
+    if ext & 0x80 == 0 {
+        return None;
+    }
+    let (&hi, rest) = rest.split_first()?;
+    if hi & 0x80 == 0 {
+        return Some((u16::from(hi), false));
+    }
+    let &lo = rest.first()?;
+    Some((u16::from(hi & 0x7f) << 8 | u16::from(lo), true))
 }
 
 /// The subscriber's payload type for the publisher's codec.

@@ -64,6 +64,7 @@ mod error;
 mod event;
 pub mod hotpath;
 mod ids;
+pub mod mixer;
 mod negotiate;
 mod options;
 pub mod rewrite;

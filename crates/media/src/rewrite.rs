@@ -84,10 +84,56 @@ impl StreamRewriter {
     }
 }
 
+/// Rewrites VP8 picture ids so they continue across source switches.
+#[derive(Debug, Clone, Default)]
+pub struct PictureIdRewriter {
+    offset: u16,
+    last: Option<u16>,
+    rebase: bool,
+}
+
+impl PictureIdRewriter {
+    /// The next picture id starts a new mapping continuing the previous output.
+    pub fn switch_source(&mut self) {
+        self.rebase = true;
+    }
+
+    /// Maps an incoming picture id (15-bit when `wide`, else 7-bit) to the outgoing one.
+    pub fn map(&mut self, picture_id: u16, wide: bool) -> u16 {
+        let modulus: u16 = if wide { 0x8000 } else { 0x80 };
+        if self.rebase {
+            self.rebase = false;
+            if let Some(last) = self.last {
+                let next = (last.wrapping_add(1)) % modulus;
+                self.offset = next.wrapping_sub(picture_id) % modulus;
+            }
+        }
+        let out = picture_id.wrapping_add(self.offset) % modulus;
+        self.last = Some(out);
+        out
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::time::Duration;
+
+    #[test]
+    fn picture_ids_continue_across_a_switch() {
+        let mut p = PictureIdRewriter::default();
+        assert_eq!(p.map(100, true), 100);
+        assert_eq!(p.map(101, true), 101);
+        p.switch_source();
+        assert_eq!(p.map(7000, true), 102);
+        assert_eq!(p.map(7001, true), 103);
+        p.switch_source();
+        assert_eq!(p.map(0x7fff, true), 104);
+        assert_eq!(p.map(0, true), 105);
+        p.switch_source();
+        assert_eq!(p.map(5, false), 106);
+        assert_eq!(p.map(6, false), 107);
+    }
 
     #[test]
     fn first_mapping_drops_the_roc() {

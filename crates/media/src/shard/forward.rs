@@ -18,6 +18,9 @@ use crate::ids::{MemberId, RoomId};
 use crate::negotiate::guarded;
 use crate::options::MediaKind;
 
+/// How much louder (0–100 scale) a member must be to take over from a talking active speaker.
+const SPEAKER_MARGIN: u8 = 5;
+
 /// Least time between two keyframe requests to one source.
 const KEYFRAME_REQUEST_INTERVAL: Duration = Duration::from_millis(300);
 
@@ -71,6 +74,7 @@ impl Worker {
             }
         }
         self.fill_free_slots(peer);
+        self.apply_policy(room);
     }
 
     /// Gives `peer`'s free slots the room's sources it does not receive yet (last-N).
@@ -89,7 +93,7 @@ impl Worker {
             .map(|(i, s)| (i, s.kind))
             .collect();
         for (source, kind) in candidates {
-            if p.used_slots(kind) >= last_n {
+            if p.used_slots(kind) >= last_n || (kind == MediaKind::Audio && p.mixed) {
                 continue;
             }
             let free = p.lines.iter().position(|l| {
@@ -121,8 +125,14 @@ impl Worker {
         for (_, source) in r.sources.iter_mut() {
             source.subscribers.retain(|(p, _)| *p != peer);
         }
-        if r.active_speaker.as_ref() == Some(&gone.member) {
+        if r.active_speaker == Some(peer) {
             r.active_speaker = None;
+        }
+        if r.previous_speaker == Some(peer) {
+            r.previous_speaker = None;
+        }
+        if let Some(mixer) = r.mixer.as_mut() {
+            mixer.remove(peer);
         }
         let room_id = r.id.clone();
         for (subscriber, line) in &freed {
@@ -178,6 +188,16 @@ impl Worker {
         }
         if p.muted(kind) {
             return;
+        }
+        if kind == MediaKind::Audio
+            && let Some(mixer) = self.rooms.get_mut(p.room).and_then(|r| r.mixer.as_mut())
+        {
+            let level = packet
+                .header
+                .ext_vals
+                .audio_level
+                .map_or(127, i8::unsigned_abs);
+            mixer.push(publisher, packet.payload.clone(), level);
         }
         let pt = packet.header.payload_type;
         let Some(spec) = p
@@ -283,7 +303,7 @@ impl Worker {
         }
     }
 
-    fn request_keyframe(&mut self, room: usize, source: usize, now: Instant) {
+    pub(super) fn request_keyframe(&mut self, room: usize, source: usize, now: Instant) {
         let Some(r) = self.rooms.get_mut(room) else {
             return;
         };
@@ -323,10 +343,12 @@ impl Worker {
         });
     }
 
-    /// Ends talking for silent members and picks each room's active speaker.
+    /// Ends talking for silent members, picks each room's active speaker and switches the video
+    /// of one-slot members accordingly.
     pub(super) fn update_speakers(&mut self, now: Instant) {
-        for (_, r) in self.rooms.iter_mut() {
-            let mut loudest: Option<(u8, MemberId)> = None;
+        let mut changed = Vec::new();
+        for (ri, r) in self.rooms.iter_mut() {
+            let mut loudest: Option<(u8, usize)> = None;
             for &m in &r.members {
                 let Some(p) = self.peers.get_mut(m) else {
                     continue;
@@ -339,21 +361,38 @@ impl Worker {
                         level: p.speech.level(),
                     });
                 }
-                if p.speech.talking() && loudest.as_ref().is_none_or(|(l, _)| p.speech.level() > *l)
-                {
-                    loudest = Some((p.speech.level(), p.member.clone()));
+                if p.speech.talking() && loudest.is_none_or(|(l, _)| p.speech.level() > l) {
+                    loudest = Some((p.speech.level(), m));
                 }
             }
-            if let Some((_, member)) = loudest
-                && r.active_speaker.as_ref() != Some(&member)
-            {
-                let previous = r.active_speaker.replace(member.clone());
+            let Some((level, loudest)) = loudest else {
+                continue;
+            };
+            let current = r
+                .active_speaker
+                .and_then(|a| self.peers.get(a).map(|p| (a, p)));
+            let keep = current.is_some_and(|(a, p)| {
+                a == loudest
+                    || (p.speech.talking()
+                        && level < p.speech.level().saturating_add(SPEAKER_MARGIN))
+            });
+            if keep {
+                continue;
+            }
+            r.previous_speaker = r.active_speaker.replace(loudest);
+            let member_of =
+                |i: Option<usize>| i.and_then(|i| self.peers.get(i)).map(|p| p.member.clone());
+            if let Some(member) = member_of(Some(loudest)) {
                 let _ = self.io.events.send(MediaEvent::ActiveSpeaker {
                     room: r.id.clone(),
                     member,
-                    previous,
+                    previous: member_of(r.previous_speaker),
                 });
             }
+            changed.push(ri);
+        }
+        for room in changed {
+            self.switch_videos(room, now);
         }
     }
 

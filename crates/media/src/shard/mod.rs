@@ -2,6 +2,7 @@
 
 mod demux;
 mod forward;
+mod mixing;
 mod peer;
 mod room;
 mod slab;

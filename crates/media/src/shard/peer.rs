@@ -30,6 +30,10 @@ pub(crate) struct Peer {
     pub deaf: bool,
     pub layers: LayerPreference,
     pub connected: bool,
+    /// Receives mix-minus audio instead of forwarded streams (one audio slot, room of 3+).
+    pub mixed: bool,
+    /// Receives the active speaker's video on its one video slot (room of 3+).
+    pub switched: bool,
     /// Written to since the last tick (needs `Input::Timeout` to release the packets).
     pub dirty: bool,
     pub added_at: Instant,
@@ -82,6 +86,8 @@ impl Peer {
             deaf: opts.deaf,
             layers: LayerPreference::default(),
             connected: false,
+            mixed: false,
+            switched: false,
             dirty: false,
             added_at: now,
             pending_offer: None,
@@ -111,6 +117,29 @@ impl Peer {
             .iter()
             .filter(|l| l.kind == kind && l.slot.as_ref().is_some_and(|s| s.source.is_some()))
             .count()
+    }
+
+    /// Number of slots (send-capable m-lines) of `kind`.
+    pub(crate) fn slots(&self, kind: MediaKind) -> usize {
+        self.lines
+            .iter()
+            .filter(|l| l.kind == kind && l.slot.is_some())
+            .count()
+    }
+
+    /// The line index of the first slot of `kind`.
+    pub(crate) fn first_slot(&self, kind: MediaKind) -> Option<usize> {
+        self.lines
+            .iter()
+            .position(|l| l.kind == kind && l.slot.is_some())
+    }
+
+    /// The source this peer publishes of `kind`, if any.
+    pub(crate) fn published(&self, kind: MediaKind) -> Option<usize> {
+        self.lines
+            .iter()
+            .filter(|l| l.kind == kind)
+            .find_map(|l| l.source)
     }
 
     /// Whether one of this peer's slots carries `source`.

@@ -5,7 +5,8 @@ use std::time::Instant;
 use str0m::media::Mid;
 
 use super::slab::Slab;
-use crate::ids::{MemberId, RoomId};
+use crate::ids::RoomId;
+use crate::mixer::Mixer;
 use crate::options::MediaKind;
 
 /// A room: members (peer indexes) and sources (published streams).
@@ -14,7 +15,15 @@ pub(crate) struct Room {
     pub members: Vec<usize>,
     pub sources: Slab<Source>,
     pub max_members: usize,
-    pub active_speaker: Option<MemberId>,
+    /// Peer index of the active (loudest) speaker.
+    pub active_speaker: Option<usize>,
+    /// Peer index of the speaker before it (what the active speaker sees).
+    pub previous_speaker: Option<usize>,
+    /// Mix-minus audio for one-slot members (rooms of three or more).
+    pub mixer: Option<Mixer>,
+    /// Sequence number and RTP timestamp of the mixer's output frames (rewritten per listener).
+    pub mix_seq: u64,
+    pub mix_ts: u32,
 }
 
 /// One stream published by a member, and who receives it.
@@ -37,6 +46,10 @@ impl Room {
             sources: Slab::default(),
             max_members,
             active_speaker: None,
+            previous_speaker: None,
+            mixer: None,
+            mix_seq: 1,
+            mix_ts: 0,
         }
     }
 }

@@ -16,6 +16,7 @@ use str0m::{Event, IceConnectionState, Input, Output};
 use tokio::sync::broadcast;
 
 use super::demux::{Demux, Match};
+use super::mixing::MIX_INTERVAL;
 use super::peer::Peer;
 use super::room::Room;
 use super::slab::Slab;
@@ -177,12 +178,16 @@ impl Worker {
     pub(super) fn run(mut self) {
         let mut events = Events::with_capacity(64);
         let mut next_housekeeping = Instant::now() + HOUSEKEEPING;
+        let mut next_mix = Instant::now() + MIX_INTERVAL;
         while !self.stopping {
             let now = Instant::now();
-            let deadline = self
-                .timers
-                .next()
-                .map_or(next_housekeeping, |t| t.min(next_housekeeping));
+            let mixing = self.rooms.iter().any(|(_, r)| r.mixer.is_some());
+            let wake = if mixing {
+                next_housekeeping.min(next_mix)
+            } else {
+                next_housekeeping
+            };
+            let deadline = self.timers.next().map_or(wake, |t| t.min(wake));
             let timeout = deadline.saturating_duration_since(now);
             if let Err(e) = self.poll.poll(&mut events, Some(timeout))
                 && e.kind() != ErrorKind::Interrupted
@@ -196,6 +201,17 @@ impl Worker {
             }
             self.read_commands(now);
             self.run_timers(now);
+            if mixing && now >= next_mix {
+                self.mix_tick(now);
+                self.settle(now);
+                // Keep a steady 20 ms cadence; after a stall, resynchronise instead of bursting.
+                next_mix += MIX_INTERVAL;
+                if next_mix <= now {
+                    next_mix = now + MIX_INTERVAL;
+                }
+            } else if !mixing {
+                next_mix = now + MIX_INTERVAL;
+            }
             if now >= next_housekeeping {
                 self.housekeeping(now);
                 next_housekeeping = now + HOUSEKEEPING;
@@ -573,6 +589,7 @@ impl Worker {
         self.io.queues.dirty.retain(|p| *p != index);
         let _ = catch_unwind(AssertUnwindSafe(|| peer.rtc.disconnect()));
         let room_id = self.detach_from_room(index, &peer);
+        self.apply_policy(peer.room);
         if let Some(room) = room_id {
             self.io.emit(MediaEvent::MemberState {
                 room,

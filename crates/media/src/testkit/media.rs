@@ -39,6 +39,16 @@ pub fn tag_of(payload: &[u8], video: bool) -> Option<u32> {
     Some(u32::from_be_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]))
 }
 
+/// The 15-bit picture id of a synthetic VP8 payload.
+pub fn picture_id_of(payload: &[u8]) -> Option<u16> {
+    match payload {
+        [b0, b1, hi, lo, ..] if b0 & 0x80 != 0 && b1 & 0x80 != 0 && hi & 0x80 != 0 => {
+            Some(u16::from(hi & 0x7f) << 8 | u16::from(*lo))
+        }
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -51,5 +61,6 @@ mod tests {
         )));
         assert_eq!(tag_of(&vp8_payload(9, false, 42), true), Some(42));
         assert_eq!(tag_of(&audio_payload(43, 60), false), Some(43));
+        assert_eq!(picture_id_of(&vp8_payload(0x1234, false, 1)), Some(0x1234));
     }
 }

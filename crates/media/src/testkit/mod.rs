@@ -5,12 +5,16 @@
 //! Payloads carry the sending peer's `tag`, so a receiver can tell whose media it got.
 
 mod media;
+mod memory;
 mod peer;
 mod report;
+mod tone;
 
 pub use media::{VP8_KEYFRAME_INTERVAL, vp8_payload};
+pub use memory::MemoryPair;
 pub use peer::{PeerSpec, PendingPeer, TestPeer};
 pub use report::StreamReport;
+pub use tone::{ToneSink, ToneSource, tone_amplitude, tone_presence};
 
 use std::time::{Duration, Instant};
 

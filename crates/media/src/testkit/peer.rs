@@ -14,13 +14,16 @@ use str0m::net::{DatagramRecv, Protocol, Receive};
 use str0m::rtp::{ExtensionValues, RtpPacket, RtpWrite};
 use str0m::{Candidate, Event, Input, Output, Rtc, RtcConfig};
 
-use super::media::{VP8_KEYFRAME_INTERVAL, audio_payload, tag_of, vp8_payload};
+use super::media::{VP8_KEYFRAME_INTERVAL, audio_payload, picture_id_of, tag_of, vp8_payload};
 use super::report::StreamReport;
+use super::tone::{ToneSink, ToneSource};
 
 const AUDIO_INTERVAL: Duration = Duration::from_millis(20);
 const VIDEO_INTERVAL: Duration = Duration::from_millis(33);
 const AUDIO_PAYLOAD: usize = 80;
 const MAX_TIMESTAMPS: usize = 64;
+/// Decoded audio kept per tone peer (4 s).
+const MAX_PCM: usize = 4 * 48_000;
 
 /// What a synthetic peer offers and sends.
 #[derive(Debug, Clone)]
@@ -35,6 +38,9 @@ pub struct PeerSpec {
     pub extra_audio_slots: usize,
     /// Extra receive-only video m-lines.
     pub extra_video_slots: usize,
+    /// Send a real Opus tone of this frequency (Hz) instead of synthetic audio payloads, and decode
+    /// received audio (see [`TestPeer::received_pcm`]).
+    pub tone: Option<f32>,
 }
 
 impl PeerSpec {
@@ -46,6 +52,15 @@ impl PeerSpec {
             video: true,
             extra_audio_slots: 0,
             extra_video_slots: 0,
+            tone: None,
+        }
+    }
+
+    /// An SDK-shaped peer sending an Opus tone of `freq` Hz.
+    pub fn sdk_tone(tag: u32, freq: f32) -> Self {
+        Self {
+            tone: Some(freq),
+            ..Self::sdk(tag)
         }
     }
 
@@ -89,6 +104,8 @@ struct Shared {
     sent_packets: AtomicU64,
     drop_video: AtomicU32,
     audio_level: AtomicU8,
+    tone_amplitude: AtomicU32,
+    pcm: Mutex<Vec<f32>>,
     sending: AtomicBool,
     streams: Mutex<HashMap<String, StreamReport>>,
 }
@@ -160,6 +177,9 @@ impl TestPeer {
         let local = socket.local_addr().map_err(|e| e.to_string())?;
         let shared = Arc::new(Shared::default());
         shared.audio_level.store(30, Ordering::Relaxed);
+        shared
+            .tone_amplitude
+            .store(0.1f32.to_bits(), Ordering::Relaxed);
         shared.sending.store(true, Ordering::Relaxed);
         let (commands, inbox) = mpsc::channel();
         let tag = spec.tag;
@@ -245,6 +265,29 @@ impl TestPeer {
             .store(dbov.min(127), Ordering::Relaxed);
     }
 
+    /// Sets the amplitude of the peer's tone (full scale 1.0; default 0.1).
+    pub fn set_tone_amplitude(&self, amplitude: f32) {
+        self.shared
+            .tone_amplitude
+            .store(amplitude.to_bits(), Ordering::Relaxed);
+    }
+
+    /// Decoded received audio (tone peers), oldest first, at most the last few seconds.
+    pub fn received_pcm(&self) -> Vec<f32> {
+        self.shared
+            .pcm
+            .lock()
+            .map(|p| p.clone())
+            .unwrap_or_default()
+    }
+
+    /// Forgets the decoded audio received so far.
+    pub fn clear_pcm(&self) {
+        if let Ok(mut p) = self.shared.pcm.lock() {
+            p.clear();
+        }
+    }
+
     /// Starts or stops sending media.
     pub fn set_sending(&self, sending: bool) {
         self.shared.sending.store(sending, Ordering::Relaxed);
@@ -292,6 +335,8 @@ struct Runner {
     picture_id: u16,
     /// The session's m-lines (offered, or learned from `MediaAdded`).
     mids: Vec<Mid>,
+    tone: Option<ToneSource>,
+    sink: ToneSink,
 }
 
 /// Sequence and timestamp state of one outgoing synthetic stream.
@@ -313,7 +358,6 @@ impl Runner {
     ) -> Self {
         let now = Instant::now();
         Self {
-            spec,
             rtc,
             socket,
             local,
@@ -328,6 +372,9 @@ impl Runner {
             keyframe_due: true,
             picture_id: 1,
             mids: Vec::new(),
+            tone: spec.tone.map(|f| ToneSource::new(f, 0.1)),
+            sink: ToneSink::default(),
+            spec,
         }
     }
 
@@ -495,22 +542,29 @@ impl Runner {
     fn send_media(&mut self, now: Instant) {
         let tag = self.spec.tag;
         if now >= self.next_audio {
-            self.next_audio = now + AUDIO_INTERVAL;
+            // A steady cadence, as a real sender's audio clock.
+            self.next_audio = (self.next_audio + AUDIO_INTERVAL).max(now - AUDIO_INTERVAL);
             if let Some(a) = self.audio.as_mut() {
+                let (payload, level): (Arc<[u8]>, u8) = match self.tone.as_mut() {
+                    Some(tone) => {
+                        let amplitude =
+                            f32::from_bits(self.shared.tone_amplitude.load(Ordering::Relaxed));
+                        tone.set_amplitude(amplitude);
+                        (tone.next_packet(), tone.level())
+                    }
+                    None => (
+                        audio_payload(tag, AUDIO_PAYLOAD).into(),
+                        self.shared.audio_level.load(Ordering::Relaxed),
+                    ),
+                };
                 let ext = ExtensionValues {
-                    audio_level: Some(-(self.shared.audio_level.load(Ordering::Relaxed) as i8)),
-                    voice_activity: Some(true),
+                    audio_level: Some(-(level.min(127) as i8)),
+                    voice_activity: Some(level < 127),
                     ..ExtensionValues::default()
                 };
-                let write = RtpWrite::new(
-                    a.pt,
-                    a.seq.into(),
-                    a.ts,
-                    now,
-                    audio_payload(tag, AUDIO_PAYLOAD),
-                )
-                .marker(false)
-                .ext_vals(ext);
+                let write = RtpWrite::new(a.pt, a.seq.into(), a.ts, now, payload)
+                    .marker(false)
+                    .ext_vals(ext);
                 a.seq += 1;
                 a.ts = a.ts.wrapping_add(960);
                 if let Some(tx) = self.rtc.direct_api().stream_tx_by_mid(a.mid, None) {
@@ -564,6 +618,16 @@ impl Runner {
             .media(mid)
             .is_some_and(|m| m.kind() == MediaKind::Video);
         let keyframe = video && str0m::format::detect_vp8_keyframe(&packet.payload);
+        if !video
+            && self.tone.is_some()
+            && let Ok(mut pcm) = self.shared.pcm.lock()
+        {
+            self.sink.decode_into(&packet.payload, &mut pcm);
+            if pcm.len() > MAX_PCM {
+                let excess = pcm.len() - MAX_PCM;
+                pcm.drain(..excess);
+            }
+        }
         let Ok(mut streams) = self.shared.streams.lock() else {
             return;
         };
@@ -588,7 +652,19 @@ impl Runner {
             if !report.origins.contains(&tag) {
                 report.origins.push(tag);
             }
+            if report.last_origin != Some(tag) {
+                report.switches.push((tag, keyframe));
+            }
             report.last_origin = Some(tag);
+        }
+        if let Some(pid) = picture_id_of(&packet.payload).filter(|_| video) {
+            if report
+                .last_picture_id
+                .is_some_and(|last| (last + 1) & 0x7fff != pid)
+            {
+                report.picture_id_jumps += 1;
+            }
+            report.last_picture_id = Some(pid);
         }
         if report.last_timestamps.len() == MAX_TIMESTAMPS {
             report.last_timestamps.remove(0);

@@ -25,6 +25,12 @@ pub struct StreamReport {
     pub ssrcs: Vec<u32>,
     /// RTP timestamps of the last packets, in arrival order (bounded).
     pub last_timestamps: Vec<u32>,
+    /// Changes of sender: `(new sender tag, whether its first packet was a keyframe)`.
+    pub switches: Vec<(u32, bool)>,
+    /// VP8 picture ids that did not follow the previous one (mod 2^15).
+    pub picture_id_jumps: u64,
+    /// The last VP8 picture id received.
+    pub last_picture_id: Option<u16>,
 }
 
 impl StreamReport {

@@ -1,0 +1,246 @@
+//! What one-slot members receive in rooms of three or more: mix-minus audio and the active
+//! speaker's video.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use str0m::format::Codec;
+
+use super::worker::Worker;
+use crate::event::MemberState;
+use crate::hotpath::Generated;
+use crate::mixer::{FRAME, MixedFrame, Mixer};
+use crate::options::MediaKind;
+
+/// Mixer frame interval.
+pub(super) const MIX_INTERVAL: Duration = Duration::from_millis(20);
+/// Room size from which one-slot members are mixed and voice-switched.
+const MIX_FROM_MEMBERS: usize = 3;
+
+impl Worker {
+    /// Decides, for every member of `room`, whether its one audio slot is mixed and its one video
+    /// slot follows the active speaker; creates or drops the room's mixer.
+    pub(super) fn apply_policy(&mut self, room: usize) {
+        let Some(r) = self.rooms.get(room) else {
+            return;
+        };
+        let big = r.members.len() >= MIX_FROM_MEMBERS;
+        let members = r.members.clone();
+        let mut any_mixed = false;
+        for m in members {
+            let Some(p) = self.peers.get_mut(m) else {
+                continue;
+            };
+            p.switched = big && p.slots(MediaKind::Video) == 1;
+            let mixed = big && p.slots(MediaKind::Audio) == 1;
+            any_mixed |= mixed;
+            if mixed == p.mixed {
+                continue;
+            }
+            p.mixed = mixed;
+            if mixed {
+                self.unsubscribe(m, MediaKind::Audio);
+            } else {
+                self.fill_free_slots(m);
+            }
+            // The slot's output changes origin: continue its sequence seamlessly.
+            if let Some(slot) = self
+                .peers
+                .get_mut(m)
+                .and_then(|p| p.first_slot(MediaKind::Audio).map(|l| (p, l)))
+                .and_then(|(p, l)| p.lines[l].slot.as_mut())
+            {
+                slot.writer.restart(false);
+            }
+        }
+        let Some(r) = self.rooms.get_mut(room) else {
+            return;
+        };
+        if !any_mixed {
+            r.mixer = None;
+        } else if r.mixer.is_none() {
+            match Mixer::new() {
+                Ok(mixer) => r.mixer = Some(mixer),
+                Err(e) => tracing::error!("mixer: {e}"),
+            }
+        }
+    }
+
+    /// Detaches `peer`'s slots of `kind` from their sources.
+    fn unsubscribe(&mut self, peer: usize, kind: MediaKind) {
+        let Some(p) = self.peers.get_mut(peer) else {
+            return;
+        };
+        let Some(r) = self.rooms.get_mut(p.room) else {
+            return;
+        };
+        for (line, l) in p.lines.iter_mut().enumerate() {
+            if l.kind != kind {
+                continue;
+            }
+            if let Some(source) = l.slot.as_mut().and_then(|s| s.source.take())
+                && let Some(s) = r.sources.get_mut(source)
+            {
+                s.subscribers.retain(|&(sub, sl)| (sub, sl) != (peer, line));
+            }
+        }
+    }
+
+    /// Produces one mixed frame for every mixed listener of every mixing room.
+    pub(super) fn mix_tick(&mut self, now: Instant) {
+        let mut frames: Vec<MixedFrame> = Vec::new();
+        for room in self.rooms.indexes() {
+            let Some(r) = self.rooms.get_mut(room) else {
+                continue;
+            };
+            let Some(mixer) = r.mixer.as_mut() else {
+                continue;
+            };
+            let listeners: Vec<usize> = r
+                .members
+                .iter()
+                .copied()
+                .filter(|m| {
+                    self.peers
+                        .get(*m)
+                        .is_some_and(|p| p.mixed && p.connected && !p.deaf)
+                })
+                .collect();
+            frames.clear();
+            let mixed = catch_unwind(AssertUnwindSafe(|| mixer.mix(&listeners, &mut frames)));
+            // Time always advances (a skipped frame is silence); the sequence only when sent.
+            let (seq, ts) = (r.mix_seq, r.mix_ts);
+            r.mix_ts = r.mix_ts.wrapping_add(FRAME as u32);
+            if !frames.is_empty() {
+                r.mix_seq += 1;
+            }
+            match mixed {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => {
+                    tracing::warn!(room = %r.id, "mix failed: {e}");
+                    continue;
+                }
+                Err(_) => {
+                    // A codec panic: start the room's mixer afresh.
+                    self.io.counters.panics += 1;
+                    r.mixer = Mixer::new().ok();
+                    continue;
+                }
+            }
+            for frame in frames.drain(..) {
+                self.write_mixed(frame.listener, seq, ts, frame.payload, frame.level, now);
+            }
+        }
+    }
+
+    fn write_mixed(
+        &mut self,
+        listener: usize,
+        seq: u64,
+        ts: u32,
+        payload: Arc<[u8]>,
+        level: u8,
+        now: Instant,
+    ) {
+        let Some(p) = self.peers.get_mut(listener) else {
+            return;
+        };
+        let Some(line) = p.first_slot(MediaKind::Audio) else {
+            return;
+        };
+        let Some(pt) = p
+            .rtc
+            .codec_config()
+            .iter()
+            .find(|c| c.spec().codec == Codec::Opus)
+            .map(|c| c.pt())
+        else {
+            return;
+        };
+        let mid = p.lines[line].mid;
+        let bytes = payload.len() as u64;
+        let generated = Generated {
+            pt,
+            seq,
+            ts,
+            clock_rate: crate::mixer::SAMPLE_RATE,
+            payload,
+            level,
+        };
+        let Some(slot) = p.lines[line].slot.as_mut() else {
+            return;
+        };
+        let written = catch_unwind(AssertUnwindSafe(|| {
+            slot.writer
+                .write_generated(&mut p.rtc, mid, &generated, now)
+        }));
+        match written {
+            Ok(true) => {
+                p.stats.packets_out += 1;
+                p.stats.bytes_out += bytes;
+                if !p.dirty {
+                    p.dirty = true;
+                    self.io.queues.dirty.push(listener);
+                }
+            }
+            Ok(false) => {}
+            Err(_) => {
+                self.io.counters.panics += 1;
+                self.io.queues.dead.push((
+                    listener,
+                    p.generation,
+                    MemberState::Failed("internal error".into()),
+                ));
+            }
+        }
+    }
+
+    /// Points the video slot of every voice-switched member of `room` at the active speaker (the
+    /// active speaker itself sees the previous one), starting on a keyframe.
+    pub(super) fn switch_videos(&mut self, room: usize, now: Instant) {
+        let Some(r) = self.rooms.get(room) else {
+            return;
+        };
+        let (active, previous) = (r.active_speaker, r.previous_speaker);
+        let members = r.members.clone();
+        for m in members {
+            let Some(p) = self.peers.get(m) else { continue };
+            if !p.switched {
+                continue;
+            }
+            let target = if Some(m) == active { previous } else { active };
+            let Some(source) = target
+                .filter(|t| *t != m)
+                .and_then(|t| self.peers.get(t))
+                .and_then(|t| t.published(MediaKind::Video))
+            else {
+                continue;
+            };
+            let Some(line) = p.first_slot(MediaKind::Video) else {
+                continue;
+            };
+            if p.lines[line].slot.as_ref().and_then(|s| s.source) == Some(source) {
+                continue;
+            }
+            self.unsubscribe(m, MediaKind::Video);
+            let Some(p) = self.peers.get_mut(m) else {
+                continue;
+            };
+            let Some(slot) = p.lines[line].slot.as_mut() else {
+                continue;
+            };
+            slot.source = Some(source);
+            slot.writer.restart(true);
+            if let Some(s) = self
+                .rooms
+                .get_mut(room)
+                .and_then(|r| r.sources.get_mut(source))
+            {
+                s.subscribers.push((m, line));
+                s.keyframe_wanted = true;
+            }
+            self.request_keyframe(room, source, now);
+        }
+    }
+}
