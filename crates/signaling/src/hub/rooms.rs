@@ -119,21 +119,20 @@ impl Hub {
         if leg.kind == LegKind::Caller {
             return self.caller_joined(call_id, result);
         }
-        let Some(room_id) = leg.room.clone() else {
-            return;
-        };
-        let Some(entry) = self.rooms.get_mut(&room_id) else {
-            return;
-        };
-        entry.pending = entry.pending.saturating_sub(1);
+        let room_id = leg.room.clone().unwrap_or_default();
         let answer = match result {
-            Ok(Some(sdp)) => sdp,
+            Ok(Some(sdp)) if self.rooms.contains_key(&room_id) => sdp,
             _ => return self.hangup_leg(call_id, Cause::NormalTemporaryFailure, true),
         };
+        // No longer joining: from here a hang-up must not count it as pending.
+        if let Some(l) = self.legs.get_mut(call_id) {
+            l.state = LegState::Active;
+        }
         let info = self.member_info(call_id, &leg);
         let Some(entry) = self.rooms.get_mut(&room_id) else {
             return;
         };
+        entry.pending = entry.pending.saturating_sub(1);
         let events = match entry.room.join(info) {
             Ok(events) => events,
             Err(e) => {
@@ -141,18 +140,9 @@ impl Hub {
                     RoomError::Locked => Cause::CallRejected,
                     _ => Cause::NormalTemporaryFailure,
                 };
-                self.media(
-                    Op::Ignore,
-                    MediaCall::RemoveMember {
-                        member: leg.member_id,
-                    },
-                );
                 return self.hangup_leg(call_id, cause, true);
             }
         };
-        if let Some(l) = self.legs.get_mut(call_id) {
-            l.state = LegState::Active;
-        }
         self.emit_verto(
             &leg.protocol,
             "verto.answer",

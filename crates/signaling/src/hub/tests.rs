@@ -51,6 +51,8 @@ struct T {
     addresses: HashMap<String, Target>,
     tokens: HashMap<String, Identity>,
     media_fails: bool,
+    hold_media: bool,
+    held: Vec<(OpId, MediaCall)>,
     to_conn: Vec<(ConnId, Down)>,
     media: Vec<MediaCall>,
     next_req: ReqId,
@@ -87,6 +89,8 @@ impl T {
             addresses,
             tokens,
             media_fails: false,
+            hold_media: false,
+            held: Vec::new(),
             to_conn: Vec::new(),
             media: Vec::new(),
             next_req: 1,
@@ -114,6 +118,7 @@ impl T {
                     let r = Ok(self.addresses.get(&address.path()).cloned());
                     self.hub.on_directory(now, op, DirectoryResult::Target(r));
                 }
+                HubOutput::Media(op, call) if self.hold_media => self.held.push((op, call)),
                 HubOutput::Media(op, call) => {
                     let result = if self.media_fails {
                         Err(MediaFailure("engine down".into()))
@@ -945,4 +950,36 @@ fn calls_per_session_are_limited() {
     let r = replies(&t.take(1));
     assert_eq!(r[0].0, req);
     assert!(r[0].1.is_err());
+}
+
+#[test]
+fn a_failed_join_does_not_close_the_room_under_another_joiner() {
+    let mut t = T::new();
+    t.connect(1, "alice");
+    t.connect(2, "bob");
+    t.hold_media = true;
+    t.dial(1, "a", "/public/room");
+    t.dial(2, "b", "/public/room");
+    let held = std::mem::take(&mut t.held);
+    assert_eq!(held.len(), 2);
+    t.hub.on_media(held[0].0, Err(MediaFailure("boom".into())));
+    t.pump();
+    assert_eq!(
+        verto_of(&t.events(1), "verto.bye")["cause"],
+        "NORMAL_TEMPORARY_FAILURE"
+    );
+    assert_eq!(t.hub.room_count(), 1, "bob is still joining");
+    t.hub.on_media(held[1].0, Ok(Some(ANSWER.into())));
+    t.pump();
+    let bob = t.events(2);
+    assert!(types(&bob).contains(&"call.joined".to_owned()));
+    let removed = t
+        .held
+        .iter()
+        .filter(|(_, c)| matches!(c, MediaCall::RemoveMember { .. }))
+        .count();
+    assert_eq!(
+        removed, 1,
+        "the failed member is removed from the engine once"
+    );
 }
