@@ -280,7 +280,8 @@ impl Hub {
         let rings = self
             .rooms
             .values()
-            .filter_map(|r| r.ring.as_ref().map(|g| g.deadline));
+            .filter_map(|r| r.ring.as_ref().filter(|g| g.answered_by.is_none()))
+            .map(|g| g.deadline);
         detached.chain(rings).min()
     }
 
@@ -386,7 +387,11 @@ impl Hub {
         let rings: Vec<String> = self
             .rooms
             .iter()
-            .filter(|(_, r)| r.ring.as_ref().is_some_and(|g| g.deadline <= now))
+            .filter(|(_, r)| {
+                r.ring
+                    .as_ref()
+                    .is_some_and(|g| g.answered_by.is_none() && g.deadline <= now)
+            })
             .map(|(id, _)| id.clone())
             .collect();
         for room in rings {

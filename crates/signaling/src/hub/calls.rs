@@ -541,7 +541,12 @@ impl Hub {
         );
         let Some(ring) = entry.ring else { return };
         for callee in ring.callees {
-            self.hangup_leg(&callee, callee_cause, true);
+            // Only sessions that got the invite need a bye.
+            let invited = self
+                .legs
+                .get(&callee)
+                .is_some_and(|l| matches!(l.state, LegState::Ringing | LegState::Answering));
+            self.hangup_leg(&callee, callee_cause, invited);
         }
         self.hangup_leg(&ring.caller, caller_cause, true);
     }
