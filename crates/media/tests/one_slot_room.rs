@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use common::{Harness, SETTLE};
 use weft_media::testkit::{PeerSpec, TestPeer, tone_presence, wait_until};
+use weft_media::{MediaEvent, MemberId};
 
 const TONES: [(u32, f32); 3] = [(1, 440.0), (2, 660.0), (3, 990.0)];
 
@@ -61,6 +62,7 @@ fn switch_to_first(peers: &[TestPeer], loud: u32) {
 #[test]
 fn one_slot_members_get_mix_minus_audio_and_voice_switched_video() {
     let h = Harness::new(1);
+    let mut events = h.engine.events();
     let peers: Vec<TestPeer> = TONES
         .iter()
         .map(|(tag, f)| h.join(PeerSpec::sdk_tone(*tag, *f)))
@@ -103,6 +105,22 @@ fn one_slot_members_get_mix_minus_audio_and_voice_switched_video() {
     switch_to_first(&peers, 2);
     switch_to(&peers, 3, 2);
     switch_to(&peers, 1, 3);
+
+    let mut speakers = Vec::new();
+    let mut talking = 0;
+    while let Ok(event) = events.try_recv() {
+        match event {
+            MediaEvent::ActiveSpeaker { member, .. } => speakers.push(member),
+            MediaEvent::Talking { .. } => talking += 1,
+            _ => {}
+        }
+    }
+    assert!(talking > 0, "talking events");
+    let expected: Vec<MemberId> = [2, 3, 1].into_iter().map(Harness::member).collect();
+    assert!(
+        speakers.ends_with(&expected),
+        "active speakers {speakers:?}"
+    );
 
     for p in &peers {
         let video = p.received(true);

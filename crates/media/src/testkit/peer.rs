@@ -494,7 +494,12 @@ impl Runner {
                 self.keyframe_due = true;
             }
             Event::RtpPacket(packet) => self.record(&packet),
-            Event::MediaAdded(added) => self.mids.push(added.mid),
+            Event::MediaAdded(added) => {
+                self.mids.push(added.mid);
+                if self.shared.connected.load(Ordering::Relaxed) {
+                    self.setup_senders();
+                }
+            }
             _ => {}
         }
     }

@@ -1,0 +1,79 @@
+//! The mix-minus mixer: CPU per 20 ms frame for rooms of one-slot members.
+//!
+//! Each member sends a distinct Opus tone (pre-encoded, untimed). Per frame the mixer decodes the
+//! three loudest, sums, encodes once for the listeners who are not speakers and once per speaker.
+//!
+//! Run: `cargo bench -p weft-benches --bench mixer [-- MEMBERS...]`
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use weft_benches::thread_cpu_time;
+use weft_media::mixer::{MixedFrame, Mixer};
+use weft_media::testkit::ToneSource;
+
+/// Frames measured per run (10 s of audio).
+const FRAMES: usize = 500;
+const REPEATS: usize = 3;
+const FRAME_TIME: Duration = Duration::from_millis(20);
+
+fn main() {
+    let sizes: Vec<usize> = std::env::args()
+        .skip(1)
+        .filter_map(|a| a.parse().ok())
+        .collect();
+    let sizes = if sizes.is_empty() {
+        vec![3, 10, 50]
+    } else {
+        sizes
+    };
+    println!("mixer, 48 kHz mono Opus 20 ms frames, 3 loudest mixed, best of {REPEATS}");
+    println!(
+        "{:>8} {:>14} {:>16} {:>14} {:>10}",
+        "members", "µs/frame", "µs/member/frame", "% of a core", "outputs"
+    );
+    for members in sizes {
+        let (per_frame, outputs) = bench(members);
+        let us = per_frame.as_secs_f64() * 1e6;
+        println!(
+            "{:>8} {:>14.0} {:>16.1} {:>13.1}% {:>10}",
+            members,
+            us,
+            us / members as f64,
+            100.0 * per_frame.as_secs_f64() / FRAME_TIME.as_secs_f64(),
+            outputs
+        );
+    }
+}
+
+fn bench(members: usize) -> (Duration, usize) {
+    let packets: Vec<Vec<(Arc<[u8]>, u8)>> = (0..members)
+        .map(|m| {
+            // Distinct tones; the first three loudest so the speaker set is stable.
+            let amplitude = if m < 3 { 0.3 } else { 0.05 };
+            let mut tone = ToneSource::new(300.0 + 70.0 * m as f32, amplitude);
+            (0..FRAMES)
+                .map(|_| (tone.next_packet(), tone.level()))
+                .collect()
+        })
+        .collect();
+    let listeners: Vec<usize> = (0..members).collect();
+    let mut best = Duration::MAX;
+    let mut outputs = 0;
+    for _ in 0..REPEATS {
+        let mut mixer = Mixer::new().expect("mixer");
+        let mut out: Vec<MixedFrame> = Vec::with_capacity(members);
+        let start = thread_cpu_time();
+        for frame in 0..FRAMES {
+            for (m, p) in packets.iter().enumerate() {
+                let (payload, level) = &p[frame];
+                mixer.push(m, payload.clone(), *level);
+            }
+            out.clear();
+            mixer.mix(&listeners, &mut out).expect("mix");
+            outputs = out.len();
+        }
+        best = best.min((thread_cpu_time() - start) / FRAMES as u32);
+    }
+    (best, outputs)
+}

@@ -1,0 +1,155 @@
+//! Control API behaviour: inbound call legs (engine offer), mute, deaf, events, errors.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{Harness, SETTLE, origins};
+use weft_media::testkit::{PeerSpec, TestPeer, wait_until};
+use weft_media::{
+    MediaError, MediaKind, MemberId, MemberOptions, OfferOptions, RoomId, RoomOptions,
+};
+
+fn packets_from(p: &TestPeer, tag: u32, video: bool) -> u64 {
+    p.received(video)
+        .iter()
+        .filter(|s| s.last_origin == Some(tag))
+        .map(|s| s.packets)
+        .sum()
+}
+
+#[test]
+fn inbound_leg_made_from_an_engine_offer_exchanges_media() {
+    let h = Harness::new(1);
+    let caller = h.join(PeerSpec::sdk(1));
+    let callee_id = MemberId::from("callee");
+    let offer =
+        h.rt.block_on(h.engine.create_offer(
+            &h.room,
+            &callee_id,
+            OfferOptions::default(),
+            MemberOptions::default(),
+        ))
+        .expect("offer");
+    assert!(offer.contains("a=ice-lite"), "ICE-lite offer");
+    assert!(offer.contains("a=candidate:"), "candidates inline");
+    let (callee, answer) = TestPeer::answer(PeerSpec::sdk(2), &offer).expect("answer");
+    h.rt.block_on(h.engine.accept_answer(&callee_id, &answer))
+        .expect("accept");
+    assert!(wait_until(SETTLE, || callee.is_connected()));
+    let ok = wait_until(SETTLE, || {
+        origins(&callee, false) == vec![1]
+            && origins(&callee, true) == vec![1]
+            && origins(&caller, false) == vec![2]
+            && origins(&caller, true) == vec![2]
+    });
+    assert!(
+        ok,
+        "callee hears {:?} sees {:?}; caller hears {:?} sees {:?}",
+        origins(&callee, false),
+        origins(&callee, true),
+        origins(&caller, false),
+        origins(&caller, true)
+    );
+    let again = h.rt.block_on(h.engine.accept_answer(&callee_id, &answer));
+    assert!(matches!(again, Err(MediaError::State(_))), "{again:?}");
+}
+
+#[test]
+fn mute_stops_forwarding_and_unmute_resumes_on_a_keyframe() {
+    let h = Harness::new(1);
+    let speaker = h.join(PeerSpec::multi(1, 0));
+    let listener = h.join(PeerSpec::multi(2, 0));
+    assert!(wait_until(SETTLE, || packets_from(&listener, 1, true) > 10));
+    let member = Harness::member(1);
+    h.rt.block_on(h.engine.set_muted(&member, MediaKind::Video, true))
+        .expect("mute");
+    std::thread::sleep(Duration::from_millis(200));
+    let muted_at = packets_from(&listener, 1, true);
+    let audio_at = packets_from(&listener, 1, false);
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(
+        packets_from(&listener, 1, true),
+        muted_at,
+        "video still flows"
+    );
+    assert!(
+        packets_from(&listener, 1, false) > audio_at + 10,
+        "audio stopped too"
+    );
+    let keyframes = listener.received(true)[0].keyframes;
+    h.rt.block_on(h.engine.set_muted(&member, MediaKind::Video, false))
+        .expect("unmute");
+    assert!(wait_until(SETTLE, || packets_from(&listener, 1, true) > muted_at + 10));
+    let video = &listener.received(true)[0];
+    assert!(video.keyframes > keyframes, "resumed on a keyframe");
+    assert_eq!(video.missing(), 0, "sequence continues across the mute");
+    drop(speaker);
+}
+
+#[test]
+fn deaf_member_receives_no_audio() {
+    let h = Harness::new(1);
+    let _a = h.join(PeerSpec::multi(1, 0));
+    let b = h.join(PeerSpec::multi(2, 0));
+    assert!(wait_until(SETTLE, || packets_from(&b, 1, false) > 10));
+    h.rt.block_on(h.engine.set_deaf(&Harness::member(2), true))
+        .expect("deaf");
+    std::thread::sleep(Duration::from_millis(200));
+    let (audio, video) = (packets_from(&b, 1, false), packets_from(&b, 1, true));
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(packets_from(&b, 1, false), audio);
+    assert!(packets_from(&b, 1, true) > video);
+}
+
+#[test]
+fn bad_requests_get_clear_errors() {
+    let h = Harness::new(2);
+    let room = RoomId::from("room");
+    let exists =
+        h.rt.block_on(h.engine.create_room(&room, RoomOptions::default()));
+    assert_eq!(exists, Err(MediaError::RoomExists(room)));
+    let nobody = MemberId::from("nobody");
+    let missing = h.rt.block_on(h.engine.remove_member(&nobody));
+    assert_eq!(missing, Err(MediaError::NoSuchMember(nobody.clone())));
+    let bad_sdp =
+        h.rt.block_on(
+            h.engine
+                .join(&h.room, &nobody, "v=0\r\nnot sdp", MemberOptions::default()),
+        );
+    assert!(matches!(bad_sdp, Err(MediaError::Sdp(_))), "{bad_sdp:?}");
+    assert_eq!(
+        h.engine.member_count(),
+        0,
+        "a failed join leaves nothing behind"
+    );
+    let no_room =
+        h.rt.block_on(
+            h.engine
+                .join(&RoomId::from("x"), &nobody, "v=0", MemberOptions::default()),
+        );
+    assert_eq!(no_room, Err(MediaError::NoSuchRoom(RoomId::from("x"))));
+    let small = RoomId::from("small");
+    h.rt.block_on(h.engine.create_room(
+        &small,
+        RoomOptions {
+            max_members: Some(1),
+        },
+    ))
+    .expect("room");
+    let (_p1, o1) = TestPeer::offer(PeerSpec::sdk(1)).expect("offer");
+    let (_p2, o2) = TestPeer::offer(PeerSpec::sdk(2)).expect("offer");
+    h.rt.block_on(
+        h.engine
+            .join(&small, &MemberId::from("a"), &o1, MemberOptions::default()),
+    )
+    .expect("first fits");
+    let full =
+        h.rt.block_on(
+            h.engine
+                .join(&small, &MemberId::from("b"), &o2, MemberOptions::default()),
+        );
+    assert_eq!(full, Err(MediaError::RoomFull(small.clone())));
+    h.rt.block_on(h.engine.close_room(&small)).expect("close");
+    assert_eq!(h.engine.member_count(), 0);
+}
