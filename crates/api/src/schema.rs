@@ -14,7 +14,8 @@ enum Ty {
     Choice(&'static [&'static str]),
     Int(i64, i64),
     Bool,
-    List(usize, usize),
+    /// A list drawn from a fixed vocabulary; values may carry `@`-parameters (`OPUS@48000h@20i`).
+    Vocabulary(&'static [&'static str]),
     Json(usize),
 }
 
@@ -44,7 +45,31 @@ const fn req(key: &'static str, ty: Ty) -> Field {
 const URL: Ty = Ty::Str(2048);
 const S: Ty = Ty::Str(MAX_STRING);
 const METHOD: Ty = Ty::Choice(&["GET", "POST"]);
-const CODECS: Ty = Ty::List(32, 64);
+const CODECS: Ty = Ty::Vocabulary(&[
+    "PCMU",
+    "PCMA",
+    "G722",
+    "G729",
+    "G7221",
+    "OPUS",
+    "AMR-WB",
+    "GSM",
+    "ILBC",
+    "SPEEX",
+    "VP8",
+    "VP9",
+    "H264",
+    "H263",
+    "AV1",
+    "TELEPHONE-EVENT",
+]);
+const CIPHERS: Ty = Ty::Vocabulary(&[
+    "AEAD_AES_256_GCM_8",
+    "AES_256_CM_HMAC_SHA1_80",
+    "AES_CM_128_HMAC_SHA1_80",
+    "AES_256_CM_HMAC_SHA1_32",
+    "AES_CM_128_HMAC_SHA1_32",
+]);
 
 const SUBSCRIBER: &[Field] = &[
     f("first_name", S),
@@ -85,7 +110,7 @@ const CONFERENCE_ROOM: &[Field] = &[
 const SIP_ENDPOINT: &[Field] = &[
     f("caller_id", S),
     f("send_as", S),
-    f("ciphers", CODECS),
+    f("ciphers", CIPHERS),
     f("codecs", CODECS),
     f(
         "encryption",
@@ -141,7 +166,7 @@ const SWML_WEBHOOK: &[Field] = &[
 const SUBSCRIBER_SIP_ENDPOINT: &[Field] = &[
     f("caller_id", S),
     f("send_as", S),
-    f("ciphers", CODECS),
+    f("ciphers", CIPHERS),
     f("codecs", CODECS),
     f(
         "encryption",
@@ -160,6 +185,29 @@ fn fields_of(kind: ResourceKind) -> &'static [Field] {
     }
 }
 
+/// A list of words from `words` (compared without case, ignoring `@`-parameters).
+fn vocabulary(
+    fields: &mut Fields,
+    key: &str,
+    required: bool,
+    words: &[&str],
+) -> Option<Vec<String>> {
+    let values = fields.strings(key, required, 32, 64)?;
+    let known = |v: &String| {
+        let base = v.split('@').next().unwrap_or_default();
+        words.iter().any(|w| w.eq_ignore_ascii_case(base))
+    };
+    if let Some(unknown) = values.iter().find(|v| !known(v)) {
+        fields.reject(
+            key,
+            "invalid_parameter",
+            format!("{unknown:?} is not one of: {}", words.join(", ")),
+        );
+        return None;
+    }
+    Some(values)
+}
+
 /// Reads the listed fields into `out`. On updates (`partial`) nothing is required.
 fn read(fields: &mut Fields, specs: &[Field], partial: bool, out: &mut Map<String, Value>) {
     for spec in specs {
@@ -171,9 +219,7 @@ fn read(fields: &mut Fields, specs: &[Field], partial: bool, out: &mut Map<Strin
                 .integer(spec.key, required, min, max)
                 .map(Value::from),
             Ty::Bool => fields.boolean(spec.key, required).map(Value::from),
-            Ty::List(items, len) => fields
-                .strings(spec.key, required, items, len)
-                .map(Value::from),
+            Ty::Vocabulary(words) => vocabulary(fields, spec.key, required, words).map(Value::from),
             Ty::Json(bytes) => fields.json(spec.key, required, bytes),
         };
         if let Some(value) = value {

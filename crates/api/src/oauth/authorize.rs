@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::sync::OnceLock;
 
 use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{ConnectInfo, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
@@ -81,8 +82,14 @@ pub async fn submit(
     State(state): State<OAuthState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Response {
+    let Ok(body) = body else {
+        return html(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            page::error("This sign-in form is not valid", "The form is too large."),
+        );
+    };
     let form_encoded = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -212,7 +219,7 @@ pub async fn submit(
         &request,
         &project_id,
         &subscriber.inner_id,
-        now,
+        now_ms(),
         state.config.code_ttl_secs,
     );
     if let Err(e) = state.api.store.add_auth_code(&issued.stored).await {

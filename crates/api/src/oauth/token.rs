@@ -3,6 +3,7 @@
 
 use axum::body::Bytes;
 use axum::extract::State;
+use axum::extract::rejection::BytesRejection;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
@@ -79,7 +80,18 @@ impl IntoResponse for TokenError {
 }
 
 /// `POST /oauth/token`.
-pub async fn token(State(state): State<OAuthState>, headers: HeaderMap, body: Bytes) -> Response {
+pub async fn token(
+    State(state): State<OAuthState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let Ok(body) = body else {
+        return TokenError::new(
+            "invalid_request",
+            "the request body is too large or unreadable",
+        )
+        .into_response();
+    };
     match grant(&state, &headers, &body).await {
         Ok(body) => no_store((StatusCode::OK, axum::Json(body)).into_response()),
         Err(e) => e.into_response(),

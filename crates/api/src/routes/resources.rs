@@ -10,7 +10,7 @@ use weft_core::ResourceKind;
 use weft_core::address::slug;
 use weft_store::addresses::{AddressFilter, AddressSort};
 use weft_store::resources::{Login, NewResource, Resource, ResourceUpdate};
-use weft_store::{SortOrder, Store};
+use weft_store::{SortOrder, Store, StoreError};
 
 use super::hash_password;
 use crate::auth::ProjectAuth;
@@ -34,6 +34,10 @@ pub fn routes() -> Router<ApiState> {
         .route(
             "/api/fabric/conference_room/{id}/addresses",
             get(addresses_of_any),
+        )
+        .route(
+            "/api/fabric/resources/conference_room/{id}/addresses",
+            get(move |s, a, p, q, u| addresses_of_kind(ResourceKind::VideoRoom, s, a, p, q, u)),
         );
     for kind in ResourceKind::ALL {
         let base = format!("/api/fabric/resources/{}", kind.collection());
@@ -203,6 +207,16 @@ async fn addresses_of(
     Ok(Json(list_body(path, &params, rows, views::address)))
 }
 
+/// A taken name is reported under the field that carries it (`username` for SIP endpoints).
+fn name_error(kind: ResourceKind, error: StoreError) -> ApiError {
+    match (kind, error) {
+        (ResourceKind::SipEndpoint, StoreError::Conflict("name")) => {
+            ApiError::from(StoreError::Conflict("username"))
+        }
+        (_, other) => ApiError::from(other),
+    }
+}
+
 /// The status SignalWire answers a create with, per kind.
 fn created_status(kind: ResourceKind) -> StatusCode {
     match kind {
@@ -322,7 +336,8 @@ async fn create(
                     login: None,
                 },
             )
-            .await?;
+            .await
+            .map_err(|e| name_error(kind, e))?;
         tracing::info!(resource_id = %resource.id, kind = kind.type_value(), "resource created");
         resource
     };
@@ -386,6 +401,7 @@ async fn update(
     let updated = state
         .store
         .update_resource(&auth.project_id, &current.id, update)
-        .await?;
+        .await
+        .map_err(|e| name_error(kind, e))?;
     Ok(Json(views::resource(&updated)))
 }
