@@ -12,16 +12,17 @@
 //! - [`shell`]: the thin tokio/axum shell.
 //!
 //! Wiring it into a server:
-//! 1. Implement [`directory::Directory`] (token verification, address resolution) and
-//!    [`media::Media`] (on `weft-media`: create the room on the first `add_member` /
-//!    `offer_member` for an unknown room id, map ids with `RoomId::from`/`MemberId::from`).
-//! 2. `let signaling = Signaling::start(config, Arc::new(directory), Arc::new(media));` inside
-//!    the tokio runtime, and mount [`router`]`(signaling.clone())` for the `relay.<domain>` host.
-//! 3. Forward the engine's talking and member-closed events with
-//!    [`Signaling::media_event`]; call [`Signaling::shutdown`] before stopping the listener.
+//! 1. Implement [`directory::Directory`] (token verification, address resolution).
+//!    [`media::Media`] is implemented for `weft_media::MediaEngine` ([`engine`]).
+//! 2. `let signaling = Signaling::start(config, Arc::new(directory), Arc::new(engine.clone()));`
+//!    inside the tokio runtime, and mount [`router`]`(signaling.clone())` for the
+//!    `relay.<domain>` host.
+//! 3. Spawn [`engine::forward_events`]`(&engine, signaling.clone())`; call
+//!    [`Signaling::shutdown`] before stopping the listener.
 
 pub mod address;
 pub mod directory;
+pub mod engine;
 pub mod handshake;
 pub mod hub;
 pub mod media;

@@ -418,9 +418,17 @@ impl Hub {
         if let Some(l) = self.legs.get_mut(call_id) {
             l.state = LegState::Ringing;
         }
+        let offer = verto::unbundle_offer(&offer);
+        if !verto::sdk_can_answer(&offer) {
+            tracing::warn!(
+                call_id,
+                "the media engine offered one BUNDLEd transport for several m-lines; \
+                 the browser SDK cannot answer such an offer"
+            );
+        }
         let params = json!({
             "callID": call_id,
-            "sdp": verto::unbundle_offer(&offer),
+            "sdp": offer,
             "caller_id_name": ring.caller_name,
             "caller_id_number": ring.caller_number,
             "callee_id_name": ring.callee_name,

@@ -6,7 +6,8 @@ use crate::message::{Invite, ModifyAction};
 use crate::room::{Control, Target as RoomTarget};
 
 const ANSWER: &str = "v=0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=answer\r\n";
-const OFFER: &str = "v=0\r\na=group:BUNDLE 0 1\r\nm=audio 9 UDP 111\r\nm=video 9 UDP 96\r\n";
+/// An engine offer with a transport per m-line (its BUNDLE group must not reach the SDK).
+const OFFER: &str = "v=0\r\na=group:BUNDLE 0 1\r\nm=audio 9 UDP 111\r\na=ice-ufrag:u0\r\nm=video 9 UDP 96\r\na=ice-ufrag:u1\r\n";
 
 fn subscriber(id: &str) -> Identity {
     Identity {

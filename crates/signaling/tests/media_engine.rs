@@ -1,0 +1,119 @@
+//! Signaling driving the real `weft-media` engine, with synthetic str0m peers as the clients'
+//! WebRTC stacks: the SDP each side gets through the WebSocket must connect real media.
+
+#[allow(dead_code)]
+mod common;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::Client;
+use serde_json::json;
+use weft_media::testkit::{PeerSpec, TestPeer};
+use weft_media::{MediaConfig, MediaEngine};
+use weft_signaling::SignalingConfig;
+use weft_signaling::engine::forward_events;
+
+async fn start() -> (std::net::SocketAddr, MediaEngine) {
+    let engine = MediaEngine::start(MediaConfig::loopback(1)).expect("media engine");
+    let (addr, signaling) =
+        common::serve(SignalingConfig::default(), Arc::new(engine.clone())).await;
+    tokio::spawn(forward_events(&engine, signaling));
+    (addr, engine)
+}
+
+/// Waits (without blocking the runtime) until `check` holds.
+async fn eventually(what: &str, check: impl Fn() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !check() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+fn receives_from(peer: &TestPeer, tag: u32, video: bool) -> bool {
+    peer.received(video)
+        .iter()
+        .any(|s| s.origins.contains(&tag))
+}
+
+async fn dial_with_peer(client: &mut Client, call_id: &str, to: &str, tag: u32) -> TestPeer {
+    let (pending, offer) = TestPeer::offer(PeerSpec::sdk(tag)).expect("offer");
+    let p = json!({"dialogParams":{"destination_number": to, "attach": false}, "sdp": offer});
+    let reply = client.verto("verto.invite", call_id, p).await;
+    assert_eq!(reply["code"], "200");
+    let answer = client.verto_event("verto.answer").await;
+    let sdp = answer["sdp"].as_str().expect("answer SDP");
+    pending
+        .connect(sdp)
+        .expect("peer accepts the engine's answer")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn room_members_exchange_media() {
+    let (addr, engine) = start().await;
+    let mut alice = Client::connect(addr, "alice").await;
+    let mut bob = Client::connect(addr, "bob").await;
+    let peer_a = dial_with_peer(&mut alice, "a", "/public/lobby?channel=video", 1).await;
+    alice.event_type("call.joined").await;
+    let peer_b = dial_with_peer(&mut bob, "b", "/public/lobby?channel=video", 2).await;
+    bob.event_type("call.joined").await;
+    eventually("both peers connected", || {
+        peer_a.is_connected() && peer_b.is_connected()
+    })
+    .await;
+    eventually("alice gets bob's audio and video", || {
+        receives_from(&peer_a, 2, false) && receives_from(&peer_a, 2, true)
+    })
+    .await;
+    eventually("bob gets alice's audio and video", || {
+        receives_from(&peer_b, 1, false) && receives_from(&peer_b, 1, true)
+    })
+    .await;
+    bob.verto("verto.bye", "b", json!({})).await;
+    alice.event_type("member.left").await;
+    eventually("bob's member removed from the engine", || {
+        engine.member_count() == 1
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn subscriber_call_connects_media_both_ways() {
+    let (addr, engine) = start().await;
+    let mut alice = Client::connect(addr, "alice").await;
+    alice.call("subscriber.online", json!({})).await;
+    let mut bob = Client::connect(addr, "bob").await;
+    let (pending, offer) = TestPeer::offer(PeerSpec::sdk(2)).expect("offer");
+    let p =
+        json!({"dialogParams":{"destination_number": "/public/alice?channel=video"}, "sdp": offer});
+    bob.verto("verto.invite", "bob-call", p).await;
+    let early = bob.verto_event("verto.media").await;
+    let peer_b = pending
+        .connect(early["sdp"].as_str().expect("early media SDP"))
+        .expect("bob accepts the engine's answer");
+    let invite = alice.verto_event("verto.invite").await;
+    let inbound = invite["callID"].as_str().unwrap().to_owned();
+    let (peer_a, answer) = TestPeer::answer(PeerSpec::sdk(1), invite["sdp"].as_str().unwrap())
+        .expect("alice's stack answers the engine's offer");
+    alice
+        .verto("verto.answer", &inbound, json!({"sdp": answer}))
+        .await;
+    alice.event_type("call.joined").await;
+    bob.event_type("call.joined").await;
+    eventually("both peers connected", || {
+        peer_a.is_connected() && peer_b.is_connected()
+    })
+    .await;
+    eventually("media flows both ways", || {
+        receives_from(&peer_a, 2, false) && receives_from(&peer_b, 1, false)
+    })
+    .await;
+    bob.verto("verto.bye", "bob-call", json!({})).await;
+    let bye = alice.verto_event("verto.bye").await;
+    assert_eq!(bye["cause"], "NORMAL_CLEARING");
+    eventually("the call is gone from the engine", || {
+        engine.member_count() == 0
+    })
+    .await;
+}
