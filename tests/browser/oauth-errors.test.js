@@ -189,6 +189,9 @@ describe('OAuth against a running weft (client registered over REST)', () => {
     assert.equal((await json.json()).error, 'invalid_request');
     const repeated = await fetch(`${base}/oauth/token`, { method: 'POST', headers: { 'Content-Type': 'application/x-www-form-urlencoded' }, body: 'grant_type=refresh_token&client_id=spa&client_id=spa' });
     assert.equal((await repeated.json()).error, 'invalid_request');
+    const huge = await fetch(`${base}/oauth/token`, { method: 'POST', headers: { 'Content-Type': 'application/x-www-form-urlencoded' }, body: `grant_type=refresh_token&client_id=spa&pad=${'x'.repeat(20_000)}` });
+    assert.equal(huge.status, 400);
+    assert.equal((await huge.json()).error, 'invalid_request');
   });
 
   test('CSRF: a form without its cookie, or with a forged token, is refused', async () => {
@@ -270,11 +273,10 @@ describe('OAuth against a running weft (client registered over REST)', () => {
   });
 });
 
-describe('OAuth with clients from the configuration file and 1-second codes', () => {
-  let weft;
-  const config = `
+function configuredClient(codeTtl) {
+  return `
 [oauth]
-code_ttl_secs = 1
+code_ttl_secs = ${codeTtl}
 
 [[oauth.clients]]
 client_id = "configured"
@@ -282,9 +284,44 @@ name = "Configured App"
 redirect_uris = ["${REDIRECT}"]
 allowed_origins = ["${ORIGIN}"]
 `;
+}
+
+async function exchangeConfigured(weft, code, verifier) {
+  return tokenRequest(weft.httpUrl, {
+    grant_type: 'authorization_code', code, redirect_uri: REDIRECT, client_id: 'configured', code_verifier: verifier,
+  });
+}
+
+describe('OAuth with a client from the configuration file', () => {
+  let weft;
 
   before(async () => {
-    weft = new Weft({ configToml: config });
+    weft = new Weft({ configToml: configuredClient(60) });
+    await weft.start();
+    await weft.createSubscriber(ALICE);
+  });
+
+  after(async () => {
+    await weft?.stop();
+    weft?.cleanup();
+  });
+
+  test('a configured client logs in, is listed as such and cannot be deleted over REST', async () => {
+    const pkce = pkcePair();
+    const { code } = await obtainCode(weft.httpUrl, requestParams('configured', REDIRECT, pkce.challenge), ALICE);
+    const res = await exchangeConfigured(weft, code, pkce.verifier);
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+    const list = await weft.api('GET', '/api/weft/oauth_clients');
+    assert.equal(list.body.data[0].source, 'config');
+    assert.equal((await weft.api('DELETE', '/api/weft/oauth_clients/configured')).status, 422);
+  });
+});
+
+describe('OAuth with 1-second codes', () => {
+  let weft;
+
+  before(async () => {
+    weft = new Weft({ configToml: configuredClient(1) });
     await weft.start();
     await weft.createSubscriber(ALICE);
   });
@@ -298,22 +335,8 @@ allowed_origins = ["${ORIGIN}"]
     const pkce = pkcePair();
     const { code } = await obtainCode(weft.httpUrl, requestParams('configured', REDIRECT, pkce.challenge), ALICE);
     await new Promise((r) => setTimeout(r, 1500));
-    const res = await tokenRequest(weft.httpUrl, {
-      grant_type: 'authorization_code', code, redirect_uri: REDIRECT, client_id: 'configured', code_verifier: pkce.verifier,
-    });
+    const res = await exchangeConfigured(weft, code, pkce.verifier);
     assertJsonError(res, 400, 'invalid_grant');
     assert.match(res.body.error_description, /expired/);
-  });
-
-  test('a configured client logs in, is listed as such and cannot be deleted over REST', async () => {
-    const pkce = pkcePair();
-    const { code } = await obtainCode(weft.httpUrl, requestParams('configured', REDIRECT, pkce.challenge), ALICE);
-    const res = await tokenRequest(weft.httpUrl, {
-      grant_type: 'authorization_code', code, redirect_uri: REDIRECT, client_id: 'configured', code_verifier: pkce.verifier,
-    });
-    assert.equal(res.status, 200, JSON.stringify(res.body));
-    const list = await weft.api('GET', '/api/weft/oauth_clients');
-    assert.equal(list.body.data[0].source, 'config');
-    assert.equal((await weft.api('DELETE', '/api/weft/oauth_clients/configured')).status, 422);
   });
 });
