@@ -117,3 +117,60 @@ async fn subscriber_call_connects_media_both_ways() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_members_see_each_other_and_talking_events() {
+    let (addr, _engine) = start().await;
+    let mut clients = Vec::new();
+    let mut peers = Vec::new();
+    let mut members = Vec::new();
+    for (i, who) in ["alice", "bob", "carol"].into_iter().enumerate() {
+        let mut c = Client::connect(addr, who).await;
+        let call_id = format!("{who}-call");
+        peers.push(
+            dial_with_peer(
+                &mut c,
+                &call_id,
+                "/public/lobby?channel=video",
+                i as u32 + 1,
+            )
+            .await,
+        );
+        let joined = c.event_type("call.joined").await;
+        members.push(joined["params"]["member_id"].as_str().unwrap().to_owned());
+        clients.push(c);
+    }
+    eventually("all peers connected", || {
+        peers.iter().all(TestPeer::is_connected)
+    })
+    .await;
+    // Everyone saw the members who joined after them, and hears talking from the others.
+    for (i, c) in clients.iter_mut().enumerate() {
+        for later in &members[i + 1..] {
+            c.event(|e| {
+                e["event_type"] == "member.joined"
+                    && e["params"]["member"]["member_id"] == later.as_str()
+            })
+            .await;
+        }
+        let me = members[i].clone();
+        c.event(|e| {
+            e["event_type"] == "member.talking"
+                && e["params"]["member"]["talking"] == true
+                && e["params"]["member"]["member_id"] != me.as_str()
+        })
+        .await;
+    }
+    // Carol mutes herself: the others get member.updated with audio_muted.
+    let carol = json!({"member_id": members[2], "call_id": "carol-call", "node_id": "n"});
+    let mute = json!({"channels": ["audio"], "self": carol, "target": carol});
+    assert_eq!(clients[2].call("call.mute", mute).await["code"], "200");
+    for c in &mut clients[..2] {
+        let updated = c.event_type("member.updated").await;
+        assert_eq!(updated["params"]["member"]["audio_muted"], true);
+        assert_eq!(
+            updated["params"]["member"]["member_id"],
+            members[2].as_str()
+        );
+    }
+}
