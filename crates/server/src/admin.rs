@@ -46,6 +46,7 @@ pub enum AdminCommand {
 pub enum OAuthClientCommand {
     /// Register a public client; prints it as JSON.
     Create {
+        /// The id the web or mobile app sends as `client_id`.
         #[arg(long)]
         client_id: String,
         /// An exact redirect URI the client may use (repeat for more).
@@ -136,7 +137,17 @@ pub async fn run(config: Config, command: AdminCommand) -> Result<()> {
             let configured = config.oauth_config(443).clients;
             weft_api::oauth::create_client(&store, &configured, client, &project_id)
                 .await
-                .map_err(|e| anyhow::anyhow!("registering the OAuth client: {e:?}"))?
+                .map_err(|e| match e {
+                    weft_api::ApiError::Validation(problems) => anyhow::anyhow!(
+                        "the OAuth client is not valid: {}",
+                        problems
+                            .iter()
+                            .map(|p| p.message.as_str())
+                            .collect::<Vec<_>>()
+                            .join("; ")
+                    ),
+                    other => anyhow::anyhow!("registering the OAuth client: {other:?}"),
+                })?
                 .to_json()
         }
     };
