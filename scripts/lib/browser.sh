@@ -35,7 +35,7 @@ run_browser_tests() {
     export WEFT_BIN="$REPO_ROOT/target/release/weft" CHROMIUM_BIN
     [[ -x $WEFT_BIN ]] || die "$WEFT_BIN was not built"
     local tap="$RUN_DIR/browser.tap" status=0
-    (cd "$BROWSER_DIR" && node --test --test-concurrency=1 \
+    (cd "$BROWSER_DIR" && node --test --test-concurrency=1 --test-timeout=300000 \
         --test-reporter=spec --test-reporter-destination=stdout \
         --test-reporter=tap --test-reporter-destination="$tap" ./*.test.js </dev/null) || status=$?
     local passed failed skipped
