@@ -6,6 +6,7 @@ stored reads back unchanged and the server still serves. Runs on SQLite and on P
 from __future__ import annotations
 
 import base64
+import http.client
 import json
 import uuid
 from dataclasses import dataclass, field
@@ -412,6 +413,10 @@ def test_bad_input_changes_nothing(weft):
     assert len(cases) >= 200
     failures = []
     for case in cases:
+        # Each bad request on a new connection, so that its answer is judged on its own (how the
+        # server treats a connection after a refused request is test_connection_after_a_refused_request).
+        a.api.session.close()
+        b.api.session.close()
         try:
             case.check(case.send())
         except (AssertionError, requests.RequestException) as err:
@@ -445,3 +450,32 @@ def test_page_size_limits_with_the_pypi_client(weft, limit):
         client.fabric.subscribers.list(page_size=int(limit))
     assert err.value.status_code == 422
     assert err.value.body["errors"][0]["type"] == "validation_error"
+
+
+@pytest.mark.parametrize("refusal", ["401 before the body is read", "400 malformed JSON"])
+def test_connection_after_a_refused_request(weft, refusal):
+    """After refusing a request with a body, the server either keeps the keep-alive connection usable
+    or says `Connection: close`; closing it silently makes a client's next request on it fail
+    (requests' and signalwire-sdk's sessions reuse connections)."""
+    if refusal.startswith("401"):
+        body, headers = json.dumps({"email": "keepalive@example.com", "password": "x" * 20}).encode(), {}
+    else:
+        body, headers = b'{"email": ', {"Authorization": basic_header(*weft.auth)}
+    headers = {**headers, "Content-Type": "application/json"}
+    broken = []
+    for attempt in range(50):
+        conn = http.client.HTTPConnection("127.0.0.1", weft.http_port, timeout=10)
+        conn.request("POST", SUBSCRIBERS, body=body, headers=headers)
+        resp = conn.getresponse()
+        resp.read()
+        assert resp.status == int(refusal[:3]), resp.status
+        if (resp.getheader("Connection") or "").lower() == "close":
+            conn.close()
+            continue
+        try:
+            conn.request("GET", "/healthz")
+            assert conn.getresponse().status == 200
+        except (OSError, http.client.HTTPException) as err:
+            broken.append(f"attempt {attempt}: {type(err).__name__}: {err}")
+        conn.close()
+    assert not broken, f"{len(broken)} of 50 keep-alive connections were closed without `Connection: close`: {broken[:5]}"
