@@ -299,6 +299,38 @@ mod tests {
     }
 
     #[test]
+    fn oauth_clients_and_issuer_come_from_the_file() {
+        let text = r#"
+            domain = "example.test"
+            [oauth]
+            code_ttl_secs = 30
+            [[oauth.clients]]
+            client_id = "web"
+            redirect_uris = ["https://app.example.test/cb"]
+            allowed_origins = ["https://app.example.test"]
+        "#;
+        let config: Config = toml::from_str(text).unwrap();
+        let oauth = config.oauth_config(8443);
+        assert_eq!(oauth.issuer, "https://fabric.example.test:8443");
+        assert_eq!(
+            config.oauth_config(443).issuer,
+            "https://fabric.example.test"
+        );
+        assert_eq!(oauth.code_ttl_secs, 30);
+        assert_eq!(oauth.clients[0].name, "web");
+        assert!(oauth.clients[0].from_config && oauth.clients[0].project_id.is_none());
+        assert!(config.check_oauth_clients().is_ok());
+        let mut bad = config.clone();
+        bad.oauth.clients[0].redirect_uris = vec!["http://example.test/cb".into()];
+        assert!(bad.check_oauth_clients().is_err());
+        let mut custom = config;
+        custom
+            .apply_env(|k| (k == "WEFT_OAUTH_ISSUER").then(|| "https://id.example.test".into()))
+            .unwrap();
+        assert_eq!(custom.oauth_config(8443).issuer, "https://id.example.test");
+    }
+
+    #[test]
     fn environment_overrides_and_rejects_garbage() {
         let mut config = Config::default();
         config
