@@ -14,7 +14,7 @@ use str0m::media::{Direction, MediaKind};
 use str0m::rtp::{RtpPacket, RtpWrite};
 use str0m::{Event, Input, Output, Rtc};
 use weft_benches::{CountingAllocator, thread_cpu_time};
-use weft_media::hotpath::{Forwarded, SlotWriter, is_keyframe};
+use weft_media::hotpath::{Forwarded, SlotWriter};
 use weft_media::testkit::{MemoryPair, vp8_payload};
 
 #[global_allocator]
@@ -131,12 +131,7 @@ fn bench(k: usize) -> Result<Run, String> {
                         .find(|c| c.pt() == packet.header.payload_type)
                         .map(|c| c.spec())
                         .ok_or("unknown pt")?;
-                    let forwarded = Forwarded {
-                        packet,
-                        spec,
-                        keyframe: is_keyframe(spec.codec, &packet.payload),
-                        video: true,
-                    };
+                    let forwarded = Forwarded::from_rtp(packet, spec, true);
                     let w0 = CountingAllocator::allocations();
                     for (pair, slot) in subscribers.iter_mut().zip(slots.iter_mut()) {
                         slot.write(&mut pair.server, pair.mid, &forwarded, now);

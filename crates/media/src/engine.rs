@@ -12,7 +12,9 @@ use crate::error::MediaError;
 use crate::event::MediaEvent;
 use crate::ids::{MemberId, RoomId};
 use crate::negotiate::{RtcFactory, parse_answer, parse_offer};
-use crate::options::{LayerPreference, MediaKind, MemberOptions, OfferOptions, RoomOptions};
+use crate::options::{
+    LayerPreference, MediaKind, MemberOptions, OfferOptions, RoomOptions, RtpLegOptions,
+};
 use crate::shard::{Command, ShardCounters, ShardHandle, ShardSetup};
 
 /// Capacity of the event channel; a receiver that falls further behind loses the oldest events.
@@ -33,6 +35,9 @@ struct Inner {
     next_shard: AtomicUsize,
     max_members_per_room: usize,
     stopped: Mutex<bool>,
+    /// Where plain-RTP leg sockets bind: the configuration and the next port to try.
+    config: MediaConfig,
+    next_leg_port: Mutex<u16>,
 }
 
 impl MediaEngine {
@@ -79,6 +84,8 @@ impl MediaEngine {
                 next_shard: AtomicUsize::new(0),
                 max_members_per_room: config.max_members_per_room,
                 stopped: Mutex::new(false),
+                config,
+                next_leg_port: Mutex::new(next_port),
             }),
         })
     }
@@ -197,6 +204,62 @@ impl MediaEngine {
             self.inner.directory.remove_member(member);
         }
         result
+    }
+
+    /// Adds a plain-RTP leg (e.g. the media of a SIP call) to `room`: binds a UDP socket and
+    /// returns the address to put in the leg's SDP. The leg sends to `opts.remote` when given and
+    /// always latches onto the source of the RTP it receives (symmetric RTP).
+    pub async fn add_rtp_leg(
+        &self,
+        room: &RoomId,
+        member: &MemberId,
+        opts: RtpLegOptions,
+    ) -> Result<SocketAddr, MediaError> {
+        let shard = self.inner.directory.reserve_member(room, member)?;
+        let result = async {
+            let socket = {
+                let mut next = self
+                    .inner
+                    .next_leg_port
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner());
+                bind_in_range(&self.inner.config, &mut next)?
+            };
+            let port = socket
+                .local_addr()
+                .map_err(|e| MediaError::Config(e.to_string()))?
+                .port();
+            self.inner.shards[shard]
+                .request(|reply| Command::AddLeg {
+                    room: room.clone(),
+                    member: member.clone(),
+                    socket,
+                    opts,
+                    reply,
+                })
+                .await?;
+            Ok(SocketAddr::new(self.inner.config.advertised()[0], port))
+        }
+        .await;
+        if result.is_err() {
+            self.inner.directory.remove_member(member);
+        }
+        result
+    }
+
+    /// Sets where a plain-RTP leg sends (from the remote SDP), until incoming RTP re-latches it.
+    pub async fn set_rtp_leg_remote(
+        &self,
+        member: &MemberId,
+        remote: SocketAddr,
+    ) -> Result<(), MediaError> {
+        self.shard_of(member)?
+            .request(|reply| Command::SetLegRemote {
+                member: member.clone(),
+                remote,
+                reply,
+            })
+            .await
     }
 
     /// Applies the remote answer to the offer made by [`MediaEngine::create_offer`].

@@ -10,7 +10,7 @@ use str0m::RtcConfig;
 use str0m::config::DtlsCert;
 use str0m::format::{Codec, CodecSpec};
 use str0m::media::{Mid, Pt};
-use str0m::rtp::{ExtensionValues, RtpPacket, RtpWrite, Vp8Descriptor};
+use str0m::rtp::{ExtensionValues, RtpPacket, RtpWrite, VideoOrientation, Vp8Descriptor};
 
 use crate::rewrite::{PictureIdRewriter, StreamRewriter};
 
@@ -31,16 +31,55 @@ pub struct SlotWriter {
     pt_map: Option<(Pt, Pt)>,
 }
 
-/// What is being forwarded: one publisher packet with its codec, decided once per fan-out.
-pub struct Forwarded<'a> {
-    /// The publisher's packet (its payload is shared with every subscriber).
-    pub packet: &'a RtpPacket,
+/// What is being forwarded: one publisher packet with its codec, decided once per fan-out. The
+/// payload is shared with every subscriber, never copied.
+#[derive(Debug, Clone)]
+pub struct Forwarded {
+    /// Extended sequence number as received.
+    pub seq: u64,
+    /// RTP timestamp as received.
+    pub ts: u32,
+    /// Payload type as received.
+    pub pt: Pt,
+    /// RTP marker bit.
+    pub marker: bool,
+    /// The payload.
+    pub payload: Arc<[u8]>,
+    /// RFC 6464 audio level (negative dBov), if present.
+    pub audio_level: Option<i8>,
+    /// RFC 6464 voice activity flag, if present.
+    pub voice_activity: Option<bool>,
+    /// Video orientation (CVO), if present.
+    pub video_orientation: Option<VideoOrientation>,
+    /// When the packet was received.
+    pub received: Instant,
     /// The packet's codec as negotiated with the publisher.
     pub spec: CodecSpec,
     /// Whether the packet starts a keyframe (always false for audio).
     pub keyframe: bool,
     /// Whether the packet is video (nackable, keyframe-gated).
     pub video: bool,
+}
+
+impl Forwarded {
+    /// Takes what forwarding needs from a str0m packet (the payload is shared).
+    pub fn from_rtp(packet: &RtpPacket, spec: CodecSpec, video: bool) -> Self {
+        let ext = &packet.header.ext_vals;
+        Self {
+            seq: *packet.seq_no,
+            ts: packet.header.timestamp,
+            pt: packet.header.payload_type,
+            marker: packet.header.marker,
+            payload: packet.payload.clone(),
+            audio_level: ext.audio_level,
+            voice_activity: ext.voice_activity,
+            video_orientation: ext.video_orientation,
+            received: packet.timestamp,
+            spec,
+            keyframe: video && is_keyframe(spec.codec, &packet.payload),
+            video,
+        }
+    }
 }
 
 impl SlotWriter {
@@ -58,57 +97,50 @@ impl SlotWriter {
         self.waiting_keyframe
     }
 
-    /// Writes the packet to the subscriber's send stream on `mid`; `false` if it was not written
-    /// (waiting for a keyframe, no matching codec, stale after a switch, no send stream).
-    /// The caller must tick (`Input::Timeout`) and drain `rtc` afterwards to release it.
-    pub fn write(&mut self, rtc: &mut Rtc, mid: Mid, f: &Forwarded<'_>, now: Instant) -> bool {
+    /// Keyframe gate and sequence/timestamp rewrite; `None` if the packet is not to be sent.
+    fn admit(&mut self, f: &Forwarded, now: Instant) -> Option<(u64, u32)> {
         if self.waiting_keyframe {
             if !f.keyframe {
-                return false;
+                return None;
             }
             self.waiting_keyframe = false;
         }
-        let packet = f.packet;
-        let in_pt = packet.header.payload_type;
+        self.rewriter.map(f.seq, f.ts, now, f.spec.clock_rate.get())
+    }
+
+    /// Writes the packet to the subscriber's send stream on `mid`; `false` if it was not written
+    /// (waiting for a keyframe, no matching codec, stale after a switch, no send stream).
+    /// The caller must tick (`Input::Timeout`) and drain `rtc` afterwards to release it.
+    pub fn write(&mut self, rtc: &mut Rtc, mid: Mid, f: &Forwarded, now: Instant) -> bool {
         let out_pt = match self.pt_map {
-            Some((i, o)) if i == in_pt => o,
+            Some((i, o)) if i == f.pt => o,
             _ => {
                 let Some(o) = matching_pt(rtc, &f.spec) else {
                     return false;
                 };
-                self.pt_map = Some((in_pt, o));
+                self.pt_map = Some((f.pt, o));
                 o
             }
         };
-        let clock = f.spec.clock_rate.get();
-        let Some((seq, ts)) =
-            self.rewriter
-                .map(*packet.seq_no, packet.header.timestamp, now, clock)
-        else {
+        let Some((seq, ts)) = self.admit(f, now) else {
             return false;
         };
         let ext = ExtensionValues {
-            audio_level: packet.header.ext_vals.audio_level,
-            voice_activity: packet.header.ext_vals.voice_activity,
-            video_orientation: packet.header.ext_vals.video_orientation,
+            audio_level: f.audio_level,
+            voice_activity: f.voice_activity,
+            video_orientation: f.video_orientation,
             ..ExtensionValues::default()
         };
-        let mut write = RtpWrite::new(
-            out_pt,
-            seq.into(),
-            ts,
-            packet.timestamp,
-            packet.payload.clone(),
-        )
-        .marker(packet.header.marker)
-        .ext_vals(ext)
-        .nackable(f.video);
+        let mut write = RtpWrite::new(out_pt, seq.into(), ts, f.received, f.payload.clone())
+            .marker(f.marker)
+            .ext_vals(ext)
+            .nackable(f.video);
         if f.spec.codec == Codec::Vp8
-            && let Some((picture_id, wide)) = vp8_picture_id(&packet.payload)
+            && let Some((picture_id, wide)) = vp8_picture_id(&f.payload)
         {
             let out = self.pictures.map(picture_id, wide);
             if out != picture_id
-                && let Some(patch) = Vp8Descriptor::parse(&packet.payload)
+                && let Some(patch) = Vp8Descriptor::parse(&f.payload)
                     .ok()
                     .and_then(|d| d.patch().picture_id(out).build().ok())
             {
@@ -120,6 +152,37 @@ impl SlotWriter {
             return false;
         };
         tx.write_rtp(write);
+        true
+    }
+
+    /// Serialises the packet as plain RTP (for a plain-RTP leg) into `out`; `false` if it is not
+    /// to be sent.
+    pub fn write_plain(
+        &mut self,
+        f: &Forwarded,
+        header: PlainHeader,
+        now: Instant,
+        out: &mut Vec<u8>,
+    ) -> bool {
+        let Some((seq, ts)) = self.admit(f, now) else {
+            return false;
+        };
+        serialize_rtp(out, header, f.marker, seq as u16, ts, &f.payload);
+        true
+    }
+
+    /// Serialises a generated packet as plain RTP into `out`; `false` if it is not to be sent.
+    pub fn write_generated_plain(
+        &mut self,
+        g: &Generated,
+        header: PlainHeader,
+        now: Instant,
+        out: &mut Vec<u8>,
+    ) -> bool {
+        let Some((seq, ts)) = self.rewriter.map(g.seq, g.ts, now, g.clock_rate) else {
+            return false;
+        };
+        serialize_rtp(out, header, false, seq as u16, ts, &g.payload);
         true
     }
 
@@ -163,6 +226,33 @@ pub struct Generated {
     pub payload: Arc<[u8]>,
     /// Audio level, `-dBov`.
     pub level: u8,
+}
+
+/// Payload type and SSRC of a plain-RTP output stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PlainHeader {
+    /// Payload type.
+    pub pt: u8,
+    /// Synchronisation source.
+    pub ssrc: u32,
+}
+
+/// Writes a minimal RTP packet (no CSRC, no extensions) into `out`, replacing its contents.
+fn serialize_rtp(
+    out: &mut Vec<u8>,
+    header: PlainHeader,
+    marker: bool,
+    seq: u16,
+    ts: u32,
+    payload: &[u8],
+) {
+    out.clear();
+    out.push(0x80);
+    out.push((u8::from(marker) << 7) | (header.pt & 0x7f));
+    out.extend_from_slice(&seq.to_be_bytes());
+    out.extend_from_slice(&ts.to_be_bytes());
+    out.extend_from_slice(&header.ssrc.to_be_bytes());
+    out.extend_from_slice(payload);
 }
 
 /// The picture id of a VP8 payload descriptor and whether it is 15-bit.

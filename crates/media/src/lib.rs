@@ -16,6 +16,8 @@
 //!   ([`MediaEngine::create_offer`]) and takes the answer ([`MediaEngine::accept_answer`]).
 //! - Each member receives as many streams as its offer has receive slots: every other member's
 //!   streams (last-N) for multi-slot members.
+//! - A **plain-RTP leg** (SIP media: no SRTP, one audio codec shared with the WebRTC side) joins
+//!   with [`MediaEngine::add_rtp_leg`], which returns the local address for the leg's SDP.
 //! - [`MediaEngine::update_media`] renegotiates; [`MediaEngine::set_muted`],
 //!   [`MediaEngine::set_deaf`] and [`MediaEngine::set_layer_preference`] change forwarding;
 //!   [`MediaEngine::remove_member`] frees everything the member had.
@@ -78,6 +80,7 @@ pub use error::MediaError;
 pub use event::{MediaEvent, MemberState, MemberStats};
 pub use ids::{MemberId, RoomId};
 pub use options::{
-    LayerPreference, MediaKind, MemberOptions, OfferOptions, RoomOptions, VideoLayer,
+    LayerPreference, MediaKind, MemberOptions, OfferOptions, RoomOptions, RtpCodec, RtpLegOptions,
+    VideoLayer,
 };
 pub use shard::ShardCounters;

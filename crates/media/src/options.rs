@@ -87,3 +87,30 @@ impl Default for LayerPreference {
         }
     }
 }
+
+/// Codec of a plain-RTP leg (no transcoding: WebRTC members must have negotiated the same codec).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RtpCodec {
+    /// Opus, 48 kHz.
+    Opus,
+    /// G.711 µ-law, 8 kHz.
+    Pcmu,
+    /// G.711 A-law, 8 kHz.
+    Pcma,
+}
+
+/// A plain-RTP leg: audio only, no SRTP.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct RtpLegOptions {
+    /// The codec both directions use.
+    pub codec: RtpCodec,
+    /// The payload type both directions use.
+    pub payload_type: u8,
+    /// Where to send, if known from the remote SDP; otherwise the leg latches onto the source of
+    /// the first RTP packet it receives (symmetric RTP). Incoming packets always re-latch.
+    pub remote: Option<std::net::SocketAddr>,
+    /// Initial mute/deaf state.
+    #[serde(default)]
+    pub member: MemberOptions,
+}

@@ -8,12 +8,12 @@ use str0m::change::{SdpAnswer, SdpOffer};
 use str0m::media::{Direction, KeyframeRequestKind, Mid};
 use str0m::rtp::RtpPacket;
 
-use super::peer::{Line, Peer, Slot};
+use super::peer::{Line, Peer, Slot, Transport};
 use super::room::Source;
 use super::worker::Worker;
 use crate::error::MediaError;
 use crate::event::{MediaEvent, MemberState};
-use crate::hotpath::{Forwarded, is_keyframe};
+use crate::hotpath::{Forwarded, PlainHeader};
 use crate::ids::{MemberId, RoomId};
 use crate::negotiate::guarded;
 use crate::options::MediaKind;
@@ -162,18 +162,51 @@ impl Worker {
         }
     }
 
+    /// A WebRTC publisher's packet: find its line and codec, then fan it out.
     fn forward(&mut self, publisher: usize, packet: &RtpPacket, now: Instant) {
         let Some(p) = self.peers.get_mut(publisher) else {
             return;
         };
-        let Some(line) = stream_mid(p, packet).and_then(|mid| p.line_of(mid)) else {
+        let Some(rtc) = p.rtc_mut() else { return };
+        let Some(mid) = rtc
+            .direct_api()
+            .stream_rx(&packet.header.ssrc)
+            .map(|rx| rx.mid())
+        else {
+            return;
+        };
+        let pt = packet.header.payload_type;
+        let Some(spec) = rtc
+            .codec_config()
+            .iter()
+            .find(|c| c.pt() == pt)
+            .map(|c| c.spec())
+        else {
+            return;
+        };
+        let Some(line) = p.line_of(mid) else { return };
+        let video = p.lines[line].kind == MediaKind::Video;
+        let forwarded = Forwarded::from_rtp(packet, spec, video);
+        self.fan_out(publisher, line, &forwarded, now);
+    }
+
+    /// Sends a publisher's packet on `line` to everyone receiving it: talking detection, mute,
+    /// the room's mixer, then each subscriber slot.
+    pub(super) fn fan_out(
+        &mut self,
+        publisher: usize,
+        line: usize,
+        forwarded: &Forwarded,
+        now: Instant,
+    ) {
+        let Some(p) = self.peers.get_mut(publisher) else {
             return;
         };
         let (kind, source) = (p.lines[line].kind, p.lines[line].source);
         let Some(source) = source else { return };
         if kind == MediaKind::Audio
             && !p.audio_muted
-            && let Some(level) = packet.header.ext_vals.audio_level
+            && let Some(level) = forwarded.audio_level
             && let Some(talking) = p.speech.observe(level.unsigned_abs(), now)
         {
             let (member, level) = (p.member.clone(), p.speech.level());
@@ -189,37 +222,16 @@ impl Worker {
         if p.muted(kind) {
             return;
         }
-        if kind == MediaKind::Audio
-            && let Some(mixer) = self.rooms.get_mut(p.room).and_then(|r| r.mixer.as_mut())
-        {
-            let level = packet
-                .header
-                .ext_vals
-                .audio_level
-                .map_or(127, i8::unsigned_abs);
-            mixer.push(publisher, packet.payload.clone(), level);
-        }
-        let pt = packet.header.payload_type;
-        let Some(spec) = p
-            .rtc
-            .codec_config()
-            .iter()
-            .find(|c| c.pt() == pt)
-            .map(|c| c.spec())
-        else {
-            return;
-        };
-        let video = kind == MediaKind::Video;
-        let forwarded = Forwarded {
-            packet,
-            spec,
-            keyframe: video && is_keyframe(spec.codec, &packet.payload),
-            video,
-        };
         let room = p.room;
         let Some(r) = self.rooms.get_mut(room) else {
             return;
         };
+        if kind == MediaKind::Audio
+            && let Some(mixer) = r.mixer.as_mut()
+        {
+            let level = forwarded.audio_level.map_or(127, i8::unsigned_abs);
+            mixer.push(publisher, forwarded.payload.clone(), level);
+        }
         let Some(s) = r.sources.get_mut(source) else {
             return;
         };
@@ -236,19 +248,24 @@ impl Worker {
                 continue;
             }
             let result = catch_unwind(AssertUnwindSafe(|| {
-                write_slot(sub, sub_line, &forwarded, now)
+                write_slot(sub, sub_line, forwarded, now)
             }));
             match result {
-                Ok(true) => {
+                Ok(Written::Queued) => {
                     io.counters.rtp_forwarded += 1;
                     sub.stats.packets_out += 1;
-                    sub.stats.bytes_out += packet.payload.len() as u64;
+                    sub.stats.bytes_out += forwarded.payload.len() as u64;
                     if !sub.dirty {
                         sub.dirty = true;
                         io.queues.dirty.push(subscriber);
                     }
                 }
-                Ok(false) => {}
+                Ok(Written::Sent) => {
+                    io.counters.rtp_forwarded += 1;
+                    sub.stats.packets_out += 1;
+                    sub.stats.bytes_out += forwarded.payload.len() as u64;
+                }
+                Ok(Written::No) => {}
                 Err(_) => {
                     io.counters.panics += 1;
                     io.queues.dead.push((
@@ -320,8 +337,10 @@ impl Worker {
         let Some(p) = self.peers.get_mut(publisher) else {
             return;
         };
+        let member = p.member.clone();
+        let Some(rtc) = p.rtc_mut() else { return };
         let sent = catch_unwind(AssertUnwindSafe(|| {
-            let mut api = p.rtc.direct_api();
+            let mut api = rtc.direct_api();
             match api.stream_rx_by_mid(mid, None) {
                 Some(rx) => {
                     rx.request_keyframe(KeyframeRequestKind::Pli);
@@ -335,7 +354,7 @@ impl Worker {
             return;
         }
         s.last_keyframe_request = Some(now);
-        let (room_id, member) = (r.id.clone(), p.member.clone());
+        let room_id = r.id.clone();
         self.drain(publisher);
         self.io.emit(MediaEvent::KeyframeRequested {
             room: room_id,
@@ -410,14 +429,16 @@ impl Worker {
             .pending_offer
             .take()
             .ok_or_else(|| MediaError::State("no offer pending".into()))?;
-        let accepted = guarded(|| p.rtc.sdp_api().accept_answer(pending, answer))?;
+        let rtc = p.rtc_mut().ok_or_else(not_webrtc)?;
+        let accepted = guarded(|| rtc.sdp_api().accept_answer(pending, answer))?;
         self.drain(index);
         accepted.map_err(|e| MediaError::Sdp(e.to_string()))?;
         for (mid, kind) in offered {
             let direction = self
                 .peers
                 .get(index)
-                .and_then(|p| p.rtc.media(mid))
+                .and_then(|p| p.rtc())
+                .and_then(|rtc| rtc.media(mid))
                 .map(|m| m.direction());
             if let Some(direction) = direction {
                 self.register_line(index, mid, kind, direction);
@@ -436,7 +457,8 @@ impl Worker {
             .peers
             .get_mut(index)
             .ok_or_else(|| MediaError::NoSuchMember(member.clone()))?;
-        let answer = guarded(|| p.rtc.sdp_api().accept_offer(offer))?;
+        let rtc = p.rtc_mut().ok_or_else(not_webrtc)?;
+        let answer = guarded(|| rtc.sdp_api().accept_offer(offer))?;
         self.drain(index);
         Ok(answer
             .map_err(|e| MediaError::Sdp(e.to_string()))?
@@ -508,22 +530,54 @@ impl Worker {
     }
 }
 
-/// The mid of the stream a packet arrived on.
-fn stream_mid(p: &mut Peer, packet: &RtpPacket) -> Option<Mid> {
-    p.rtc
-        .direct_api()
-        .stream_rx(&packet.header.ssrc)
-        .map(|rx| rx.mid())
+fn not_webrtc() -> MediaError {
+    MediaError::State("not a WebRTC member".into())
+}
+
+/// What writing to a subscriber did.
+pub(super) enum Written {
+    /// Queued in the subscriber's `Rtc`: it needs a tick to go out.
+    Queued,
+    /// Sent directly (plain-RTP leg).
+    Sent,
+    /// Not written (gated, no codec, stale).
+    No,
 }
 
 /// Writes a forwarded packet into one of a subscriber's slots.
-fn write_slot(sub: &mut Peer, line: usize, forwarded: &Forwarded<'_>, now: Instant) -> bool {
+fn write_slot(sub: &mut Peer, line: usize, forwarded: &Forwarded, now: Instant) -> Written {
     let Some(l) = sub.lines.get_mut(line) else {
-        return false;
+        return Written::No;
     };
     let mid = l.mid;
     let Some(slot) = l.slot.as_mut() else {
-        return false;
+        return Written::No;
     };
-    slot.writer.write(&mut sub.rtc, mid, forwarded, now)
+    match &mut sub.transport {
+        Transport::WebRtc(rtc) => {
+            if slot.writer.write(rtc, mid, forwarded, now) {
+                Written::Queued
+            } else {
+                Written::No
+            }
+        }
+        Transport::Rtp(leg) => {
+            if forwarded.spec.codec != leg.spec().codec {
+                return Written::No;
+            }
+            let header = PlainHeader {
+                pt: leg.pt,
+                ssrc: leg.ssrc,
+            };
+            if slot
+                .writer
+                .write_plain(forwarded, header, now, &mut leg.out)
+                && leg.send_out()
+            {
+                Written::Sent
+            } else {
+                Written::No
+            }
+        }
+    }
 }

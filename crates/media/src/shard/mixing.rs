@@ -6,12 +6,15 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use str0m::format::Codec;
+use str0m::media::Pt;
 
+use super::forward::Written;
+use super::peer::Transport;
 use super::worker::Worker;
 use crate::event::MemberState;
-use crate::hotpath::Generated;
+use crate::hotpath::{Generated, PlainHeader};
 use crate::mixer::{FRAME, MixedFrame, Mixer};
-use crate::options::MediaKind;
+use crate::options::{MediaKind, RtpCodec};
 
 /// Mixer frame interval.
 pub(super) const MIX_INTERVAL: Duration = Duration::from_millis(20);
@@ -149,34 +152,62 @@ impl Worker {
         let Some(line) = p.first_slot(MediaKind::Audio) else {
             return;
         };
-        let Some(pt) = p
-            .rtc
-            .codec_config()
-            .iter()
-            .find(|c| c.spec().codec == Codec::Opus)
-            .map(|c| c.pt())
-        else {
-            return;
-        };
         let mid = p.lines[line].mid;
         let bytes = payload.len() as u64;
-        let generated = Generated {
-            pt,
-            seq,
-            ts,
-            clock_rate: crate::mixer::SAMPLE_RATE,
-            payload,
-            level,
-        };
         let Some(slot) = p.lines[line].slot.as_mut() else {
             return;
         };
-        let written = catch_unwind(AssertUnwindSafe(|| {
-            slot.writer
-                .write_generated(&mut p.rtc, mid, &generated, now)
+        let written = catch_unwind(AssertUnwindSafe(|| match &mut p.transport {
+            Transport::WebRtc(rtc) => {
+                let pt = rtc
+                    .codec_config()
+                    .iter()
+                    .find(|c| c.spec().codec == Codec::Opus)
+                    .map(|c| c.pt());
+                let Some(pt) = pt else { return Written::No };
+                let g = Generated {
+                    pt,
+                    seq,
+                    ts,
+                    clock_rate: crate::mixer::SAMPLE_RATE,
+                    payload,
+                    level,
+                };
+                if slot.writer.write_generated(rtc, mid, &g, now) {
+                    Written::Queued
+                } else {
+                    Written::No
+                }
+            }
+            Transport::Rtp(leg) => {
+                if leg.codec != RtpCodec::Opus {
+                    return Written::No;
+                }
+                let header = PlainHeader {
+                    pt: leg.pt,
+                    ssrc: leg.ssrc,
+                };
+                let g = Generated {
+                    pt: Pt::new_with_value(leg.pt),
+                    seq,
+                    ts,
+                    clock_rate: crate::mixer::SAMPLE_RATE,
+                    payload,
+                    level,
+                };
+                if slot
+                    .writer
+                    .write_generated_plain(&g, header, now, &mut leg.out)
+                    && leg.send_out()
+                {
+                    Written::Sent
+                } else {
+                    Written::No
+                }
+            }
         }));
         match written {
-            Ok(true) => {
+            Ok(Written::Queued) => {
                 p.stats.packets_out += 1;
                 p.stats.bytes_out += bytes;
                 if !p.dirty {
@@ -184,7 +215,11 @@ impl Worker {
                     self.io.queues.dirty.push(listener);
                 }
             }
-            Ok(false) => {}
+            Ok(Written::Sent) => {
+                p.stats.packets_out += 1;
+                p.stats.bytes_out += bytes;
+            }
+            Ok(Written::No) => {}
             Err(_) => {
                 self.io.counters.panics += 1;
                 self.io.queues.dead.push((

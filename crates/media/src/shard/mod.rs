@@ -2,6 +2,7 @@
 
 mod demux;
 mod forward;
+mod leg;
 mod mixing;
 mod peer;
 mod room;
@@ -22,7 +23,7 @@ use crate::error::MediaError;
 use crate::event::MediaEvent;
 use crate::ids::{MemberId, RoomId};
 use crate::negotiate::PendingOffer;
-use crate::options::{LayerPreference, MediaKind, MemberOptions};
+use crate::options::{LayerPreference, MediaKind, MemberOptions, RtpLegOptions};
 
 pub use worker::ShardCounters;
 
@@ -46,6 +47,18 @@ pub(crate) enum Command {
         rtc: Box<Rtc>,
         pending_offer: Option<PendingOffer>,
         opts: MemberOptions,
+        reply: Reply<()>,
+    },
+    AddLeg {
+        room: RoomId,
+        member: MemberId,
+        socket: std::net::UdpSocket,
+        opts: RtpLegOptions,
+        reply: Reply<()>,
+    },
+    SetLegRemote {
+        member: MemberId,
+        remote: SocketAddr,
         reply: Reply<()>,
     },
     AcceptAnswer {

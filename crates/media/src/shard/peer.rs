@@ -6,6 +6,7 @@ use std::time::Instant;
 use str0m::Rtc;
 use str0m::media::Mid;
 
+use super::leg::RtpLeg;
 use crate::event::MemberStats;
 use crate::hotpath::SlotWriter;
 use crate::ids::MemberId;
@@ -13,9 +14,17 @@ use crate::negotiate::PendingOffer;
 use crate::options::{LayerPreference, MediaKind, MemberOptions};
 use crate::speech::SpeechDetector;
 
+/// How a member's media travels.
+pub(crate) enum Transport {
+    /// A WebRTC peer connection.
+    WebRtc(Box<Rtc>),
+    /// A plain-RTP leg.
+    Rtp(RtpLeg),
+}
+
 /// A peer (one member) owned by a shard.
 pub(crate) struct Peer {
-    pub rtc: Rtc,
+    pub transport: Transport,
     pub generation: u32,
     pub member: MemberId,
     /// Index of the room in the shard's room slab.
@@ -64,7 +73,7 @@ pub(crate) struct Slot {
 
 impl Peer {
     pub(crate) fn new(
-        rtc: Rtc,
+        transport: Transport,
         generation: u32,
         member: MemberId,
         room: usize,
@@ -73,7 +82,7 @@ impl Peer {
         now: Instant,
     ) -> Self {
         Self {
-            rtc,
+            transport,
             generation,
             member,
             room,
@@ -95,6 +104,22 @@ impl Peer {
             speech: SpeechDetector::default(),
             #[cfg(test)]
             fault: false,
+        }
+    }
+
+    /// The WebRTC connection, unless this is a plain-RTP leg.
+    pub(crate) fn rtc(&self) -> Option<&Rtc> {
+        match &self.transport {
+            Transport::WebRtc(rtc) => Some(rtc),
+            Transport::Rtp(_) => None,
+        }
+    }
+
+    /// The WebRTC connection, mutably.
+    pub(crate) fn rtc_mut(&mut self) -> Option<&mut Rtc> {
+        match &mut self.transport {
+            Transport::WebRtc(rtc) => Some(rtc),
+            Transport::Rtp(_) => None,
         }
     }
 

@@ -9,15 +9,16 @@ use std::time::{Duration, Instant};
 
 use mio::net::UdpSocket;
 use mio::{Events, Interest, Poll, Token, Waker};
-use str0m::media::{KeyframeRequest, MediaAdded};
+use str0m::media::{Direction, KeyframeRequest, MediaAdded, Mid, Pt};
 use str0m::net::{DatagramRecv, Protocol, Receive};
 use str0m::rtp::RtpPacket;
 use str0m::{Event, IceConnectionState, Input, Output};
 use tokio::sync::broadcast;
 
 use super::demux::{Demux, Match};
+use super::leg::{RtpLeg, parse_rtp};
 use super::mixing::MIX_INTERVAL;
-use super::peer::Peer;
+use super::peer::{Peer, Transport};
 use super::room::Room;
 use super::slab::Slab;
 use super::timers::{Due, TimerHeap};
@@ -25,11 +26,17 @@ use super::{Command, ShardSetup};
 use crate::directory::Directory;
 use crate::error::MediaError;
 use crate::event::{MediaEvent, MemberState};
+use crate::hotpath::Forwarded;
 use crate::ids::{MemberId, RoomId};
 use crate::negotiate::PendingOffer;
+use crate::options::{MediaKind, RtpLegOptions};
 
 const SOCKET: Token = Token(0);
 const WAKER: Token = Token(1);
+/// Plain-RTP leg sockets use `Token(LEGS + peer index)`.
+const LEGS: usize = 2;
+/// The m-line id given to a leg's one audio line.
+const LEG_MID: &str = "leg";
 /// Largest datagram read; bigger ones are truncated and rejected by str0m.
 const RECV_BUFFER: usize = 2048;
 /// Datagrams handled between two flushes of queued writes.
@@ -196,8 +203,12 @@ impl Worker {
                 break;
             }
             let now = Instant::now();
-            if events.iter().any(|e| e.token() == SOCKET) {
-                self.read_socket(now);
+            for event in events.iter() {
+                match event.token() {
+                    SOCKET => self.read_socket(now),
+                    WAKER => {}
+                    Token(t) => self.read_leg(t - LEGS, now),
+                }
             }
             self.read_commands(now);
             self.run_timers(now);
@@ -272,7 +283,11 @@ impl Worker {
         );
         let index = found.peer();
         if let Match::Ufrag(_) = found {
-            let accepted = self.peers.get(index).is_some_and(|p| p.rtc.accepts(&input));
+            let accepted = self
+                .peers
+                .get(index)
+                .and_then(|p| p.rtc())
+                .is_some_and(|rtc| rtc.accepts(&input));
             if !accepted {
                 self.io.counters.datagrams_unmatched += 1;
                 return;
@@ -440,6 +455,22 @@ impl Worker {
             } => {
                 let _ = reply.send(self.add_peer(room, member, *rtc, pending_offer, &opts, now));
             }
+            Command::AddLeg {
+                room,
+                member,
+                socket,
+                opts,
+                reply,
+            } => {
+                let _ = reply.send(self.add_leg(room, member, socket, &opts, now));
+            }
+            Command::SetLegRemote {
+                member,
+                remote,
+                reply,
+            } => {
+                let _ = reply.send(self.set_leg_remote(&member, remote));
+            }
             Command::AcceptAnswer {
                 member,
                 answer,
@@ -540,7 +571,7 @@ impl Worker {
         }
         let ufrag = rtc.direct_api().local_ice_credentials().ufrag;
         let (index, generation) = self.peers.insert(Peer::new(
-            rtc,
+            Transport::WebRtc(Box::new(rtc)),
             0,
             member.clone(),
             room_index,
@@ -559,6 +590,140 @@ impl Worker {
         }
         self.drain(index);
         Ok(())
+    }
+
+    fn add_leg(
+        &mut self,
+        room: RoomId,
+        member: MemberId,
+        socket: std::net::UdpSocket,
+        opts: &RtpLegOptions,
+        now: Instant,
+    ) -> Result<(), MediaError> {
+        let room_index = *self
+            .room_ids
+            .get(&room)
+            .ok_or_else(|| MediaError::NoSuchRoom(room.clone()))?;
+        let r = self
+            .rooms
+            .get(room_index)
+            .ok_or_else(|| MediaError::NoSuchRoom(room.clone()))?;
+        if r.members.len() >= r.max_members {
+            return Err(MediaError::RoomFull(room));
+        }
+        if self.members.contains_key(&member) {
+            return Err(MediaError::MemberExists(member));
+        }
+        let config_err = |e: std::io::Error| MediaError::Config(format!("leg socket: {e}"));
+        socket.set_nonblocking(true).map_err(config_err)?;
+        let socket = UdpSocket::from_std(socket);
+        let ssrc = leg_ssrc(&member, now);
+        let leg = RtpLeg::new(socket, opts.remote, opts.codec, opts.payload_type, ssrc);
+        let (index, generation) = self.peers.insert(Peer::new(
+            Transport::Rtp(leg),
+            0,
+            member.clone(),
+            room_index,
+            String::new(),
+            &opts.member,
+            now,
+        ));
+        let registered = match self.peers.get_mut(index).map(|p| {
+            p.generation = generation;
+            &mut p.transport
+        }) {
+            Some(Transport::Rtp(leg)) => self
+                .poll
+                .registry()
+                .register(&mut leg.socket, Token(LEGS + index), Interest::READABLE)
+                .map_err(config_err),
+            _ => Err(MediaError::State("leg vanished".into())),
+        };
+        if let Err(e) = registered {
+            self.peers.remove(index);
+            return Err(e);
+        }
+        self.members.insert(member, index);
+        if let Some(r) = self.rooms.get_mut(room_index) {
+            r.members.push(index);
+        }
+        self.register_line(
+            index,
+            Mid::from(LEG_MID),
+            MediaKind::Audio,
+            Direction::SendRecv,
+        );
+        if opts.remote.is_some() {
+            self.io.queues.connected.push(index);
+        }
+        Ok(())
+    }
+
+    fn set_leg_remote(&mut self, member: &MemberId, remote: SocketAddr) -> Result<(), MediaError> {
+        let index = self.peer_of(member)?;
+        let Some(p) = self.peers.get_mut(index) else {
+            return Err(MediaError::NoSuchMember(member.clone()));
+        };
+        let Transport::Rtp(leg) = &mut p.transport else {
+            return Err(MediaError::State("not a plain-RTP leg".into()));
+        };
+        leg.remote = Some(remote);
+        if !p.connected {
+            self.io.queues.connected.push(index);
+        }
+        Ok(())
+    }
+
+    /// Reads a leg's socket: each RTP packet of the leg's payload type latches the remote address
+    /// (symmetric RTP) and is fanned out.
+    fn read_leg(&mut self, index: usize, now: Instant) {
+        loop {
+            let Some(Peer {
+                transport: Transport::Rtp(leg),
+                connected,
+                ..
+            }) = self.peers.get_mut(index)
+            else {
+                return;
+            };
+            let (len, source) = match leg.socket.recv_from(&mut self.buf) {
+                Ok(r) => r,
+                Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                Err(_) => continue,
+            };
+            self.io.counters.datagrams_in += 1;
+            let Some(rtp) = parse_rtp(&self.buf[..len]).filter(|r| r.pt == leg.pt) else {
+                self.io.counters.datagrams_unmatched += 1;
+                continue;
+            };
+            leg.remote = Some(source);
+            if !*connected {
+                self.io.queues.connected.push(index);
+            }
+            let forwarded = Forwarded {
+                seq: leg.seq.extend(rtp.seq),
+                ts: rtp.ts,
+                pt: Pt::new_with_value(rtp.pt),
+                marker: rtp.marker,
+                payload: Arc::from(&self.buf[rtp.payload.0..rtp.payload.1]),
+                audio_level: None,
+                voice_activity: None,
+                video_orientation: None,
+                received: now,
+                spec: leg.spec(),
+                keyframe: false,
+                video: false,
+            };
+            self.io.counters.rtp_in += 1;
+            if let Some(p) = self.peers.get_mut(index) {
+                p.stats.packets_in += 1;
+                p.stats.bytes_in += forwarded.payload.len() as u64;
+            }
+            self.handle_connected();
+            self.fan_out(index, 0, &forwarded, now);
+        }
+        self.settle(now);
     }
 
     fn close_room(&mut self, room: &RoomId) -> Result<(), MediaError> {
@@ -587,7 +752,14 @@ impl Worker {
         self.members.remove(&peer.member);
         self.directory.remove_member(&peer.member);
         self.io.queues.dirty.retain(|p| *p != index);
-        let _ = catch_unwind(AssertUnwindSafe(|| peer.rtc.disconnect()));
+        match &mut peer.transport {
+            Transport::WebRtc(rtc) => {
+                let _ = catch_unwind(AssertUnwindSafe(|| rtc.disconnect()));
+            }
+            Transport::Rtp(leg) => {
+                let _ = self.poll.registry().deregister(&mut leg.socket);
+            }
+        }
         let room_id = self.detach_from_room(index, &peer);
         self.apply_policy(peer.room);
         if let Some(room) = room_id {
@@ -640,6 +812,13 @@ impl Worker {
     }
 }
 
+/// An SSRC for a leg's outgoing stream, different per member and start time.
+fn leg_ssrc(member: &MemberId, now: Instant) -> u32 {
+    use std::hash::{BuildHasher, RandomState};
+    let hash = RandomState::new().hash_one((member.as_str(), now));
+    (hash as u32) | 1
+}
+
 /// Feeds `input` (if any) to one peer and drains its output, all inside `catch_unwind`: a panic
 /// in str0m marks only this peer dead.
 fn drive(
@@ -649,7 +828,7 @@ fn drive(
     index: usize,
     input: Option<Input>,
 ) {
-    let Some(peer) = peers.get_mut(index) else {
+    let Some(peer) = peers.get_mut(index).filter(|p| p.rtc().is_some()) else {
         return;
     };
     let outcome = catch_unwind(AssertUnwindSafe(|| drain_peer(index, peer, io, input)));
@@ -663,7 +842,7 @@ fn drive(
                     generation: peer.generation,
                 });
             }
-            if peer.rtc.is_alive() {
+            if peer.rtc().is_some_and(|rtc| rtc.is_alive()) {
                 return;
             }
             MemberState::Closed
@@ -682,16 +861,22 @@ fn drain_peer(
     peer: &mut Peer,
     io: &mut Io,
     input: Option<Input>,
-) -> Result<Instant, str0m::RtcError> {
+) -> Result<Instant, String> {
     #[cfg(test)]
     assert!(!peer.fault, "injected fault");
+    let Some(rtc) = peer.rtc_mut() else {
+        return Err("not a WebRTC member".into());
+    };
     if let Some(input) = input
-        && let Err(e) = peer.rtc.handle_input(input)
+        && let Err(e) = rtc.handle_input(input)
     {
         tracing::debug!(member = %peer.member, "input rejected: {e}");
     }
     loop {
-        match peer.rtc.poll_output()? {
+        let Some(rtc) = peer.rtc_mut() else {
+            return Err("not a WebRTC member".into());
+        };
+        match rtc.poll_output().map_err(|e| e.to_string())? {
             Output::Timeout(at) => return Ok(at),
             Output::Transmit(t) => {
                 if !peer.addrs.contains(&t.destination) {

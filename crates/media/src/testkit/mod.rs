@@ -10,7 +10,7 @@ mod peer;
 mod report;
 mod tone;
 
-pub use media::{VP8_KEYFRAME_INTERVAL, vp8_payload};
+pub use media::{VP8_KEYFRAME_INTERVAL, audio_payload, tag_of, vp8_payload};
 pub use memory::MemoryPair;
 pub use peer::{PeerSpec, PendingPeer, TestPeer};
 pub use report::StreamReport;

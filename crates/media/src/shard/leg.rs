@@ -1,0 +1,168 @@
+//! Plain-RTP legs (e.g. towards a SIP gateway): own UDP socket, fixed payload type, symmetric RTP
+//! latching, no SRTP, no RTCP.
+
+use std::net::SocketAddr;
+
+use mio::net::UdpSocket;
+use str0m::format::{Codec, CodecSpec, FormatParams};
+use str0m::media::Frequency;
+
+use crate::options::RtpCodec;
+
+/// A plain-RTP endpoint owned by a shard.
+pub(crate) struct RtpLeg {
+    pub socket: UdpSocket,
+    pub remote: Option<SocketAddr>,
+    pub codec: RtpCodec,
+    pub pt: u8,
+    /// SSRC of what the engine sends on this leg.
+    pub ssrc: u32,
+    /// Extends incoming 16-bit sequence numbers.
+    pub seq: SeqExtender,
+    /// Reused serialisation buffer for outgoing packets.
+    pub out: Vec<u8>,
+}
+
+/// The parts of an RTP packet a leg needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct PlainRtp {
+    pub pt: u8,
+    pub marker: bool,
+    pub seq: u16,
+    pub ts: u32,
+    /// Byte range of the payload in the datagram.
+    pub payload: (usize, usize),
+}
+
+impl RtpLeg {
+    pub(crate) fn new(
+        socket: UdpSocket,
+        remote: Option<SocketAddr>,
+        codec: RtpCodec,
+        pt: u8,
+        ssrc: u32,
+    ) -> Self {
+        Self {
+            socket,
+            remote,
+            codec,
+            pt,
+            ssrc,
+            seq: SeqExtender::default(),
+            out: Vec::with_capacity(1500),
+        }
+    }
+
+    /// The codec as str0m describes it (to find the WebRTC side's payload type).
+    pub(crate) fn spec(&self) -> CodecSpec {
+        let (codec, clock_rate, channels) = match self.codec {
+            RtpCodec::Opus => (Codec::Opus, Frequency::FORTY_EIGHT_KHZ, Some(2)),
+            RtpCodec::Pcmu => (Codec::PCMU, Frequency::EIGHT_KHZ, Some(1)),
+            RtpCodec::Pcma => (Codec::PCMA, Frequency::EIGHT_KHZ, Some(1)),
+        };
+        CodecSpec {
+            codec,
+            clock_rate,
+            channels,
+            format: FormatParams::default(),
+        }
+    }
+
+    /// Sends the serialised packet in `out` to the latched remote, if any.
+    pub(crate) fn send_out(&mut self) -> bool {
+        let Some(remote) = self.remote else {
+            return false;
+        };
+        self.socket.send_to(&self.out, remote).is_ok()
+    }
+}
+
+/// Parses an RTP header (version 2, CSRCs, extension, padding); `None` for anything else,
+/// including RTCP.
+pub(crate) fn parse_rtp(d: &[u8]) -> Option<PlainRtp> {
+    if d.len() < 12 || d[0] >> 6 != 2 {
+        return None;
+    }
+    let pt = d[1] & 0x7f;
+    if (72..=76).contains(&pt) {
+        return None; // RTCP (SR/RR/SDES/BYE/APP) multiplexed on the port
+    }
+    let csrcs = usize::from(d[0] & 0x0f);
+    let mut start = 12 + 4 * csrcs;
+    if d[0] & 0x10 != 0 {
+        let ext = d.get(start + 2..start + 4)?;
+        start += 4 + 4 * usize::from(u16::from_be_bytes([ext[0], ext[1]]));
+    }
+    let mut end = d.len();
+    if d[0] & 0x20 != 0 {
+        end = end.checked_sub(usize::from(*d.last()?))?;
+    }
+    if start > end {
+        return None;
+    }
+    Some(PlainRtp {
+        pt,
+        marker: d[1] & 0x80 != 0,
+        seq: u16::from_be_bytes([d[2], d[3]]),
+        ts: u32::from_be_bytes([d[4], d[5], d[6], d[7]]),
+        payload: (start, end),
+    })
+}
+
+/// Turns 16-bit RTP sequence numbers into monotonic 64-bit ones.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct SeqExtender {
+    last: Option<u64>,
+}
+
+impl SeqExtender {
+    pub(crate) fn extend(&mut self, seq: u16) -> u64 {
+        let Some(last) = self.last else {
+            self.last = Some(u64::from(seq));
+            return u64::from(seq);
+        };
+        let roc = last >> 16;
+        let candidates = [roc.wrapping_sub(1), roc, roc + 1].map(|r| (r << 16) | u64::from(seq));
+        let best = candidates
+            .into_iter()
+            .min_by_key(|c| c.abs_diff(last))
+            .unwrap_or(u64::from(seq));
+        self.last = Some(best.max(last));
+        best
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_headers_and_rejects_rtcp_and_garbage() {
+        let mut d = vec![0x80, 0x80 | 111, 0x01, 0x02, 0, 0, 0x03, 0xe8, 1, 2, 3, 4];
+        d.extend_from_slice(b"opus");
+        let p = parse_rtp(&d).unwrap();
+        assert_eq!((p.pt, p.marker, p.seq, p.ts), (111, true, 0x0102, 1000));
+        assert_eq!(&d[p.payload.0..p.payload.1], b"opus");
+        assert_eq!(parse_rtp(&[0x80, 200, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0]), None);
+        assert_eq!(parse_rtp(&[0x80, 111, 0]), None);
+        let mut padded = d.clone();
+        padded[0] |= 0x20;
+        padded.push(200);
+        assert_eq!(parse_rtp(&padded), None);
+        let mut ext = vec![
+            0x90, 111, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0xbe, 0xde, 0xff, 0xff,
+        ];
+        ext.extend_from_slice(b"x");
+        assert_eq!(parse_rtp(&ext), None);
+    }
+
+    #[test]
+    fn sequence_numbers_extend_across_wraps() {
+        let mut e = SeqExtender::default();
+        assert_eq!(e.extend(65534), 65534);
+        assert_eq!(e.extend(65535), 65535);
+        assert_eq!(e.extend(0), 65536);
+        assert_eq!(e.extend(65535), 65535);
+        assert_eq!(e.extend(2), 65538);
+    }
+}
