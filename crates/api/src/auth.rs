@@ -31,7 +31,7 @@ pub struct BearerAuth {
 #[derive(Debug, Clone)]
 pub enum AnyAuth {
     Project(ProjectAuth),
-    Bearer(BearerAuth),
+    Bearer(Box<BearerAuth>),
 }
 
 impl AnyAuth {
@@ -121,7 +121,9 @@ impl FromRequestParts<ApiState> for AnyAuth {
     async fn from_request_parts(parts: &mut Parts, state: &ApiState) -> Result<Self, ApiError> {
         let header = authorization(parts).ok_or(ApiError::Unauthorized)?;
         if let Some(token) = scheme_value(header, "Bearer") {
-            return Ok(AnyAuth::Bearer(verify_access_token(state, token).await?));
+            return Ok(AnyAuth::Bearer(Box::new(
+                verify_access_token(state, token).await?,
+            )));
         }
         let value = scheme_value(header, "Basic").ok_or(ApiError::Unauthorized)?;
         Ok(AnyAuth::Project(basic(state, value).await?))

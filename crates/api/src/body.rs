@@ -54,6 +54,14 @@ impl<S: Send + Sync> FromRequestParts<S> for Params {
         let Query(pairs) = Query::<Vec<(String, String)>>::from_request_parts(parts, state)
             .await
             .map_err(|e| ApiError::BadRequest(e.body_text()))?;
+        if pairs
+            .iter()
+            .any(|(k, v)| k.contains('\0') || v.contains('\0'))
+        {
+            return Err(ApiError::BadRequest(
+                "query parameters may not contain NUL".into(),
+            ));
+        }
         Ok(Params(pairs.into_iter().collect()))
     }
 }
@@ -107,6 +115,14 @@ impl<'a> Fields<'a> {
                     key,
                     "too_long",
                     format!("{key} is longer than {max} characters"),
+                );
+                None
+            }
+            Value::String(s) if s.contains('\0') => {
+                self.reject(
+                    key,
+                    "invalid_parameter",
+                    format!("{key} may not contain NUL characters"),
                 );
                 None
             }

@@ -105,6 +105,52 @@ pub async fn not_found() -> ApiError {
     ApiError::NotFound
 }
 
+/// Refuses paths carrying an encoded NUL before they reach a handler (no database stores one).
+pub async fn refuse_nul_in_path(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let path = request.uri().path();
+    if path.contains("%00") || path.contains('\0') {
+        return ApiError::NotFound.into_response();
+    }
+    next.run(request).await
+}
+
+/// Reads the whole request body (up to `limit`) before routing, so a request refused early (401,
+/// 404) still leaves its keep-alive connection usable. A larger body gets 413 and `Connection: close`,
+/// since its unread rest cannot be skipped.
+pub async fn buffer_body(
+    limit: usize,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let too_large = || {
+        let mut response = ApiError::PayloadTooLarge.into_response();
+        response.headers_mut().insert(
+            header::CONNECTION,
+            header::HeaderValue::from_static("close"),
+        );
+        response
+    };
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > limit) {
+        return too_large();
+    }
+    let (parts, body) = request.into_parts();
+    match axum::body::to_bytes(body, limit).await {
+        Ok(bytes) => {
+            next.run(axum::extract::Request::from_parts(parts, Body::from(bytes)))
+                .await
+        }
+        Err(_) => too_large(),
+    }
+}
+
 /// Gives the framework's bare 405 and 413 answers the documented JSON body.
 pub async fn json_for_bare_errors(response: Response) -> Response {
     let status = response.status();

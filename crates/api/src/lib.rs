@@ -73,6 +73,10 @@ pub fn router(state: ApiState) -> Router {
     routes::routes()
         .fallback(error::not_found)
         .layer(axum::middleware::map_response(error::json_for_bare_errors))
+        .layer(axum::middleware::from_fn(error::refuse_nul_in_path))
+        .layer(axum::middleware::from_fn(move |req, next| {
+            error::buffer_body(limit, req, next)
+        }))
         .layer(DefaultBodyLimit::max(limit))
         .layer(cors)
         .with_state(state)

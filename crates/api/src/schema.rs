@@ -341,18 +341,29 @@ pub fn resource_input(
     Ok(input)
 }
 
+/// A validated nested subscriber SIP endpoint body.
+pub struct SipEndpointInput {
+    pub username: Option<String>,
+    pub password: Option<String>,
+    pub fields: Map<String, Value>,
+}
+
 /// Validates a nested subscriber SIP endpoint body.
 pub fn sip_endpoint_input(
     body: &Map<String, Value>,
     partial: bool,
-) -> Result<(Option<String>, Option<String>, Map<String, Value>), ApiError> {
+) -> Result<SipEndpointInput, ApiError> {
     let mut fields = Fields::new(body);
     let username = address_name(&mut fields, "username", !partial);
     let password = fields.string("password", !partial, 1024);
     let mut out = Map::new();
     read(&mut fields, SUBSCRIBER_SIP_ENDPOINT, partial, &mut out);
     fields.finish()?;
-    Ok((username, password, out))
+    Ok(SipEndpointInput {
+        username,
+        password,
+        fields: out,
+    })
 }
 
 /// Defaults shown for a new resource's type-specific object.

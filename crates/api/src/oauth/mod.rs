@@ -10,16 +10,16 @@
 mod authorize;
 pub mod clients;
 mod clients_api;
-pub mod code;
-pub mod csrf;
+mod code;
+mod csrf;
 mod discovery;
-pub mod id_token;
-pub mod limiter;
+mod id_token;
+mod limiter;
 mod logout;
-pub mod page;
-pub mod params;
-pub mod pkce;
-pub mod request;
+mod page;
+mod params;
+mod pkce;
+mod request;
 mod token;
 mod userinfo;
 

@@ -12,7 +12,7 @@ use crate::auth::ProjectAuth;
 use crate::body::{JsonObject, Params};
 use crate::error::ApiError;
 use crate::paging::{list_body, page_request};
-use crate::schema::sip_endpoint_input;
+use crate::schema::{SipEndpointInput, sip_endpoint_input};
 use crate::{ApiState, views};
 
 const BASE: &str = "/api/fabric/resources/subscribers/{sid}/sip_endpoints";
@@ -61,7 +61,11 @@ async fn create(
     JsonObject(body): JsonObject,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let sid = subscriber(&state, &auth.project_id, &sid).await?;
-    let (username, password, fields) = sip_endpoint_input(&body, false)?;
+    let SipEndpointInput {
+        username,
+        password,
+        fields,
+    } = sip_endpoint_input(&body, false)?;
     let (Some(username), Some(password)) = (username, password) else {
         return Err(ApiError::Internal);
     };
@@ -98,7 +102,11 @@ async fn update(
 ) -> Result<Json<Value>, ApiError> {
     let sid = subscriber(&state, &auth.project_id, &sid).await?;
     let current = state.store.sip_endpoint(&sid, &id).await?;
-    let (username, password, fields) = sip_endpoint_input(&body, true)?;
+    let SipEndpointInput {
+        username,
+        password,
+        fields,
+    } = sip_endpoint_input(&body, true)?;
     let mut merged = match current.body {
         Value::Object(map) => map,
         _ => Map::new(),
