@@ -116,17 +116,16 @@ pub fn translate(event: weft_media::MediaEvent) -> Option<MediaEvent> {
             member: member.to_string(),
             talking,
         }),
+        // `Closed` follows our own removals and page reloads (which reattach); only a failure
+        // ends the call.
         weft_media::MediaEvent::MemberState {
             room,
             member,
-            state: state @ (MemberState::Failed(_) | MemberState::Closed),
+            state: MemberState::Failed(reason),
         } => Some(MediaEvent::MemberGone {
             room: room.to_string(),
             member: member.to_string(),
-            reason: match state {
-                MemberState::Failed(why) => why,
-                _ => "closed".into(),
-            },
+            reason,
         }),
         _ => None,
     }

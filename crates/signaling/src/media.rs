@@ -91,7 +91,8 @@ pub enum MediaEvent {
         /// Whether the member talks now.
         talking: bool,
     },
-    /// The member's media failed or closed; the engine no longer holds it.
+    /// The member's media failed (not a removal or a peer that went away to reattach); the
+    /// engine no longer holds it.
     MemberGone {
         /// The room id.
         room: String,

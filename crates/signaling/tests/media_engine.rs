@@ -174,3 +174,39 @@ async fn three_members_see_each_other_and_talking_events() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reattach_after_reload_reconnects_media() {
+    let (addr, engine) = start().await;
+    let mut alice = Client::connect(addr, "alice").await;
+    let mut bob = Client::connect(addr, "bob").await;
+    let peer_a = dial_with_peer(&mut alice, "a", "/public/lobby?channel=video", 1).await;
+    let peer_b = dial_with_peer(&mut bob, "b", "/public/lobby?channel=video", 2).await;
+    eventually("both connected", || {
+        peer_a.is_connected() && peer_b.is_connected()
+    })
+    .await;
+    // A page reload: the socket and the peer connection go away without a bye.
+    let protocol = alice.protocol.clone();
+    drop(alice);
+    drop(peer_a);
+    let mut again = Client::open(addr).await;
+    let r = again.connect_with("tok-alice", Some(&protocol)).await;
+    assert_eq!(r["result"]["protocol"], protocol.as_str());
+    let (pending, offer) = TestPeer::offer(PeerSpec::sdk(3)).expect("offer");
+    let p = json!({"dialogParams":{"destination_number": "/public/lobby?channel=video", "attach": true,
+                   "reattaching": true}, "sdp": offer});
+    again.verto("verto.invite", "a", p).await;
+    let answer = again.verto_event("verto.answer").await;
+    let peer_a2 = pending
+        .connect(answer["sdp"].as_str().unwrap())
+        .expect("the reloaded peer accepts the new answer");
+    let joined = again.event_type("call.joined").await;
+    assert_eq!(joined["params"]["call_id"], "a");
+    eventually("the reloaded peer connects", || peer_a2.is_connected()).await;
+    eventually("media flows again both ways", || {
+        receives_from(&peer_a2, 2, false) && receives_from(&peer_b, 3, false)
+    })
+    .await;
+    assert_eq!(engine.member_count(), 2);
+}

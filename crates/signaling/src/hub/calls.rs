@@ -127,17 +127,31 @@ impl Hub {
                 let err = RpcError::new(INVALID_PARAMS, "callID already in use");
                 return self.reply(conn, req, Err(err));
             };
-            if attach && leg.state == LegState::Active {
+            if attach
+                && leg.state == LegState::Active
+                && let Some(room) = leg.room.clone()
+            {
+                // A reloaded page has a new peer connection (new ICE and DTLS): the member's
+                // media is rebuilt from the new offer; the room keeps the member.
                 let member = leg.member_id.clone();
                 if let Some(leg) = self.legs.get_mut(&call_id) {
                     leg.protocol = protocol.to_owned();
                 }
                 self.reply(conn, req, Ok(created(&call_id)));
+                let remove = MediaCall::RemoveMember {
+                    member: member.clone(),
+                };
+                self.media(Op::Ignore, remove);
+                let add = MediaCall::AddMember {
+                    room,
+                    member,
+                    offer: sdp,
+                };
                 self.media(
                     Op::Reattach {
                         call_id: call_id.clone(),
                     },
-                    MediaCall::Renegotiate { member, offer: sdp },
+                    add,
                 );
                 return;
             }
