@@ -23,6 +23,28 @@ pub fn vp8_payload(picture_id: u16, keyframe: bool, tag: u32) -> Vec<u8> {
     p
 }
 
+/// Simulcast layer ids written by [`vp8_layer_payload`], lowest first, and their payload sizes.
+pub const SIMULCAST_LAYERS: [(&str, usize); 3] = [("q", 300), ("h", 700), ("f", 1100)];
+
+/// A one-packet VP8 frame of simulcast layer `layer` (index into [`SIMULCAST_LAYERS`]).
+pub fn vp8_layer_payload(picture_id: u16, keyframe: bool, tag: u32, layer: u8) -> Vec<u8> {
+    let mut p = vp8_payload(picture_id, keyframe, tag);
+    let size = SIMULCAST_LAYERS
+        .get(usize::from(layer))
+        .map_or(VIDEO_PAYLOAD, |(_, size)| *size);
+    p.truncate(size);
+    p[12] = layer;
+    p
+}
+
+/// The simulcast layer of a synthetic VP8 payload, if it has one.
+pub fn layer_of(payload: &[u8]) -> Option<u8> {
+    payload
+        .get(12)
+        .copied()
+        .filter(|l| usize::from(*l) < SIMULCAST_LAYERS.len())
+}
+
 /// An audio payload: a TOC-like byte, the sender's tag, filler.
 pub fn audio_payload(tag: u32, size: usize) -> Vec<u8> {
     let mut p = Vec::with_capacity(size.max(5));
@@ -62,5 +84,12 @@ mod tests {
         assert_eq!(tag_of(&vp8_payload(9, false, 42), true), Some(42));
         assert_eq!(tag_of(&audio_payload(43, 60), false), Some(43));
         assert_eq!(picture_id_of(&vp8_payload(0x1234, false, 1)), Some(0x1234));
+        assert_eq!(layer_of(&vp8_payload(1, false, 1)), None);
+        let p = vp8_layer_payload(1, true, 5, 2);
+        assert_eq!(
+            (layer_of(&p), tag_of(&p, true), p.len()),
+            (Some(2), Some(5), 1100)
+        );
+        assert!(str0m::format::detect_vp8_keyframe(&p));
     }
 }

@@ -10,7 +10,10 @@ mod peer;
 mod report;
 mod tone;
 
-pub use media::{VP8_KEYFRAME_INTERVAL, audio_payload, tag_of, vp8_payload};
+pub use media::{
+    SIMULCAST_LAYERS, VP8_KEYFRAME_INTERVAL, audio_payload, layer_of, tag_of, vp8_layer_payload,
+    vp8_payload,
+};
 pub use memory::MemoryPair;
 pub use peer::{PeerSpec, PendingPeer, TestPeer};
 pub use report::StreamReport;

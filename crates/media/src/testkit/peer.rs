@@ -9,12 +9,15 @@ use std::time::{Duration, Instant};
 
 use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
 use str0m::format::Codec;
-use str0m::media::{Direction, MediaKind, Mid, Pt};
+use str0m::media::{Direction, MediaKind, Mid, Pt, Rid, Simulcast, SimulcastLayer};
 use str0m::net::{DatagramRecv, Protocol, Receive};
 use str0m::rtp::{ExtensionValues, RtpPacket, RtpWrite};
 use str0m::{Candidate, Event, Input, Output, Rtc, RtcConfig};
 
-use super::media::{VP8_KEYFRAME_INTERVAL, audio_payload, picture_id_of, tag_of, vp8_payload};
+use super::media::{
+    SIMULCAST_LAYERS, VP8_KEYFRAME_INTERVAL, audio_payload, layer_of, picture_id_of, tag_of,
+    vp8_layer_payload, vp8_payload,
+};
 use super::report::StreamReport;
 use super::tone::{ToneSink, ToneSource};
 
@@ -41,6 +44,8 @@ pub struct PeerSpec {
     /// Send a real Opus tone of this frequency (Hz) instead of synthetic audio payloads, and decode
     /// received audio (see [`TestPeer::received_pcm`]).
     pub tone: Option<f32>,
+    /// Send video as three simulcast layers (rids of [`super::SIMULCAST_LAYERS`]).
+    pub simulcast: bool,
 }
 
 impl PeerSpec {
@@ -53,6 +58,15 @@ impl PeerSpec {
             extra_audio_slots: 0,
             extra_video_slots: 0,
             tone: None,
+            simulcast: false,
+        }
+    }
+
+    /// A peer publishing simulcast video (and audio), with one receive slot of each kind.
+    pub fn simulcast(tag: u32) -> Self {
+        Self {
+            simulcast: true,
+            ..Self::sdk(tag)
         }
     }
 
@@ -134,7 +148,14 @@ impl TestPeer {
             mids.push(api.add_media(MediaKind::Audio, Direction::SendRecv, None, None, None));
         }
         if spec.video {
-            mids.push(api.add_media(MediaKind::Video, Direction::SendRecv, None, None, None));
+            let simulcast = spec.simulcast.then(|| {
+                let mut s = Simulcast::new();
+                for (rid, _) in SIMULCAST_LAYERS {
+                    s.add_send_layer(SimulcastLayer::new(rid));
+                }
+                s
+            });
+            mids.push(api.add_media(MediaKind::Video, Direction::SendRecv, None, None, simulcast));
         }
         for _ in 0..spec.extra_audio_slots {
             mids.push(api.add_media(MediaKind::Audio, Direction::RecvOnly, None, None, None));
@@ -337,6 +358,9 @@ struct Runner {
     mids: Vec<Mid>,
     tone: Option<ToneSource>,
     sink: ToneSink,
+    /// Simulcast: per-layer keyframe requests and sequence numbers.
+    layer_keyframe_due: [bool; 3],
+    layer_seq: [u64; 3],
 }
 
 /// Sequence and timestamp state of one outgoing synthetic stream.
@@ -374,6 +398,8 @@ impl Runner {
             mids: Vec::new(),
             tone: spec.tone.map(|f| ToneSource::new(f, 0.1)),
             sink: ToneSink::default(),
+            layer_keyframe_due: [true; 3],
+            layer_seq: [100, 20_000, 40_000],
             spec,
         }
     }
@@ -584,7 +610,9 @@ impl Runner {
                 .last_keyframe
                 .is_none_or(|t| now - t >= VP8_KEYFRAME_INTERVAL);
             let keyframe = self.keyframe_due || periodic;
-            if let Some(v) = self.video.as_mut() {
+            if self.spec.simulcast {
+                self.send_layers(now, keyframe);
+            } else if let Some(v) = self.video.as_mut() {
                 let write = RtpWrite::new(
                     v.pt,
                     v.seq.into(),
@@ -605,6 +633,34 @@ impl Runner {
                         self.last_keyframe = Some(now);
                     }
                 }
+            }
+        }
+    }
+
+    /// Sends one frame on each simulcast layer (each its own stream, picture ids and keyframes).
+    fn send_layers(&mut self, now: Instant, periodic_keyframe: bool) {
+        let Some(v) = self.video.as_mut() else { return };
+        let (mid, pt, ts) = (v.mid, v.pt, v.ts);
+        v.ts = v.ts.wrapping_add(3000);
+        let picture_id = self.picture_id;
+        self.picture_id = (self.picture_id + 1) & 0x7fff;
+        if periodic_keyframe {
+            self.last_keyframe = Some(now);
+            self.keyframe_due = false;
+        }
+        for (i, (rid, _)) in SIMULCAST_LAYERS.iter().enumerate() {
+            let keyframe = periodic_keyframe || self.layer_keyframe_due[i];
+            let layer_picture_id = (picture_id + 1000 * i as u16) & 0x7fff;
+            let payload = vp8_layer_payload(layer_picture_id, keyframe, self.spec.tag, i as u8);
+            let write = RtpWrite::new(pt, self.layer_seq[i].into(), ts, now, payload)
+                .marker(true)
+                .nackable(true);
+            let mut api = self.rtc.direct_api();
+            if let Some(tx) = api.stream_tx_by_mid(mid, Some(Rid::from(*rid))) {
+                tx.write_rtp(write);
+                self.layer_seq[i] += 1;
+                self.layer_keyframe_due[i] &= !keyframe;
+                self.shared.sent_packets.fetch_add(1, Ordering::Relaxed);
             }
         }
     }
@@ -661,6 +717,17 @@ impl Runner {
                 report.switches.push((tag, keyframe));
             }
             report.last_origin = Some(tag);
+        }
+        if let Some(last) = report.last_timestamps.last()
+            && (packet.header.timestamp.wrapping_sub(*last) as i32) < 0
+        {
+            report.timestamp_regressions += 1;
+        }
+        if let Some(layer) = layer_of(&packet.payload).filter(|_| video) {
+            if report.last_layer != Some(layer) {
+                report.layer_switches.push((layer, keyframe));
+            }
+            report.last_layer = Some(layer);
         }
         if let Some(pid) = picture_id_of(&packet.payload).filter(|_| video) {
             if report

@@ -29,6 +29,12 @@ pub struct StreamReport {
     pub switches: Vec<(u32, bool)>,
     /// VP8 picture ids that did not follow the previous one (mod 2^15).
     pub picture_id_jumps: u64,
+    /// The simulcast layer of the latest packet (synthetic simulcast publishers).
+    pub last_layer: Option<u8>,
+    /// Changes of simulcast layer: `(new layer, whether its first packet was a keyframe)`.
+    pub layer_switches: Vec<(u8, bool)>,
+    /// RTP timestamps that went backwards (wrapping comparison).
+    pub timestamp_regressions: u64,
     /// The last VP8 picture id received.
     pub last_picture_id: Option<u16>,
 }
