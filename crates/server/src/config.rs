@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use serde::Deserialize;
+use weft_media::MediaConfig;
 
 /// Everything `weft` can be told. See `config/weft.toml` for the documented version.
 #[derive(Debug, Clone, Deserialize)]
@@ -29,6 +30,8 @@ pub struct Config {
     pub http: HttpConfig,
     pub bootstrap: BootstrapConfig,
     pub oauth: OAuthSettings,
+    /// Media engine: UDP sockets, advertised addresses, shards (see `weft_media::MediaConfig`).
+    pub media: MediaConfig,
 }
 
 /// TLS certificate and the port the public reaches.
@@ -125,6 +128,11 @@ impl Default for Config {
             http: HttpConfig::default(),
             bootstrap: BootstrapConfig::default(),
             oauth: OAuthSettings::default(),
+            // Like the listeners, media binds to loopback unless told otherwise.
+            media: MediaConfig {
+                bind_ip: std::net::Ipv4Addr::LOCALHOST.into(),
+                ..MediaConfig::default()
+            },
         }
     }
 }
@@ -221,6 +229,24 @@ impl Config {
         }
         if let Some(v) = opt("WEFT_BOOTSTRAP_API_TOKEN") {
             self.bootstrap.api_token = Some(v);
+        }
+        if let Some(v) = opt("WEFT_MEDIA_BIND_IP") {
+            self.media.bind_ip = parse("WEFT_MEDIA_BIND_IP", v)?;
+        }
+        if let Some(v) = opt("WEFT_MEDIA_ADVERTISED_IPS") {
+            self.media.advertised_ips = v
+                .split(',')
+                .map(|ip| parse("WEFT_MEDIA_ADVERTISED_IPS", ip.to_owned()))
+                .collect::<Result<_>>()?;
+        }
+        if let Some(v) = opt("WEFT_MEDIA_UDP_PORT_MIN") {
+            self.media.udp_port_min = parse("WEFT_MEDIA_UDP_PORT_MIN", v)?;
+        }
+        if let Some(v) = opt("WEFT_MEDIA_UDP_PORT_MAX") {
+            self.media.udp_port_max = parse("WEFT_MEDIA_UDP_PORT_MAX", v)?;
+        }
+        if let Some(v) = opt("WEFT_MEDIA_SHARDS") {
+            self.media.shards = parse("WEFT_MEDIA_SHARDS", v)?;
         }
         if let Some(v) = opt("WEFT_OAUTH_ISSUER") {
             self.oauth.issuer = Some(v);

@@ -3,6 +3,7 @@
 mod admin;
 mod bootstrap;
 mod config;
+mod directory;
 mod listeners;
 mod serve;
 mod tls;

@@ -8,7 +8,16 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use weft_api::{ApiConfig, ApiState};
 use weft_auth::TokenIssuer;
+use weft_media::MediaEngine;
+use weft_signaling::{Signaling, SignalingConfig};
 use weft_store::Store;
+
+use axum::Router;
+use axum::extract::Request;
+use axum::http::header;
+use tower::ServiceExt;
+
+use crate::directory::StoreDirectory;
 
 use crate::config::Config;
 use crate::{bootstrap, listeners, tls};
@@ -72,10 +81,31 @@ pub async fn run(config: Config) -> Result<()> {
     };
     config.check_oauth_clients()?;
     let oauth = weft_api::oauth::OAuthState::new(api.clone(), config.oauth_config(public_port));
-    let router = weft_api::router(api).merge(weft_api::oauth::router(oauth));
+    let http_router = weft_api::router(api.clone()).merge(weft_api::oauth::router(oauth));
+
+    let media = MediaEngine::start(config.media.clone()).context("starting the media engine")?;
+    let directory = StoreDirectory::new(store.clone(), api.issuer.clone());
+    let signaling = Signaling::start(
+        SignalingConfig::default(),
+        Arc::new(directory),
+        Arc::new(media.clone()),
+    );
+    tokio::spawn(weft_signaling::engine::forward_events(
+        &media,
+        signaling.clone(),
+    ));
+    let router = websocket_or_http(weft_signaling::router(signaling.clone()), http_router);
 
     let shutdown = CancellationToken::new();
     tokio::spawn(stop_on_signal(shutdown.clone()));
+    {
+        let (shutdown, signaling) = (shutdown.clone(), signaling.clone());
+        tokio::spawn(async move {
+            shutdown.cancelled().await;
+            // Clients get `signalwire.disconnect` and will resume elsewhere or after a restart.
+            signaling.shutdown();
+        });
+    }
     tokio::spawn(purge_expired(store.clone(), shutdown.clone()));
 
     tracing::info!(
@@ -97,6 +127,24 @@ pub async fn run(config: Config) -> Result<()> {
     store.close().await;
     tracing::info!("weft stopped");
     Ok(())
+}
+
+/// Sends WebSocket upgrades (the SDK's `wss://relay.<domain>/`) to signaling and every other
+/// request to the REST and OAuth routes, whatever the host name.
+fn websocket_or_http(signaling: Router, http: Router) -> Router {
+    Router::new().fallback_service(tower::service_fn(move |request: Request| {
+        let is_websocket = request
+            .headers()
+            .get(header::UPGRADE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.eq_ignore_ascii_case("websocket"));
+        let target = if is_websocket {
+            signaling.clone()
+        } else {
+            http.clone()
+        };
+        target.oneshot(request)
+    }))
 }
 
 /// Cancels `shutdown` on SIGTERM or SIGINT.
