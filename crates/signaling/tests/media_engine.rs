@@ -13,6 +13,7 @@ use weft_media::testkit::{PeerSpec, TestPeer};
 use weft_media::{MediaConfig, MediaEngine};
 use weft_signaling::SignalingConfig;
 use weft_signaling::engine::forward_events;
+use weft_signaling::verto;
 
 async fn start() -> (std::net::SocketAddr, MediaEngine) {
     let engine = MediaEngine::start(MediaConfig::loopback(1)).expect("media engine");
@@ -94,6 +95,10 @@ async fn subscriber_call_connects_media_both_ways() {
         .expect("bob accepts the engine's answer");
     let invite = alice.verto_event("verto.invite").await;
     let inbound = invite["callID"].as_str().unwrap().to_owned();
+    assert!(
+        verto::sdk_can_answer(invite["sdp"].as_str().unwrap()),
+        "the SDK must be able to answer the inbound offer (spec §6.3)"
+    );
     let (peer_a, answer) = TestPeer::answer(PeerSpec::sdk(1), invite["sdp"].as_str().unwrap())
         .expect("alice's stack answers the engine's offer");
     alice

@@ -429,16 +429,34 @@ impl Hub {
                 return;
             }
         };
-        if let Some(l) = self.legs.get_mut(call_id) {
-            l.state = LegState::Ringing;
-        }
         let offer = verto::unbundle_offer(&offer);
-        if !verto::sdk_can_answer(&offer) {
+        if !verto::sdk_can_answer(&offer) && leg.video {
+            // One BUNDLEd transport for audio and video: the SDK cannot answer it (spec §6.3).
+            // Fall back to an audio-only leg rather than a call that never connects.
             tracing::warn!(
                 call_id,
-                "the media engine offered one BUNDLEd transport for several m-lines; \
-                 the browser SDK cannot answer such an offer"
+                "media engine offered audio and video on one BUNDLE transport; ringing audio-only"
             );
+            if let Some(l) = self.legs.get_mut(call_id) {
+                l.video = false;
+            }
+            let member = leg.member_id.clone();
+            self.media(Op::Ignore, MediaCall::RemoveMember { member });
+            let call = MediaCall::OfferMember {
+                room: room_id,
+                member: leg.member_id,
+                audio: true,
+                video: false,
+            };
+            return self.media(
+                Op::Offer {
+                    call_id: call_id.to_owned(),
+                },
+                call,
+            );
+        }
+        if let Some(l) = self.legs.get_mut(call_id) {
+            l.state = LegState::Ringing;
         }
         let params = json!({
             "callID": call_id,
