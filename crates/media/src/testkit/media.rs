@@ -32,7 +32,7 @@ pub fn vp8_layer_payload(picture_id: u16, keyframe: bool, tag: u32, layer: u8) -
     let size = SIMULCAST_LAYERS
         .get(usize::from(layer))
         .map_or(VIDEO_PAYLOAD, |(_, size)| *size);
-    p.truncate(size);
+    p.resize(size, 0x55);
     p[12] = layer;
     p
 }
