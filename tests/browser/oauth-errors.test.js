@@ -189,6 +189,9 @@ describe('OAuth against a running weft (client registered over REST)', () => {
     assert.equal((await json.json()).error, 'invalid_request');
     const repeated = await fetch(`${base}/oauth/token`, { method: 'POST', headers: { 'Content-Type': 'application/x-www-form-urlencoded' }, body: 'grant_type=refresh_token&client_id=spa&client_id=spa' });
     assert.equal((await repeated.json()).error, 'invalid_request');
+    const nul = await fetch(`${base}/oauth/token`, { method: 'POST', headers: { 'Content-Type': 'application/x-www-form-urlencoded' }, body: 'grant_type=authorization_code&client_id=spa&code=a%00b' });
+    assert.equal(nul.status, 400);
+    assert.equal((await nul.json()).error, 'invalid_request');
     const huge = await fetch(`${base}/oauth/token`, { method: 'POST', headers: { 'Content-Type': 'application/x-www-form-urlencoded' }, body: `grant_type=refresh_token&client_id=spa&pad=${'x'.repeat(20_000)}` });
     assert.equal(huge.status, 400);
     assert.equal((await huge.json()).error, 'invalid_request');

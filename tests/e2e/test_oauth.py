@@ -129,3 +129,21 @@ def test_clients_api_round_trip(weft, api):
     assert [c["client_id"] for c in listed] == ["rest-app"]
     assert api.delete("/api/weft/oauth_clients/rest-app").status_code == 204
     assert api.get("/api/weft/oauth_clients/rest-app").status_code == 404
+
+
+def test_nul_characters_are_refused_cleanly(weft, api):
+    """NUL cannot be stored by PostgreSQL: it must be refused before it reaches the database."""
+    api.created("/api/weft/oauth_clients", {"client_id": "nul-app", "redirect_uris": [REDIRECT]})
+    _, challenge = pkce_pair()
+    query = (
+        f"client_id=nul-app&redirect_uri={REDIRECT}&response_type=code&code_challenge={challenge}"
+        "&code_challenge_method=S256&state=a%00b"
+    )
+    page = requests.get(f"{weft.http_url}/login/oauth/authorize?{query}", allow_redirects=False, timeout=10)
+    assert page.status_code == 400 and "location" not in page.headers
+    unknown = requests.get(f"{weft.http_url}/login/oauth/authorize?client_id=x%00y", allow_redirects=False, timeout=10)
+    assert unknown.status_code == 400
+    refused = token(weft.http_url, grant_type="refresh_token", client_id="nul-app", refresh_token="a\x00b")
+    assert refused.status_code == 400 and refused.json()["error"] == "invalid_request"
+    assert api.get("/api/weft/oauth_clients/nul%00app").status_code in (400, 404)
+    assert api.get("/api/weft/oauth_clients/nul-app").status_code == 200

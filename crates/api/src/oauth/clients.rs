@@ -200,7 +200,7 @@ impl Registry {
 
     /// A client by id, with its project resolved (`None` when there is no such client).
     pub async fn find(&self, client_id: &str) -> Result<Option<OAuthClient>, ApiError> {
-        if client_id.len() > MAX_CLIENT_ID {
+        if check_client_id(client_id).is_err() {
             return Ok(None);
         }
         if let Some(client) = self.configured.iter().find(|c| c.client_id == client_id) {

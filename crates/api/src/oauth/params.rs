@@ -19,6 +19,8 @@ pub enum ParamsError {
     Repeated(String),
     /// Too many parameters, or a value too long.
     TooLarge,
+    /// A name or value holds a NUL character.
+    Nul,
 }
 
 impl ParamsError {
@@ -27,6 +29,7 @@ impl ParamsError {
         match self {
             ParamsError::Repeated(name) => format!("the parameter {name} was given more than once"),
             ParamsError::TooLarge => "the request has too many or too long parameters".into(),
+            ParamsError::Nul => "parameters must not contain NUL characters".into(),
         }
     }
 }
@@ -41,6 +44,9 @@ impl Params {
         for (name, value) in pairs {
             if value.len() > MAX_VALUE || name.len() > 64 {
                 return Err(ParamsError::TooLarge);
+            }
+            if value.contains('\0') || name.contains('\0') {
+                return Err(ParamsError::Nul);
             }
             if value.is_empty() {
                 continue;
@@ -160,6 +166,8 @@ mod tests {
             Params::parse(&"a=1&".repeat(MAX_PARAMS + 1)),
             Err(ParamsError::TooLarge)
         );
+        assert_eq!(Params::parse("state=a%00b"), Err(ParamsError::Nul));
+        assert_eq!(Params::parse("st%00=1"), Err(ParamsError::Nul));
     }
 
     #[test]
