@@ -118,6 +118,9 @@ async function logIn(t, path, { screenshot = null, wrongPasswordFirst = false } 
     if (relay) {
       await page.locator('#container', { hasText: `Hello, ${SUBSCRIBER.first_name}` }).waitFor({ timeout: 30_000 });
       greeting = await page.locator('#container').innerText();
+      if (screenshot) {
+        await page.screenshot({ path: screenshot.replace(/login-page\.png$/, 'example-page-greeting.png') });
+      }
     }
     // What the SDK's getSubscriberInfo requests, made from the page's origin over HTTPS.
     const info = await page.evaluate(async ([base, token]) => {
