@@ -255,3 +255,19 @@ def test_cors_preflight_allows_authorization_and_content_type(https):
     resp = https.request("GET", "/api/fabric/addresses", headers={"Origin": BROWSER_ORIGIN})
     assert resp.status == 401
     assert resp.headers.get("Access-Control-Allow-Origin") in ("*", BROWSER_ORIGIN), dict(resp.headers)
+
+
+def test_guest_token_sees_only_its_allowed_addresses(api, https):
+    rooms = [api.created("/api/fabric/resources/conference_rooms", {"name": f"guest-room-{i}-{uuid.uuid4().hex[:6]}",
+                                                                     "enable_room_previews": False}) for i in range(3)]
+    address_ids = [api.get(f"/api/fabric/resources/{room['id']}/addresses").json()["data"][0]["id"] for room in rooms]
+    resp = api.post("/api/fabric/guests/tokens", json={"allowed_addresses": address_ids[:2]})
+    assert resp.status_code == 201, f"{resp.status_code} {resp.text}"
+    guest = resp.json()["token"]
+    header = jose_header(guest)
+    assert header["typ"] == "SAT" and header["ch"].startswith(RELAY_HOST), header
+    listed = https.get("/api/fabric/addresses", guest)
+    assert listed.status == 200, describe(listed)
+    assert sorted(a["id"] for a in json.loads(listed.data)["data"]) == sorted(address_ids[:2])
+    hidden = https.get(f"/api/fabric/addresses/{address_ids[2]}", guest)
+    assert hidden.status in (403, 404), describe(hidden)
