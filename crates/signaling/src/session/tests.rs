@@ -475,3 +475,14 @@ fn slow_consumers_are_closed() {
     }
     assert!(h.s.is_closed());
 }
+
+#[test]
+fn verto_subscribe_and_client_pings_are_answered_locally() {
+    let mut h = Harness::new().connected();
+    let sub = json!({"message":{"jsonrpc":"2.0","id":"s1","method":"verto.subscribe",
+                     "params":{"sessid":"call-1","eventChannel":[]}},"callID":"call-1","node_id":"n"});
+    let out = h.request("p1", "webrtc.verto", sub);
+    assert!(matches!(&out[..], [Output::Send(f)] if f.contains("subscribedChannels")));
+    let out = h.request("p2", "signalwire.ping", json!({"timestamp": 5.5}));
+    assert!(matches!(&out[..], [Output::Send(f)] if f.contains("5.5")));
+}
