@@ -101,6 +101,8 @@ pub enum MediaCall {
     },
     /// Apply an answer to an engine offer.
     AcceptAnswer {
+        /// Room id.
+        room: String,
         /// Member id.
         member: String,
         /// The answer.
@@ -108,6 +110,8 @@ pub enum MediaCall {
     },
     /// Renegotiate; answers with the SDP answer.
     Renegotiate {
+        /// Room id.
+        room: String,
         /// Member id.
         member: String,
         /// The new offer.
@@ -115,6 +119,8 @@ pub enum MediaCall {
     },
     /// Mute or unmute.
     SetMuted {
+        /// Room id.
+        room: String,
         /// Member id.
         member: String,
         /// Audio or video.
@@ -124,6 +130,8 @@ pub enum MediaCall {
     },
     /// Deafen or undeafen.
     SetDeaf {
+        /// Room id.
+        room: String,
         /// Member id.
         member: String,
         /// Deaf.
@@ -131,6 +139,8 @@ pub enum MediaCall {
     },
     /// Remove a member.
     RemoveMember {
+        /// Room id.
+        room: String,
         /// Member id.
         member: String,
     },
@@ -139,6 +149,22 @@ pub enum MediaCall {
         /// Room id.
         room: String,
     },
+}
+
+impl MediaCall {
+    /// The room the request is about; requests of one room must run in order.
+    pub fn room(&self) -> &str {
+        match self {
+            MediaCall::AddMember { room, .. }
+            | MediaCall::OfferMember { room, .. }
+            | MediaCall::AcceptAnswer { room, .. }
+            | MediaCall::Renegotiate { room, .. }
+            | MediaCall::SetMuted { room, .. }
+            | MediaCall::SetDeaf { room, .. }
+            | MediaCall::RemoveMember { room, .. }
+            | MediaCall::CloseRoom { room } => room,
+        }
+    }
 }
 
 /// The answer to a [`MediaCall`]: an SDP for calls that produce one.

@@ -2,6 +2,7 @@
 //! hub task running the [`Hub`] and executing its directory and media requests.
 
 use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -82,14 +83,13 @@ impl Signaling {
     ) -> Self {
         cfg.hub.node_id.clone_from(&cfg.session.node_id);
         let (tx, rx) = unbounded_channel();
-        let (media_tx, media_rx) = unbounded_channel();
-        tokio::spawn(run_media(media, media_rx, tx.clone()));
+        let workers = MediaWorkers::start(media, &tx);
         tokio::spawn(run_hub(
             Hub::new(cfg.hub),
             rx,
             tx.clone(),
             directory,
-            media_tx,
+            workers,
         ));
         Self {
             inner: Arc::new(Inner {
@@ -196,7 +196,7 @@ async fn run_hub<D: Directory>(
     mut rx: UnboundedReceiver<HubInput>,
     tx: UnboundedSender<HubInput>,
     directory: Arc<D>,
-    media: UnboundedSender<(OpId, MediaCall)>,
+    media: MediaWorkers,
 ) {
     let mut conns: HashMap<ConnId, UnboundedSender<Down>> = HashMap::new();
     loop {
@@ -238,7 +238,7 @@ async fn run_hub<D: Directory>(
                     tokio::spawn(run_directory(directory.clone(), op, call, tx.clone()));
                 }
                 HubOutput::Media(op, call) => {
-                    let _ = media.send((op, call));
+                    media.send(op, call);
                 }
             }
         }
@@ -273,8 +273,36 @@ async fn run_directory<D: Directory>(
     let _ = tx.send(HubInput::Directory { op, result });
 }
 
-/// Runs media requests one at a time, in order, so a member's requests never overtake each
-/// other (e.g. a remove before its add).
+/// Media requests run on this many workers; a room's requests always go to the same one.
+const MEDIA_WORKERS: usize = 8;
+
+/// Routes each media request to the worker of its room.
+struct MediaWorkers {
+    workers: Vec<UnboundedSender<(OpId, MediaCall)>>,
+}
+
+impl MediaWorkers {
+    fn start<M: Media>(media: Arc<M>, hub: &UnboundedSender<HubInput>) -> Self {
+        let workers = (0..MEDIA_WORKERS)
+            .map(|_| {
+                let (tx, rx) = unbounded_channel();
+                tokio::spawn(run_media(media.clone(), rx, hub.clone()));
+                tx
+            })
+            .collect();
+        Self { workers }
+    }
+
+    fn send(&self, op: OpId, call: MediaCall) {
+        let mut hasher = std::hash::DefaultHasher::new();
+        call.room().hash(&mut hasher);
+        let index = (hasher.finish() % self.workers.len() as u64) as usize;
+        let _ = self.workers[index].send((op, call));
+    }
+}
+
+/// Runs one worker's media requests one at a time, in order, so a room's requests never
+/// overtake each other (e.g. a remove before its add).
 async fn run_media<M: Media>(
     media: Arc<M>,
     mut rx: UnboundedReceiver<(OpId, MediaCall)>,
@@ -306,19 +334,22 @@ async fn media_call<M: Media>(media: &M, call: MediaCall) -> MediaResult {
             .offer_member(&room, &member, audio, video)
             .await
             .map(Some),
-        MediaCall::AcceptAnswer { member, answer } => {
+        MediaCall::AcceptAnswer { member, answer, .. } => {
             media.accept_answer(&member, &answer).await.map(|()| None)
         }
-        MediaCall::Renegotiate { member, offer } => {
+        MediaCall::Renegotiate { member, offer, .. } => {
             media.renegotiate(&member, &offer).await.map(Some)
         }
         MediaCall::SetMuted {
             member,
             kind,
             muted,
+            ..
         } => media.set_muted(&member, kind, muted).await.map(|()| None),
-        MediaCall::SetDeaf { member, deaf } => media.set_deaf(&member, deaf).await.map(|()| None),
-        MediaCall::RemoveMember { member } => media.remove_member(&member).await.map(|()| None),
+        MediaCall::SetDeaf { member, deaf, .. } => {
+            media.set_deaf(&member, deaf).await.map(|()| None)
+        }
+        MediaCall::RemoveMember { member, .. } => media.remove_member(&member).await.map(|()| None),
         MediaCall::CloseRoom { room } => media.close_room(&room).await.map(|()| None),
     }
 }

@@ -139,6 +139,7 @@ impl Hub {
                 }
                 self.reply(conn, req, Ok(created(&call_id)));
                 let remove = MediaCall::RemoveMember {
+                    room: room.clone(),
                     member: member.clone(),
                 };
                 self.media(Op::Ignore, remove);
@@ -441,7 +442,11 @@ impl Hub {
                 l.video = false;
             }
             let member = leg.member_id.clone();
-            self.media(Op::Ignore, MediaCall::RemoveMember { member });
+            let remove = MediaCall::RemoveMember {
+                room: room_id.clone(),
+                member,
+            };
+            self.media(Op::Ignore, remove);
             let call = MediaCall::OfferMember {
                 room: room_id,
                 member: leg.member_id,
@@ -525,6 +530,7 @@ impl Hub {
                 call_id: call_id.to_owned(),
             },
             MediaCall::AcceptAnswer {
+                room: room_id,
                 member: leg.member_id.clone(),
                 answer: sdp,
             },
@@ -694,6 +700,7 @@ impl Hub {
                     call_id: call_id.to_owned(),
                 };
                 let call = MediaCall::Renegotiate {
+                    room: leg.room.unwrap_or_default(),
                     member: leg.member_id,
                     offer: sdp,
                 };

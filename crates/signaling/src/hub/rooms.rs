@@ -242,6 +242,7 @@ impl Hub {
             self.media(
                 Op::Ignore,
                 MediaCall::RemoveMember {
+                    room: room_id.to_owned(),
                     member: leg.member_id.clone(),
                 },
             );
@@ -313,11 +314,13 @@ impl Hub {
                     kind,
                     muted,
                 } => MediaCall::SetMuted {
+                    room: room_id.clone(),
                     member: member_id,
                     kind,
                     muted,
                 },
                 MediaOp::Deaf { member_id, deaf } => MediaCall::SetDeaf {
+                    room: room_id.clone(),
                     member: member_id,
                     deaf,
                 },
@@ -363,18 +366,22 @@ impl Hub {
                     .map(|m| (m.audio_muted, m.video_muted, m.deaf))
             });
         let (audio, video, deaf) = member.unwrap_or_default();
+        let room = leg.room.clone().unwrap_or_default();
         let calls = [
             MediaCall::SetMuted {
+                room: room.clone(),
                 member: leg.member_id.clone(),
                 kind: MediaKind::Audio,
                 muted: held || audio,
             },
             MediaCall::SetMuted {
+                room: room.clone(),
                 member: leg.member_id.clone(),
                 kind: MediaKind::Video,
                 muted: held || video,
             },
             MediaCall::SetDeaf {
+                room,
                 member: leg.member_id.clone(),
                 deaf: held || deaf,
             },

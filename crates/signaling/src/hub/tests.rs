@@ -488,6 +488,7 @@ fn room_controls_change_state_media_and_announce() {
     t.dial(1, "a-call", "/public/room");
     t.dial(2, "b-call", "/public/room");
     let a_member = t.hub.legs["a-call"].member_id.clone();
+    let room = t.hub.legs["a-call"].room.clone().unwrap();
     t.take(1);
     t.take(2);
     t.take_media();
@@ -509,6 +510,7 @@ fn room_controls_change_state_media_and_announce() {
     assert_eq!(
         t.take_media(),
         vec![MediaCall::SetMuted {
+            room,
             member: a_member,
             kind: MediaKind::Audio,
             muted: true
