@@ -500,6 +500,7 @@ impl Hub {
             return;
         }
         let reject = |hub: &mut Self, message: String| {
+            tracing::info!(conn, %message, "signalwire.connect refused");
             hub.out
                 .push_back(HubOutput::ToConn(conn, Down::ConnectRejected { message }));
         };
@@ -567,6 +568,7 @@ impl Hub {
                 (protocol, Vec::new())
             }
         };
+        tracing::debug!(conn, %protocol, subject = identity.subject_id(), "session connected");
         self.conns
             .insert(conn, ConnState::Attached(protocol.clone()));
         let auth_state = self.sessions[&protocol].auth_state.clone();
@@ -642,6 +644,7 @@ impl Hub {
         let Some(s) = self.sessions.remove(protocol) else {
             return;
         };
+        tracing::debug!(%protocol, "session expired without a socket");
         if let Some(conn) = s.conn {
             self.out.push_back(HubOutput::ToConn(
                 conn,

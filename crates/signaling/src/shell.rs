@@ -158,6 +158,7 @@ async fn run_connection(socket: WebSocket, inner: Arc<Inner>) {
                     let _ = inner.hub.send(HubInput::Up { conn, up });
                 }
                 Output::Close { code, reason } => {
+                    tracing::debug!(conn, code, reason, "closing signaling socket");
                     let frame = CloseFrame {
                         code,
                         reason: reason.into(),

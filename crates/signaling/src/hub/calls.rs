@@ -273,6 +273,7 @@ impl Hub {
             }
             Ok(Some(t)) => t,
         };
+        tracing::debug!(call_id, address = %address.path(), kind = ?target.kind, "call routed");
         match target.kind {
             TargetKind::VideoRoom => self.join_room(call_id, &target),
             TargetKind::Subscriber => self.ring(now, call_id, &target, address),
@@ -630,6 +631,7 @@ impl Hub {
         let Some(leg) = self.legs.remove(call_id) else {
             return;
         };
+        tracing::debug!(call_id, cause = cause.name(), "call leg ended");
         self.member_legs.remove(&leg.member_id);
         let room_id = leg.room.clone();
         if let Some(room_id) = &room_id {
