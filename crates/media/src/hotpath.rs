@@ -9,7 +9,7 @@ use str0m::Rtc;
 use str0m::RtcConfig;
 use str0m::config::DtlsCert;
 use str0m::format::{Codec, CodecSpec};
-use str0m::media::{Mid, Pt};
+use str0m::media::{Mid, Pt, Rid};
 use str0m::rtp::{ExtensionValues, RtpPacket, RtpWrite, VideoOrientation, Vp8Descriptor};
 
 use crate::rewrite::{PictureIdRewriter, StreamRewriter};
@@ -53,6 +53,8 @@ pub struct Forwarded {
     pub video_orientation: Option<VideoOrientation>,
     /// When the packet was received.
     pub received: Instant,
+    /// The simulcast layer (RID) the packet belongs to, if the source is simulcast.
+    pub rid: Option<Rid>,
     /// The packet's codec as negotiated with the publisher.
     pub spec: CodecSpec,
     /// Whether the packet starts a keyframe (always false for audio).
@@ -75,6 +77,7 @@ impl Forwarded {
             voice_activity: ext.voice_activity,
             video_orientation: ext.video_orientation,
             received: packet.timestamp,
+            rid: None,
             spec,
             keyframe: video && is_keyframe(spec.codec, &packet.payload),
             video,

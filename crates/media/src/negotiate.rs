@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::time::Instant;
 
+use str0m::bwe::Bitrate;
 use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
 use str0m::config::DtlsCert;
 use str0m::media::{Direction, MediaKind, Mid};
@@ -13,6 +14,9 @@ use str0m::{Candidate, Rtc};
 use crate::error::MediaError;
 use crate::hotpath::server_config;
 use crate::options::{MediaKind as Kind, OfferOptions};
+
+/// Starting egress bandwidth estimate per peer (TWCC refines it; simulcast selection uses it).
+const INITIAL_ESTIMATE: Bitrate = Bitrate::kbps(2500);
 
 /// An offer waiting for its answer, with the m-lines it added.
 pub(crate) type PendingOffer = (SdpPendingOffer, Vec<(Mid, Kind)>);
@@ -31,7 +35,9 @@ impl RtcFactory {
     }
 
     fn build(&self) -> Result<Rtc, MediaError> {
-        let mut rtc = server_config(&self.cert).build(Instant::now());
+        let mut rtc = server_config(&self.cert)
+            .enable_bwe(Some(INITIAL_ESTIMATE))
+            .build(Instant::now());
         for addr in &self.candidates {
             let candidate = Candidate::host(*addr, "udp")
                 .map_err(|e| MediaError::Config(format!("candidate {addr}: {e}")))?;

@@ -78,12 +78,16 @@ pub enum VideoLayer {
 pub struct LayerPreference {
     /// Never forward a layer above this one, whatever the bandwidth allows.
     pub max_layer: VideoLayer,
+    /// Cap on the bandwidth estimate used for layer selection (e.g. a "low data" setting); the
+    /// lower of this and the TWCC estimate applies.
+    pub max_bitrate_bps: Option<u64>,
 }
 
 impl Default for LayerPreference {
     fn default() -> Self {
         Self {
             max_layer: VideoLayer::High,
+            max_bitrate_bps: None,
         }
     }
 }

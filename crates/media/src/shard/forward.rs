@@ -5,11 +5,11 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::time::{Duration, Instant};
 
 use str0m::change::{SdpAnswer, SdpOffer};
-use str0m::media::{Direction, KeyframeRequestKind, Mid};
+use str0m::media::{Direction, KeyframeRequestKind, Mid, Rid};
 use str0m::rtp::RtpPacket;
 
 use super::peer::{Line, Peer, Slot, Transport};
-use super::room::Source;
+use super::room::{LayerStat, Source};
 use super::worker::Worker;
 use crate::error::MediaError;
 use crate::event::{MediaEvent, MemberState};
@@ -64,6 +64,7 @@ impl Worker {
                 subscribers: Vec::new(),
                 keyframe_wanted: false,
                 last_keyframe_request: None,
+                layers: Vec::new(),
             });
             p.lines[line].source = Some(source);
             let members = r.members.clone();
@@ -105,6 +106,8 @@ impl Worker {
             };
             slot.source = Some(source);
             slot.writer.restart(kind == MediaKind::Video);
+            slot.layer = None;
+            slot.target = None;
             if let Some(s) = r.sources.get_mut(source) {
                 s.subscribers.push((peer, line));
                 s.keyframe_wanted |= kind == MediaKind::Video;
@@ -168,10 +171,10 @@ impl Worker {
             return;
         };
         let Some(rtc) = p.rtc_mut() else { return };
-        let Some(mid) = rtc
+        let Some((mid, rid)) = rtc
             .direct_api()
             .stream_rx(&packet.header.ssrc)
-            .map(|rx| rx.mid())
+            .map(|rx| (rx.mid(), rx.rid()))
         else {
             return;
         };
@@ -186,7 +189,8 @@ impl Worker {
         };
         let Some(line) = p.line_of(mid) else { return };
         let video = p.lines[line].kind == MediaKind::Video;
-        let forwarded = Forwarded::from_rtp(packet, spec, video);
+        let mut forwarded = Forwarded::from_rtp(packet, spec, video);
+        forwarded.rid = rid;
         self.fan_out(publisher, line, &forwarded, now);
     }
 
@@ -238,6 +242,9 @@ impl Worker {
         if forwarded.keyframe {
             s.keyframe_wanted = false;
         }
+        if let Some(rid) = forwarded.rid {
+            count_layer(&mut s.layers, rid, forwarded.payload.len(), now);
+        }
         let peers = &mut self.peers;
         let io = &mut self.io;
         for &(subscriber, sub_line) in &s.subscribers {
@@ -288,10 +295,17 @@ impl Worker {
             let Some(line) = p.line_of(request.mid) else {
                 continue;
             };
-            let Some(source) = p.lines[line].slot.as_ref().and_then(|s| s.source) else {
+            let Some(slot) = p.lines[line].slot.as_ref() else {
+                continue;
+            };
+            let (Some(source), layer) = (slot.source, slot.layer) else {
                 continue;
             };
             let room = p.room;
+            if let Some(rid) = layer {
+                self.request_layer_keyframe(room, source, rid, now);
+                continue;
+            }
             if let Some(s) = self
                 .rooms
                 .get_mut(room)
@@ -534,6 +548,20 @@ fn not_webrtc() -> MediaError {
     MediaError::State("not a WebRTC member".into())
 }
 
+/// Adds a packet to its layer's bitrate window.
+fn count_layer(layers: &mut Vec<LayerStat>, rid: Rid, bytes: usize, now: Instant) {
+    match layers.iter_mut().find(|l| l.rid == rid) {
+        Some(layer) => layer.bytes += bytes as u64,
+        None => layers.push(LayerStat {
+            rid,
+            bytes: bytes as u64,
+            window_start: now,
+            bps: 0,
+            last_keyframe_request: None,
+        }),
+    }
+}
+
 /// What writing to a subscriber did.
 pub(super) enum Written {
     /// Queued in the subscriber's `Rtc`: it needs a tick to go out.
@@ -553,6 +581,16 @@ fn write_slot(sub: &mut Peer, line: usize, forwarded: &Forwarded, now: Instant) 
     let Some(slot) = l.slot.as_mut() else {
         return Written::No;
     };
+    if let Some(rid) = forwarded.rid
+        && slot.layer != Some(rid)
+    {
+        // Simulcast: switch to the target layer on its keyframe; other layers are not for us.
+        if slot.target != Some(rid) || !forwarded.keyframe {
+            return Written::No;
+        }
+        slot.layer = Some(rid);
+        slot.writer.restart(true);
+    }
     match &mut sub.transport {
         Transport::WebRtc(rtc) => {
             if slot.writer.write(rtc, mid, forwarded, now) {

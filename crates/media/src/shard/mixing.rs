@@ -267,6 +267,8 @@ impl Worker {
             };
             slot.source = Some(source);
             slot.writer.restart(true);
+            slot.layer = None;
+            slot.target = None;
             if let Some(s) = self
                 .rooms
                 .get_mut(room)

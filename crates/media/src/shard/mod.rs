@@ -6,6 +6,7 @@ mod leg;
 mod mixing;
 mod peer;
 mod room;
+mod simulcast;
 mod slab;
 mod timers;
 mod worker;

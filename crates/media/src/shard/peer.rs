@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::time::Instant;
 
 use str0m::Rtc;
-use str0m::media::Mid;
+use str0m::media::{Mid, Rid};
 
 use super::leg::RtpLeg;
 use crate::event::MemberStats;
@@ -69,6 +69,9 @@ pub(crate) struct Line {
 pub(crate) struct Slot {
     pub source: Option<usize>,
     pub writer: SlotWriter,
+    /// Simulcast: the layer being forwarded, and the one to switch to on its next keyframe.
+    pub layer: Option<Rid>,
+    pub target: Option<Rid>,
 }
 
 impl Peer {

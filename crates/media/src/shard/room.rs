@@ -2,7 +2,7 @@
 
 use std::time::Instant;
 
-use str0m::media::Mid;
+use str0m::media::{Mid, Rid};
 
 use super::slab::Slab;
 use crate::ids::RoomId;
@@ -35,6 +35,19 @@ pub(crate) struct Source {
     pub subscribers: Vec<(usize, usize)>,
     /// A subscriber needs a keyframe that has not arrived yet.
     pub keyframe_wanted: bool,
+    pub last_keyframe_request: Option<Instant>,
+    /// Simulcast layers seen on this source (empty when it is not simulcast).
+    pub layers: Vec<LayerStat>,
+}
+
+/// One simulcast layer of a source: its measured bitrate and keyframe-request throttle.
+pub(crate) struct LayerStat {
+    pub rid: Rid,
+    /// Payload bytes since `window_start`.
+    pub bytes: u64,
+    pub window_start: Instant,
+    /// Measured bitrate over the last completed window.
+    pub bps: u64,
     pub last_keyframe_request: Option<Instant>,
 }
 

@@ -711,6 +711,7 @@ impl Worker {
                 voice_activity: None,
                 video_orientation: None,
                 received: now,
+                rid: None,
                 spec: leg.spec(),
                 keyframe: false,
                 video: false,
@@ -788,6 +789,7 @@ impl Worker {
             ));
         }
         self.retry_keyframe_requests(now);
+        self.select_layers(now);
         self.update_speakers(now);
         if now >= self.next_stats {
             self.next_stats = now + STATS_INTERVAL;
