@@ -571,7 +571,11 @@ impl Hub {
         tracing::debug!(conn, %protocol, subject = identity.subject_id(), "session connected");
         self.conns
             .insert(conn, ConnState::Attached(protocol.clone()));
-        let auth_state = self.sessions[&protocol].auth_state.clone();
+        let auth_state = self
+            .sessions
+            .get(&protocol)
+            .map(|s| s.auth_state.clone())
+            .unwrap_or_default();
         self.out.push_back(HubOutput::ToConn(
             conn,
             Down::Connected(Box::new(Connected {

@@ -180,6 +180,7 @@ impl Hub {
             Subject::Guest { .. } => None,
         };
         let video = address.channel == Some(Channel::Video) || sdp.contains("m=video");
+        let member_id = uuid::Uuid::new_v4().to_string();
         self.legs.insert(
             call_id.clone(),
             Leg {
@@ -195,7 +196,7 @@ impl Hub {
                 },
                 offer: Some(sdp),
                 room: None,
-                member_id: uuid::Uuid::new_v4().to_string(),
+                member_id: member_id.clone(),
                 address_id: None,
                 state: LegState::Resolving,
                 kind: LegKind::Room,
@@ -204,8 +205,7 @@ impl Hub {
                 parent_id: None,
             },
         );
-        self.member_legs
-            .insert(self.legs[&call_id].member_id.clone(), call_id.clone());
+        self.member_legs.insert(member_id, call_id.clone());
         if let Some(parent) = screen_share_of
             && self.share_screen(&call_id, &parent)
         {
