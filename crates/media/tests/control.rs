@@ -103,6 +103,33 @@ fn deaf_member_receives_no_audio() {
 }
 
 #[test]
+fn update_media_adds_video_to_an_audio_only_member() {
+    let h = Harness::new(1);
+    let audio_only = h.join(PeerSpec {
+        video: false,
+        ..PeerSpec::multi(1, 0)
+    });
+    let other = h.join(PeerSpec::multi(2, 0));
+    assert!(wait_until(SETTLE, || origins(&audio_only, false) == vec![2]));
+    assert!(origins(&audio_only, true).is_empty(), "no video slot yet");
+
+    let offer = audio_only.offer_video().expect("offer");
+    let answer =
+        h.rt.block_on(h.engine.update_media(&Harness::member(1), &offer))
+            .expect("update_media");
+    audio_only.accept_answer(&answer).expect("answer");
+
+    assert!(
+        wait_until(SETTLE, || origins(&audio_only, true) == vec![2]),
+        "receives video now"
+    );
+    assert!(
+        wait_until(SETTLE, || origins(&other, true) == vec![1]),
+        "publishes video now"
+    );
+}
+
+#[test]
 fn bad_requests_get_clear_errors() {
     let h = Harness::new(2);
     let room = RoomId::from("room");

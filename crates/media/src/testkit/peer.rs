@@ -126,6 +126,8 @@ struct Shared {
 
 enum PeerCommand {
     SendRaw(Vec<u8>),
+    AddVideo(mpsc::Sender<Result<String, String>>),
+    Answer(String, mpsc::Sender<Result<(), String>>),
     Stop,
 }
 
@@ -314,6 +316,24 @@ impl TestPeer {
         self.shared.sending.store(sending, Ordering::Relaxed);
     }
 
+    /// Renegotiation, step 1: adds a sendrecv video m-line and returns the new offer.
+    pub fn offer_video(&self) -> Result<String, String> {
+        let (reply, answer) = mpsc::channel();
+        self.commands
+            .send(PeerCommand::AddVideo(reply))
+            .map_err(|_| "peer stopped")?;
+        answer.recv().map_err(|_| "peer stopped")?
+    }
+
+    /// Renegotiation, step 2: applies the server's answer; the new video m-line starts sending.
+    pub fn accept_answer(&self, answer_sdp: &str) -> Result<(), String> {
+        let (reply, answer) = mpsc::channel();
+        self.commands
+            .send(PeerCommand::Answer(answer_sdp.to_string(), reply))
+            .map_err(|_| "peer stopped")?;
+        answer.recv().map_err(|_| "peer stopped")?
+    }
+
     /// Sends an arbitrary datagram to the server from this peer's socket.
     pub fn send_raw(&self, datagram: Vec<u8>) {
         let _ = self.commands.send(PeerCommand::SendRaw(datagram));
@@ -361,6 +381,8 @@ struct Runner {
     /// Simulcast: per-layer keyframe requests and sequence numbers.
     layer_keyframe_due: [bool; 3],
     layer_seq: [u64; 3],
+    /// A renegotiation offer waiting for its answer.
+    pending: Option<SdpPendingOffer>,
 }
 
 /// Sequence and timestamp state of one outgoing synthetic stream.
@@ -400,6 +422,7 @@ impl Runner {
             sink: ToneSink::default(),
             layer_keyframe_due: [true; 3],
             layer_seq: [100, 20_000, 40_000],
+            pending: None,
             spec,
         }
     }
@@ -413,6 +436,20 @@ impl Runner {
                 Ok(PeerCommand::SendRaw(d)) => {
                     if let Some(remote) = self.remote {
                         let _ = self.socket.send_to(&d, remote);
+                    }
+                    continue;
+                }
+                Ok(PeerCommand::AddVideo(reply)) => {
+                    let _ = reply.send(self.offer_video());
+                    if self.drain().is_none() {
+                        break;
+                    }
+                    continue;
+                }
+                Ok(PeerCommand::Answer(sdp, reply)) => {
+                    let _ = reply.send(self.accept_answer(&sdp));
+                    if self.drain().is_none() {
+                        break;
                     }
                     continue;
                 }
@@ -471,6 +508,27 @@ impl Runner {
             }
         }
         self.shared.closed.store(true, Ordering::Relaxed);
+    }
+
+    fn offer_video(&mut self) -> Result<String, String> {
+        let mut api = self.rtc.sdp_api();
+        let mid = api.add_media(MediaKind::Video, Direction::SendRecv, None, None, None);
+        let (offer, pending) = api.apply().ok_or("nothing to offer")?;
+        self.mids.push(mid);
+        self.pending = Some(pending);
+        Ok(offer.to_sdp_string())
+    }
+
+    fn accept_answer(&mut self, sdp: &str) -> Result<(), String> {
+        let pending = self.pending.take().ok_or("no offer pending")?;
+        let answer = SdpAnswer::from_sdp_string(sdp).map_err(|e| e.to_string())?;
+        self.rtc
+            .sdp_api()
+            .accept_answer(pending, answer)
+            .map_err(|e| e.to_string())?;
+        self.spec.video = true;
+        self.setup_senders();
+        Ok(())
     }
 
     fn next_media(&self) -> Instant {
