@@ -1,14 +1,15 @@
-//! Runs the signaling shell on a loopback port with an in-memory directory and a media stub, for
-//! checking the protocol with a real client: `cargo run -p weft-signaling --example
-//! loopback_relay -- 127.0.0.1:8099`. Every token is accepted; its last `.`-separated segment
-//! names the subscriber. `/public/<name>` is a subscriber for `alice`/`bob`, else a video room.
-//! The media stub answers with a fixed SDP, so no media flows.
+//! Runs the signaling shell and the `weft-media` engine on loopback with an in-memory directory,
+//! for checking the protocol and media with real clients (the browser SDK):
+//! `cargo run -p weft-signaling --example loopback_relay -- 127.0.0.1:8099`.
+//! Every token is accepted; its last `.`-separated segment names the subscriber.
+//! `/public/<name>` is a subscriber for `alice`/`bob`, else a video room.
 
 use std::sync::Arc;
 
+use weft_media::{MediaConfig, MediaEngine};
 use weft_signaling::address::Address;
 use weft_signaling::directory::{Directory, DirectoryError, Identity, Subject, Target, TargetKind};
-use weft_signaling::media::{Media, MediaFailure, MediaKind};
+use weft_signaling::engine::forward_events;
 use weft_signaling::{Signaling, SignalingConfig, router};
 
 struct AnyToken;
@@ -48,54 +49,23 @@ impl Directory for AnyToken {
     }
 }
 
-struct NoMedia;
-
-const SDP: &str = "v=0\r\no=- 0 0 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n";
-
-impl Media for NoMedia {
-    async fn add_member(&self, _: &str, _: &str, _: &str) -> Result<String, MediaFailure> {
-        Ok(SDP.into())
-    }
-    async fn offer_member(
-        &self,
-        _: &str,
-        _: &str,
-        _: bool,
-        _: bool,
-    ) -> Result<String, MediaFailure> {
-        Ok(SDP.into())
-    }
-    async fn accept_answer(&self, _: &str, _: &str) -> Result<(), MediaFailure> {
-        Ok(())
-    }
-    async fn renegotiate(&self, _: &str, _: &str) -> Result<String, MediaFailure> {
-        Ok(SDP.into())
-    }
-    async fn set_muted(&self, _: &str, _: MediaKind, _: bool) -> Result<(), MediaFailure> {
-        Ok(())
-    }
-    async fn set_deaf(&self, _: &str, _: bool) -> Result<(), MediaFailure> {
-        Ok(())
-    }
-    async fn remove_member(&self, _: &str) -> Result<(), MediaFailure> {
-        Ok(())
-    }
-    async fn close_room(&self, _: &str) -> Result<(), MediaFailure> {
-        Ok(())
-    }
-}
-
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
     let listen = std::env::args()
         .nth(1)
         .unwrap_or_else(|| "127.0.0.1:8099".into());
+    let engine = MediaEngine::start(MediaConfig::loopback(1)).map_err(std::io::Error::other)?;
     let signaling = Signaling::start(
         SignalingConfig::default(),
         Arc::new(AnyToken),
-        Arc::new(NoMedia),
+        Arc::new(engine.clone()),
     );
+    tokio::spawn(forward_events(&engine, signaling.clone()));
     let listener = tokio::net::TcpListener::bind(&listen).await?;
-    println!("signaling on ws://{}", listener.local_addr()?);
+    println!(
+        "signaling on ws://{}, media on {:?}",
+        listener.local_addr()?,
+        engine.local_addrs()
+    );
     axum::serve(listener, router(signaling)).await
 }
