@@ -3,6 +3,7 @@
 //! to connections and requests to the directory and media out.
 
 mod calls;
+mod ringing;
 mod rooms;
 
 use std::collections::{HashMap, VecDeque};
