@@ -1,5 +1,4 @@
-//! Call legs: dialling, routing by address, ringing subscribers, answers, hang-ups, hold and
-//! renegotiation.
+//! Call legs: dialling, reattach, routing by address, hang-ups, hold and renegotiation.
 
 use std::time::Instant;
 
