@@ -75,6 +75,8 @@ class WeftServer:
         env.update(
             WEFT_HTTP_LISTEN=f"127.0.0.1:{self.http_port}",
             WEFT_TLS_LISTEN=f"127.0.0.1:{self.tls_port}",
+            # Several servers may run at once: let the OS pick the metrics port.
+            WEFT_METRICS_LISTEN="127.0.0.1:0",
             WEFT_BOOTSTRAP_PROJECT_ID=self.project_id,
             WEFT_BOOTSTRAP_API_TOKEN=self.api_token,
         )

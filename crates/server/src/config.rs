@@ -13,6 +13,8 @@ use weft_media::MediaConfig;
 pub struct Config {
     /// Plain HTTP listener (REST, health) for local tools.
     pub http_listen: SocketAddr,
+    /// Prometheus metrics listener (`/metrics`, `/healthz`).
+    pub metrics_listen: SocketAddr,
     /// HTTPS + WSS listener for `relay.<domain>` and `fabric.<domain>`.
     pub tls_listen: SocketAddr,
     /// The public domain; the SDK derives `relay.<domain>` and `fabric.<domain>` from tokens.
@@ -117,6 +119,7 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             http_listen: ([127, 0, 0, 1], 8080).into(),
+            metrics_listen: ([127, 0, 0, 1], 9100).into(),
             tls_listen: ([127, 0, 0, 1], 8443).into(),
             domain: "weft.localhost".into(),
             data_dir: PathBuf::from("./data"),
@@ -184,6 +187,9 @@ impl Config {
         let opt = |key: &str| var(key).filter(|v| !v.is_empty());
         if let Some(v) = opt("WEFT_HTTP_LISTEN") {
             self.http_listen = parse("WEFT_HTTP_LISTEN", v)?;
+        }
+        if let Some(v) = opt("WEFT_METRICS_LISTEN") {
+            self.metrics_listen = parse("WEFT_METRICS_LISTEN", v)?;
         }
         if let Some(v) = opt("WEFT_TLS_LISTEN") {
             self.tls_listen = parse("WEFT_TLS_LISTEN", v)?;

@@ -9,6 +9,7 @@ use tokio_util::sync::CancellationToken;
 use weft_api::{ApiConfig, ApiState};
 use weft_auth::TokenIssuer;
 use weft_media::MediaEngine;
+use weft_metrics::Metrics;
 use weft_signaling::{Signaling, SignalingConfig};
 use weft_store::Store;
 
@@ -81,7 +82,17 @@ pub async fn run(config: Config) -> Result<()> {
     };
     config.check_oauth_clients()?;
     let oauth = weft_api::oauth::OAuthState::new(api.clone(), config.oauth_config(public_port));
-    let http_router = weft_api::router(api.clone()).merge(weft_api::oauth::router(oauth));
+    let metrics = Metrics::new();
+    let http_router = weft_api::router(api.clone())
+        .merge(weft_api::oauth::router(oauth))
+        .layer(axum::middleware::from_fn_with_state(
+            metrics.clone(),
+            crate::metrics::track_http,
+        ));
+    let metrics_listener = TcpListener::bind(config.metrics_listen)
+        .await
+        .with_context(|| format!("binding the metrics listener {}", config.metrics_listen))?;
+    let metrics_addr = metrics_listener.local_addr()?;
 
     let media = MediaEngine::start(config.media.clone()).context("starting the media engine")?;
     let directory = StoreDirectory::new(store.clone(), api.issuer.clone());
@@ -113,8 +124,14 @@ pub async fn run(config: Config) -> Result<()> {
         tls = %tls_addr,
         relay = %format!("relay.{}", config.domain),
         fabric = %format!("fabric.{}", config.domain),
-        "weft ready: listening http={http_addr} tls={tls_addr}"
+        metrics = %metrics_addr,
+        "weft ready: listening http={http_addr} tls={tls_addr} metrics={metrics_addr}"
     );
+    tokio::spawn(listeners::serve_http(
+        metrics_listener,
+        crate::metrics::router(metrics),
+        shutdown.clone(),
+    ));
     let http = tokio::spawn(listeners::serve_http(
         http_listener,
         router.clone(),

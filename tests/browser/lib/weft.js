@@ -66,6 +66,8 @@ export class Weft {
       ...env,
       WEFT_HTTP_LISTEN: `127.0.0.1:${this.httpPort}`,
       WEFT_TLS_LISTEN: `127.0.0.1:${this.tlsPort}`,
+      // Several servers may run at once: let the OS pick the metrics port.
+      WEFT_METRICS_LISTEN: '127.0.0.1:0',
       WEFT_DOMAIN: this.domain,
       WEFT_BOOTSTRAP_PROJECT_ID: this.projectId,
       WEFT_BOOTSTRAP_API_TOKEN: this.apiToken,
