@@ -22,7 +22,8 @@ pub struct MediaConfig {
     pub advertised_ips: Vec<IpAddr>,
     /// Number of shard threads; `0` (default) means one per available core.
     pub shards: usize,
-    /// Offer passive ICE-TCP candidates (RFC 4571 framing). Not implemented yet: `true` is rejected.
+    /// Also offer passive ICE-TCP candidates (RFC 4571 framing), listening on each shard's UDP
+    /// port number, for clients whose UDP is blocked.
     pub ice_tcp: bool,
     /// Largest number of members in one room.
     pub max_members_per_room: usize,
@@ -81,9 +82,6 @@ impl MediaConfig {
     pub fn validate(&self) -> Result<(), MediaError> {
         if self.udp_port_min > self.udp_port_max {
             return Err(MediaError::Config("udp_port_min > udp_port_max".into()));
-        }
-        if self.ice_tcp {
-            return Err(MediaError::Unsupported("ICE-TCP"));
         }
         if self.max_members_per_room == 0 {
             return Err(MediaError::Config(

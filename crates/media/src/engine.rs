@@ -1,6 +1,6 @@
 //! The control handle: `MediaEngine`.
 
-use std::net::{SocketAddr, UdpSocket};
+use std::net::{SocketAddr, TcpListener, UdpSocket};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -65,11 +65,30 @@ impl MediaEngine {
                 .iter()
                 .map(|ip| SocketAddr::new(*ip, port))
                 .collect();
-            factories.push(RtcFactory::new(cert.clone(), advertised.clone()));
+            // ICE-TCP listens on the same port number as the shard's UDP socket.
+            let tcp = if config.ice_tcp {
+                let listener = TcpListener::bind(SocketAddr::new(config.bind_ip, port))
+                    .map_err(|e| MediaError::Config(format!("ICE-TCP bind on port {port}: {e}")))?;
+                Some(listener)
+            } else {
+                None
+            };
+            let advertised_tcp = if tcp.is_some() {
+                advertised.clone()
+            } else {
+                Vec::new()
+            };
+            factories.push(RtcFactory::new(
+                cert.clone(),
+                advertised.clone(),
+                advertised_tcp.clone(),
+            ));
             shards.push(ShardHandle::spawn(ShardSetup {
                 index,
                 socket,
                 advertised,
+                advertised_tcp,
+                tcp,
                 directory: directory.clone(),
                 events: events.clone(),
                 last_n: config.last_n,

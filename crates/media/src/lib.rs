@@ -83,4 +83,4 @@ pub use options::{
     LayerPreference, MediaKind, MemberOptions, OfferOptions, RoomOptions, RtpCodec, RtpLegOptions,
     VideoLayer,
 };
-pub use shard::ShardCounters;
+pub use shard::{LATENCY_BUCKETS_US, LatencyHistogram, ShardCounters};

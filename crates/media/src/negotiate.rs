@@ -9,6 +9,7 @@ use str0m::bwe::Bitrate;
 use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
 use str0m::config::DtlsCert;
 use str0m::media::{Direction, MediaKind, Mid};
+use str0m::net::TcpType;
 use str0m::{Candidate, Rtc};
 
 use crate::error::MediaError;
@@ -27,11 +28,20 @@ pub(crate) type PendingOffer = (SdpPendingOffer, Vec<(Mid, Kind)>);
 pub(crate) struct RtcFactory {
     cert: DtlsCert,
     candidates: Vec<SocketAddr>,
+    tcp_candidates: Vec<SocketAddr>,
 }
 
 impl RtcFactory {
-    pub(crate) fn new(cert: DtlsCert, candidates: Vec<SocketAddr>) -> Self {
-        Self { cert, candidates }
+    pub(crate) fn new(
+        cert: DtlsCert,
+        candidates: Vec<SocketAddr>,
+        tcp_candidates: Vec<SocketAddr>,
+    ) -> Self {
+        Self {
+            cert,
+            candidates,
+            tcp_candidates,
+        }
     }
 
     fn build(&self) -> Result<Rtc, MediaError> {
@@ -41,6 +51,15 @@ impl RtcFactory {
         for addr in &self.candidates {
             let candidate = Candidate::host(*addr, "udp")
                 .map_err(|e| MediaError::Config(format!("candidate {addr}: {e}")))?;
+            rtc.add_local_candidate(candidate);
+        }
+        for addr in &self.tcp_candidates {
+            let candidate = Candidate::builder()
+                .tcp()
+                .host(*addr)
+                .tcptype(TcpType::Passive)
+                .build()
+                .map_err(|e| MediaError::Config(format!("TCP candidate {addr}: {e}")))?;
             rtc.add_local_candidate(candidate);
         }
         Ok(rtc)

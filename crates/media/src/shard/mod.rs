@@ -8,6 +8,7 @@ mod peer;
 mod room;
 mod simulcast;
 mod slab;
+mod tcp;
 mod timers;
 mod worker;
 
@@ -26,7 +27,7 @@ use crate::ids::{MemberId, RoomId};
 use crate::negotiate::PendingOffer;
 use crate::options::{LayerPreference, MediaKind, MemberOptions, RtpLegOptions};
 
-pub use worker::ShardCounters;
+pub use worker::{LATENCY_BUCKETS_US, LatencyHistogram, ShardCounters};
 
 /// Reply channel of a command.
 pub(crate) type Reply<T> = oneshot::Sender<Result<T, MediaError>>;
@@ -117,6 +118,8 @@ pub(crate) struct ShardSetup {
     pub index: usize,
     pub socket: std::net::UdpSocket,
     pub advertised: Vec<SocketAddr>,
+    pub advertised_tcp: Vec<SocketAddr>,
+    pub tcp: Option<std::net::TcpListener>,
     pub directory: Arc<Directory>,
     pub events: broadcast::Sender<MediaEvent>,
     pub last_n: usize,

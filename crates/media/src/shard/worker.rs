@@ -21,6 +21,7 @@ use super::mixing::MIX_INTERVAL;
 use super::peer::{Peer, Transport};
 use super::room::Room;
 use super::slab::Slab;
+use super::tcp::{TCP_CONNS, Tcp};
 use super::timers::{Due, TimerHeap};
 use super::{Command, ShardSetup};
 use crate::directory::Directory;
@@ -33,8 +34,9 @@ use crate::options::{MediaKind, RtpLegOptions};
 
 const SOCKET: Token = Token(0);
 const WAKER: Token = Token(1);
-/// Plain-RTP leg sockets use `Token(LEGS + peer index)`.
-const LEGS: usize = 2;
+const LISTENER: Token = Token(2);
+/// Plain-RTP leg sockets use `Token(LEGS + peer index)`; TCP connections `Token(TCP_CONNS + i)`.
+const LEGS: usize = 16;
 /// The m-line id given to a leg's one audio line.
 const LEG_MID: &str = "leg";
 /// Largest datagram read; bigger ones are truncated and rejected by str0m.
@@ -56,6 +58,8 @@ pub struct ShardCounters {
     pub rooms: usize,
     /// Address and ufrag entries in the demultiplexer.
     pub demux_entries: usize,
+    /// Open ICE-TCP connections.
+    pub tcp_connections: usize,
     /// Datagrams read from the socket.
     pub datagrams_in: u64,
     /// Datagrams that matched no peer.
@@ -70,6 +74,41 @@ pub struct ShardCounters {
     pub rtp_forwarded: u64,
     /// Peers closed because str0m panicked.
     pub panics: u64,
+    /// Time from reading a group of datagrams to having sent everything they caused.
+    pub latency: LatencyHistogram,
+}
+
+/// Upper bounds of the latency buckets, in microseconds (the last bucket is open).
+pub const LATENCY_BUCKETS_US: [u64; 10] =
+    [10, 20, 50, 100, 200, 500, 1_000, 2_000, 5_000, u64::MAX];
+
+/// A fixed-bucket latency histogram (no allocation when recording).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LatencyHistogram {
+    /// Counts per bucket of [`LATENCY_BUCKETS_US`].
+    pub counts: [u64; 10],
+}
+
+impl LatencyHistogram {
+    fn record(&mut self, d: Duration) {
+        let us = d.as_micros() as u64;
+        let i = LATENCY_BUCKETS_US.iter().position(|b| us < *b).unwrap_or(9);
+        self.counts[i] += 1;
+    }
+
+    /// The bucket bound below which a fraction `q` of the samples fall (`u64::MAX`: above 5 ms).
+    pub fn quantile_us(&self, q: f64) -> u64 {
+        let total: u64 = self.counts.iter().sum();
+        let want = (q * total as f64).ceil() as u64;
+        let mut seen = 0;
+        for (i, c) in self.counts.iter().enumerate() {
+            seen += c;
+            if seen >= want {
+                return LATENCY_BUCKETS_US[i];
+            }
+        }
+        LATENCY_BUCKETS_US[9]
+    }
 }
 
 /// Work produced while draining peers, handled once the peer is no longer borrowed.
@@ -83,6 +122,8 @@ pub(super) struct Queues {
     pub dirty: Vec<usize>,
     /// Remote addresses a peer sent to for the first time (answered STUN): routable from now on.
     pub learned: Vec<(usize, SocketAddr)>,
+    /// Datagrams for ICE-TCP connections, sent (framed) after the drain.
+    pub tcp_out: Vec<(SocketAddr, Vec<u8>)>,
 }
 
 impl Queues {
@@ -94,6 +135,7 @@ impl Queues {
             && self.dead.is_empty()
             && self.dirty.is_empty()
             && self.learned.is_empty()
+            && self.tcp_out.is_empty()
     }
 }
 
@@ -119,6 +161,10 @@ pub(crate) struct Worker {
     inbox: mpsc::Receiver<Command>,
     /// The candidate address(es) peers send to, used as `Receive::destination`.
     advertised: Vec<SocketAddr>,
+    /// The passive TCP candidate address(es), when ICE-TCP is on.
+    advertised_tcp: Vec<SocketAddr>,
+    /// Passive ICE-TCP listener and connections, when ICE-TCP is on.
+    tcp: Option<Tcp>,
     pub(super) peers: Slab<Peer>,
     pub(super) rooms: Slab<Room>,
     room_ids: HashMap<RoomId, usize>,
@@ -147,12 +193,25 @@ impl Worker {
             .register(&mut socket, SOCKET, Interest::READABLE)
             .map_err(config_err)?;
         let waker = Arc::new(Waker::new(poll.registry(), WAKER).map_err(config_err)?);
+        let tcp = match setup.tcp {
+            Some(listener) => {
+                listener.set_nonblocking(true).map_err(config_err)?;
+                let mut tcp = Tcp::new(mio::net::TcpListener::from_std(listener));
+                poll.registry()
+                    .register(tcp.listener(), LISTENER, Interest::READABLE)
+                    .map_err(config_err)?;
+                Some(tcp)
+            }
+            None => None,
+        };
         Ok(Self {
             index: setup.index,
             poll,
             waker,
             inbox,
             advertised: setup.advertised,
+            advertised_tcp: setup.advertised_tcp,
+            tcp,
             peers: Slab::default(),
             rooms: Slab::default(),
             room_ids: HashMap::new(),
@@ -205,8 +264,23 @@ impl Worker {
             let now = Instant::now();
             for event in events.iter() {
                 match event.token() {
-                    SOCKET => self.read_socket(now),
+                    SOCKET => self.read_socket(),
                     WAKER => {}
+                    LISTENER => {
+                        if let Some(tcp) = self.tcp.as_mut() {
+                            tcp.accept(self.poll.registry());
+                        }
+                    }
+                    Token(t) if t >= TCP_CONNS => {
+                        if event.is_writable()
+                            && let Some(tcp) = self.tcp.as_mut()
+                        {
+                            tcp.flush(t - TCP_CONNS, self.poll.registry());
+                        }
+                        if event.is_readable() || event.is_read_closed() {
+                            self.read_tcp(t - TCP_CONNS, now);
+                        }
+                    }
                     Token(t) => self.read_leg(t - LEGS, now),
                 }
             }
@@ -234,16 +308,21 @@ impl Worker {
         }
     }
 
-    fn read_socket(&mut self, now: Instant) {
-        let mut since_flush = 0;
+    /// Reads the socket until it is empty, in groups of `FLUSH_EVERY` datagrams that share one
+    /// clock reading and one flush; records each group's wake-to-sent time.
+    fn read_socket(&mut self) {
+        let mut group: Option<Instant> = None;
+        let mut in_group = 0;
         loop {
             match self.io.socket.recv_from(&mut self.buf) {
                 Ok((len, source)) => {
-                    self.handle_datagram(now, source, len);
-                    since_flush += 1;
-                    if since_flush == FLUSH_EVERY {
-                        self.settle(now);
-                        since_flush = 0;
+                    let now = *group.get_or_insert_with(Instant::now);
+                    self.handle_datagram(now, source, len, Protocol::Udp);
+                    in_group += 1;
+                    if in_group == FLUSH_EVERY {
+                        self.finish_group(now);
+                        group = None;
+                        in_group = 0;
                     }
                 }
                 Err(e) if e.kind() == ErrorKind::WouldBlock => break,
@@ -252,10 +331,32 @@ impl Worker {
                 Err(_) => continue,
             }
         }
+        if let Some(start) = group {
+            self.finish_group(start);
+        }
+    }
+
+    /// Reads a TCP connection and handles each complete RFC 4571 frame like a datagram.
+    fn read_tcp(&mut self, index: usize, now: Instant) {
+        let Some(tcp) = self.tcp.as_mut() else { return };
+        let mut frames = Vec::new();
+        let Some(remote) = tcp.read(index, self.poll.registry(), &mut frames) else {
+            return;
+        };
+        for frame in frames {
+            let len = frame.len().min(self.buf.len());
+            self.buf[..len].copy_from_slice(&frame[..len]);
+            self.handle_datagram(now, remote, len, Protocol::Tcp);
+        }
         self.settle(now);
     }
 
-    fn handle_datagram(&mut self, now: Instant, source: SocketAddr, len: usize) {
+    fn finish_group(&mut self, start: Instant) {
+        self.settle(start);
+        self.io.counters.latency.record(start.elapsed());
+    }
+
+    fn handle_datagram(&mut self, now: Instant, source: SocketAddr, len: usize, proto: Protocol) {
         self.io.counters.datagrams_in += 1;
         let datagram = &self.buf[..len];
         let Some(found) = self.demux.lookup(source, datagram) else {
@@ -266,16 +367,23 @@ impl Worker {
             self.io.counters.datagrams_unmatched += 1;
             return;
         };
-        let destination = self
-            .advertised
+        let local = if proto == Protocol::Tcp {
+            &self.advertised_tcp
+        } else {
+            &self.advertised
+        };
+        let Some(destination) = local
             .iter()
             .copied()
             .find(|a| a.is_ipv4() == source.is_ipv4())
-            .unwrap_or(self.advertised[0]);
+            .or_else(|| local.first().copied())
+        else {
+            return;
+        };
         let input = Input::Receive(
             now,
             Receive {
-                proto: Protocol::Udp,
+                proto,
                 source,
                 destination,
                 contents,
@@ -349,6 +457,17 @@ impl Worker {
     /// dead peers, and finally one tick per written-to peer to release its packets.
     pub(super) fn settle(&mut self, now: Instant) {
         while !self.io.queues.is_empty() {
+            for (remote, datagram) in std::mem::take(&mut self.io.queues.tcp_out) {
+                let sent = self
+                    .tcp
+                    .as_mut()
+                    .is_some_and(|tcp| tcp.send(remote, &datagram, self.poll.registry()));
+                if sent {
+                    self.io.counters.datagrams_out += 1;
+                } else {
+                    self.io.counters.send_errors += 1;
+                }
+            }
             for (peer, addr) in std::mem::take(&mut self.io.queues.learned) {
                 if let Some(p) = self.peers.get_mut(peer) {
                     self.demux.learn_addr(addr, peer, &mut p.addrs);
@@ -523,6 +642,7 @@ impl Worker {
                 counters.peers = self.peers.len();
                 counters.rooms = self.rooms.len();
                 counters.demux_entries = self.demux.len();
+                counters.tcp_connections = self.tcp.as_ref().map_or(0, Tcp::len);
                 let _ = reply.send(Ok(counters));
             }
             #[cfg(test)]
@@ -883,6 +1003,10 @@ fn drain_peer(
             Output::Transmit(t) => {
                 if !peer.addrs.contains(&t.destination) {
                     io.queues.learned.push((index, t.destination));
+                }
+                if t.proto == Protocol::Tcp {
+                    io.queues.tcp_out.push((t.destination, t.contents.into()));
+                    continue;
                 }
                 match io.socket.send_to(&t.contents, t.destination) {
                     Ok(_) => io.counters.datagrams_out += 1,

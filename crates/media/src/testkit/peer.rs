@@ -1,7 +1,8 @@
 //! The synthetic peer: setup (offer or answer) and its thread.
 
 use std::collections::HashMap;
-use std::net::{SocketAddr, UdpSocket};
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream, UdpSocket};
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 use std::thread::JoinHandle;
@@ -10,7 +11,7 @@ use std::time::{Duration, Instant};
 use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
 use str0m::format::Codec;
 use str0m::media::{Direction, MediaKind, Mid, Pt, Rid, Simulcast, SimulcastLayer};
-use str0m::net::{DatagramRecv, Protocol, Receive};
+use str0m::net::{DatagramRecv, Protocol, Receive, TcpType};
 use str0m::rtp::{ExtensionValues, RtpPacket, RtpWrite};
 use str0m::{Candidate, Event, Input, Output, Rtc, RtcConfig};
 
@@ -46,6 +47,12 @@ pub struct PeerSpec {
     pub tone: Option<f32>,
     /// Send video as three simulcast layers (rids of [`super::SIMULCAST_LAYERS`]).
     pub simulcast: bool,
+    /// Time between video frames (one packet each).
+    pub video_interval: Duration,
+    /// Count and drop received RTP media without decrypting it (cheap load-test subscribers).
+    pub discard_media: bool,
+    /// Use ICE-TCP only (an active TCP candidate, RFC 4571 framing) instead of UDP.
+    pub tcp: bool,
 }
 
 impl PeerSpec {
@@ -59,6 +66,9 @@ impl PeerSpec {
             extra_video_slots: 0,
             tone: None,
             simulcast: false,
+            video_interval: VIDEO_INTERVAL,
+            discard_media: false,
+            tcp: false,
         }
     }
 
@@ -117,6 +127,7 @@ struct Shared {
     keyframe_requests: AtomicU64,
     sent_packets: AtomicU64,
     drop_video: AtomicU32,
+    discarded: AtomicU64,
     audio_level: AtomicU8,
     tone_amplitude: AtomicU32,
     pcm: Mutex<Vec<f32>>,
@@ -143,7 +154,7 @@ pub struct TestPeer {
 impl TestPeer {
     /// Builds a peer and its SDP offer (all candidates inline).
     pub fn offer(spec: PeerSpec) -> Result<(PendingPeer, String), String> {
-        let (mut rtc, socket) = new_rtc()?;
+        let (mut rtc, socket) = new_rtc(spec.tcp)?;
         let mut api = rtc.sdp_api();
         let mut mids = Vec::new();
         if spec.audio {
@@ -182,7 +193,7 @@ impl TestPeer {
     /// Builds a peer answering the server's offer (inbound call leg); returns it and the answer.
     pub fn answer(spec: PeerSpec, offer_sdp: &str) -> Result<(TestPeer, String), String> {
         let offer = SdpOffer::from_sdp_string(offer_sdp).map_err(|e| e.to_string())?;
-        let (mut rtc, socket) = new_rtc()?;
+        let (mut rtc, socket) = new_rtc(spec.tcp)?;
         let answer = rtc
             .sdp_api()
             .accept_offer(offer)
@@ -276,6 +287,11 @@ impl TestPeer {
         self.shared.drop_video.fetch_add(n, Ordering::Relaxed);
     }
 
+    /// RTP media datagrams received and dropped unread (`discard_media` peers).
+    pub fn discarded_media(&self) -> u64 {
+        self.shared.discarded.load(Ordering::Relaxed)
+    }
+
     /// Incoming video datagrams still to be dropped.
     pub fn pending_drops(&self) -> u32 {
         self.shared.drop_video.load(Ordering::Relaxed)
@@ -349,13 +365,78 @@ impl Drop for TestPeer {
     }
 }
 
-fn new_rtc() -> Result<(Rtc, UdpSocket), String> {
+/// RTP (not RTCP) by RFC 7983 first byte and RFC 5761 payload type.
+fn is_rtp_media(d: &[u8]) -> bool {
+    d.len() > 12 && (128..192).contains(&d[0]) && !(192..224).contains(&d[1])
+}
+
+/// The address of an active TCP candidate (RFC 6544: port 9).
+const TCP_ACTIVE: SocketAddr =
+    SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 9);
+
+fn new_rtc(tcp: bool) -> Result<(Rtc, UdpSocket), String> {
     let socket = UdpSocket::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
     let local = socket.local_addr().map_err(|e| e.to_string())?;
     let mut rtc = RtcConfig::new().set_rtp_mode(true).build(Instant::now());
-    let candidate = Candidate::host(local, "udp").map_err(|e| e.to_string())?;
-    rtc.add_local_candidate(candidate);
+    let candidate = if tcp {
+        Candidate::builder()
+            .tcp()
+            .host(TCP_ACTIVE)
+            .tcptype(TcpType::Active)
+            .build()
+    } else {
+        Candidate::host(local, "udp")
+    };
+    rtc.add_local_candidate(candidate.map_err(|e| e.to_string())?);
     Ok((rtc, socket))
+}
+
+/// The client end of an ICE-TCP connection.
+struct TcpLink {
+    stream: TcpStream,
+    remote: SocketAddr,
+    rbuf: Vec<u8>,
+}
+
+impl TcpLink {
+    fn connect(remote: SocketAddr) -> Option<Self> {
+        let stream = TcpStream::connect_timeout(&remote, Duration::from_secs(2)).ok()?;
+        let _ = stream.set_nodelay(true);
+        Some(Self {
+            stream,
+            remote,
+            rbuf: Vec::new(),
+        })
+    }
+
+    fn send(&mut self, datagram: &[u8]) {
+        let Ok(len) = u16::try_from(datagram.len()) else {
+            return;
+        };
+        let mut framed = Vec::with_capacity(datagram.len() + 2);
+        framed.extend_from_slice(&len.to_be_bytes());
+        framed.extend_from_slice(datagram);
+        let _ = self.stream.write_all(&framed);
+    }
+
+    /// Waits up to `wait` for data; returns the complete frames.
+    fn receive(&mut self, wait: Duration) -> Vec<Vec<u8>> {
+        let _ = self.stream.set_read_timeout(Some(wait));
+        let mut chunk = [0u8; 4096];
+        if let Ok(n) = self.stream.read(&mut chunk) {
+            self.rbuf.extend_from_slice(&chunk[..n]);
+        }
+        let mut frames = Vec::new();
+        while self.rbuf.len() >= 2 {
+            let len = usize::from(u16::from_be_bytes([self.rbuf[0], self.rbuf[1]]));
+            if self.rbuf.len() < 2 + len {
+                break;
+            }
+            frames.push(self.rbuf[2..2 + len].to_vec());
+            self.rbuf.drain(..2 + len);
+        }
+        frames
+    }
 }
 
 /// State of the peer thread.
@@ -383,6 +464,8 @@ struct Runner {
     layer_seq: [u64; 3],
     /// A renegotiation offer waiting for its answer.
     pending: Option<SdpPendingOffer>,
+    /// The ICE-TCP connection (`tcp` peers), made on the first TCP transmit.
+    tcp: Option<TcpLink>,
 }
 
 /// Sequence and timestamp state of one outgoing synthetic stream.
@@ -423,6 +506,7 @@ impl Runner {
             layer_keyframe_due: [true; 3],
             layer_seq: [100, 20_000, 40_000],
             pending: None,
+            tcp: None,
             spec,
         }
     }
@@ -458,10 +542,40 @@ impl Runner {
             let now = Instant::now();
             let next = timeout.min(self.next_media()).max(now);
             let wait = (next - now).clamp(Duration::from_millis(1), Duration::from_millis(5));
+            if self.spec.tcp {
+                if !self.run_tcp(wait) {
+                    break;
+                }
+                match self.drain() {
+                    Some(t) => timeout = t,
+                    None => break,
+                }
+                if self.shared.connected.load(Ordering::Relaxed)
+                    && self.shared.sending.load(Ordering::Relaxed)
+                {
+                    self.send_media(Instant::now());
+                    if self
+                        .rtc
+                        .handle_input(Input::Timeout(Instant::now()))
+                        .is_err()
+                    {
+                        break;
+                    }
+                    match self.drain() {
+                        Some(t) => timeout = t,
+                        None => break,
+                    }
+                }
+                continue;
+            }
             let _ = self.socket.set_read_timeout(Some(wait));
             let input = match self.socket.recv_from(&mut buf) {
                 Ok((n, source)) => {
                     if self.should_drop(&buf[..n]) {
+                        continue;
+                    }
+                    if self.spec.discard_media && is_rtp_media(&buf[..n]) {
+                        self.shared.discarded.fetch_add(1, Ordering::Relaxed);
                         continue;
                     }
                     match DatagramRecv::try_from(&buf[..n]) {
@@ -531,15 +645,55 @@ impl Runner {
         Ok(())
     }
 
+    /// One ICE-TCP loop turn: wait for frames and feed them in; `false` when the `Rtc` died.
+    fn run_tcp(&mut self, wait: Duration) -> bool {
+        let Some(link) = self.tcp.as_mut() else {
+            std::thread::sleep(wait);
+            return self
+                .rtc
+                .handle_input(Input::Timeout(Instant::now()))
+                .is_ok()
+                || self.rtc.is_alive();
+        };
+        let remote = link.remote;
+        let frames = link.receive(wait);
+        if frames.is_empty() {
+            return self
+                .rtc
+                .handle_input(Input::Timeout(Instant::now()))
+                .is_ok()
+                || self.rtc.is_alive();
+        }
+        for frame in frames {
+            let Ok(contents) = DatagramRecv::try_from(frame.as_slice()) else {
+                continue;
+            };
+            let input = Input::Receive(
+                Instant::now(),
+                Receive {
+                    proto: Protocol::Tcp,
+                    source: remote,
+                    destination: TCP_ACTIVE,
+                    contents,
+                },
+            );
+            if self.rtc.handle_input(input).is_err() && !self.rtc.is_alive() {
+                return false;
+            }
+            if self.drain().is_none() {
+                return false;
+            }
+        }
+        true
+    }
+
     fn next_media(&self) -> Instant {
         self.next_audio.min(self.next_video)
     }
 
     /// Drops a video-sized RTP datagram when asked to.
     fn should_drop(&self, datagram: &[u8]) -> bool {
-        let rtp = datagram.len() > 500
-            && (128..192).contains(&datagram[0])
-            && !(192..224).contains(&datagram[1]);
+        let rtp = datagram.len() > 500 && is_rtp_media(datagram);
         rtp && self
             .shared
             .drop_video
@@ -554,7 +708,16 @@ impl Runner {
                 Ok(Output::Timeout(t)) => return Some(t),
                 Ok(Output::Transmit(t)) => {
                     self.remote = Some(t.destination);
-                    let _ = self.socket.send_to(&t.contents, t.destination);
+                    if t.proto == Protocol::Tcp {
+                        if self.tcp.as_ref().is_none_or(|l| l.remote != t.destination) {
+                            self.tcp = TcpLink::connect(t.destination);
+                        }
+                        if let Some(link) = self.tcp.as_mut() {
+                            link.send(&t.contents);
+                        }
+                    } else {
+                        let _ = self.socket.send_to(&t.contents, t.destination);
+                    }
                 }
                 Ok(Output::Event(e)) => self.on_event(e),
                 Err(_) => return None,
@@ -663,7 +826,8 @@ impl Runner {
             }
         }
         if now >= self.next_video {
-            self.next_video = now + VIDEO_INTERVAL;
+            self.next_video =
+                (self.next_video + self.spec.video_interval).max(now - self.spec.video_interval);
             let periodic = self
                 .last_keyframe
                 .is_none_or(|t| now - t >= VP8_KEYFRAME_INTERVAL);

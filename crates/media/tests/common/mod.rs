@@ -20,11 +20,15 @@ pub struct Harness {
 
 impl Harness {
     pub fn new(shards: usize) -> Self {
+        Self::with_config(MediaConfig::loopback(shards))
+    }
+
+    pub fn with_config(config: MediaConfig) -> Self {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .expect("runtime");
-        let engine = MediaEngine::start(MediaConfig::loopback(shards)).expect("engine");
+        let engine = MediaEngine::start(config).expect("engine");
         let room = RoomId::from("room");
         rt.block_on(engine.create_room(&room, RoomOptions::default()))
             .expect("room");
