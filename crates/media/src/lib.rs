@@ -14,8 +14,17 @@
 //! - A WebRTC client **joins** with its offer ([`MediaEngine::join`] returns the answer: ICE-lite,
 //!   all candidates inline, no trickle). For an **inbound call leg** the engine makes the offer
 //!   ([`MediaEngine::create_offer`]) and takes the answer ([`MediaEngine::accept_answer`]).
-//! - Each member receives as many streams as its offer has receive slots: every other member's
-//!   streams (last-N) for multi-slot members.
+//! - Each member receives as many streams as its offer has receive slots. In a 1:1 call the two
+//!   members' streams are forwarded directly. In a room of three or more, a member with one audio
+//!   slot (the browser SDK's shape) hears **mix-minus** Opus (everyone but itself; the three loudest
+//!   are mixed) and a member with one video slot sees the **active speaker** (the speaker sees the
+//!   previous one), switched on a keyframe with SSRC, sequence, timestamp and VP8 picture-id
+//!   continuity. Members with more slots get the other members' streams individually (last-N).
+//! - Simulcast publishers: each subscriber gets the highest layer its bandwidth estimate (TWCC,
+//!   capped by [`LayerPreference`]) allows, switched on that layer's keyframe.
+//! - Keyframes: late joiners and switches ask the publisher (PLI, throttled); NACKs from
+//!   subscribers are answered from str0m's RTX cache.
+//! - With [`MediaConfig::ice_tcp`], shards also accept ICE-TCP (passive, RFC 4571 framing).
 //! - A **plain-RTP leg** (SIP media: no SRTP, one audio codec shared with the WebRTC side) joins
 //!   with [`MediaEngine::add_rtp_leg`], which returns the local address for the leg's SDP.
 //! - [`MediaEngine::update_media`] renegotiates; [`MediaEngine::set_muted`],
