@@ -21,13 +21,16 @@ const ARGS = [
   '--allow-loopback-in-peer-connection',
 ];
 
-/** A fresh browser profile; close() ends the browser and removes the profile. */
-export async function launchBrowser() {
+/**
+ * A fresh browser profile; close() ends the browser and removes the profile. `args` adds
+ * command-line flags (e.g. the fake microphone's file).
+ */
+export async function launchBrowser({ args = [] } = {}) {
   const profile = mkdtempSync(join(tmpdir(), 'weft-chromium-'));
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
     headless: true,
-    args: ARGS,
+    args: [...ARGS, ...args],
     ignoreHTTPSErrors: true,
     viewport: { width: 1100, height: 760 },
   });

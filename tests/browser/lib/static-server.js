@@ -15,9 +15,12 @@ const VENDOR = {
   '/vendor/signalwire.umd.js': 'node_modules/@signalwire/js/dist/index.umd.js',
 };
 const PAGES = { '/': 'site/index.html', '/index.html': 'site/index.html', '/discovery.html': 'site/discovery.html' };
+// The Fabric test pages: site/fabric/<name>.html|js, served as they are.
+const FABRIC_FILE = /^\/fabric\/[a-z-]+\.(html|js)$/;
+const TYPES = { html: 'text/html; charset=utf-8', js: 'text/javascript; charset=utf-8' };
 
-/** Starts the server; resolves to an object with close(). */
-export async function startStaticServer({ issuer, clientId }) {
+/** Starts the server (on `port`, 3000 unless given); resolves to an object with close(). */
+export async function startStaticServer({ issuer, clientId, port = PORT }) {
   const handler = (req, res) => {
     const path = new URL(req.url, PAGE_ORIGIN).pathname;
     try {
@@ -27,6 +30,9 @@ export async function startStaticServer({ issuer, clientId }) {
           .replaceAll('__CLIENT_ID__', clientId);
         res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8', 'Cache-Control': 'no-store' });
         res.end(html);
+      } else if (FABRIC_FILE.test(path)) {
+        res.writeHead(200, { 'Content-Type': TYPES[path.split('.').pop()], 'Cache-Control': 'no-store' });
+        res.end(readFileSync(join(HERE, 'site', path)));
       } else if (VENDOR[path]) {
         res.writeHead(200, { 'Content-Type': 'text/javascript; charset=utf-8' });
         res.end(readFileSync(join(HERE, VENDOR[path])));
@@ -45,13 +51,13 @@ export async function startStaticServer({ issuer, clientId }) {
     try {
       await new Promise((ok, fail) => {
         server.once('error', fail);
-        server.listen(PORT, host, ok);
+        server.listen(port, host, ok);
       });
       servers.push(server);
     } catch (e) {
       if (host === '127.0.0.1') {
         for (const s of servers) s.close();
-        throw new Error(`cannot listen on ${host}:${PORT} for the example page: ${e.message}`);
+        throw new Error(`cannot listen on ${host}:${port} for the example page: ${e.message}`);
       }
       // No IPv6 loopback: IPv4 alone serves localhost.
     }
