@@ -1,17 +1,18 @@
 // Issue 5, acceptance 1, 5 and 8: three subscribers in three headless Chromiums, each with the
 // unmodified @signalwire/js SDK and a fake microphone playing its own tone, join one video
-// room through a real weft. Each page analyses the audio it receives with WebAudio.
+// room through a real weft. Each page analyses the audio it receives with WebAudio, and tells
+// whose video it receives by its colour (each fake camera shows one).
 
 import { test, before, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 
 import { FabricLab } from './lib/fabric.js';
 
-/** Tones far from each other and from each other's harmonics. */
+/** Tones far from each other and from each other's harmonics; one camera colour each. */
 const PEOPLE = [
-  { name: 'Ann', hz: 500 },
-  { name: 'Ben', hz: 850 },
-  { name: 'Cat', hz: 1300 },
+  { name: 'Ann', hz: 500, color: 'red' },
+  { name: 'Ben', hz: 850, color: 'green' },
+  { name: 'Cat', hz: 1300, color: 'blue' },
 ];
 const ALL_HZ = PEOPLE.map((p) => p.hz);
 /** A tone is heard when it stands this far above the spectrum's median (the floor). */
@@ -38,7 +39,7 @@ before(async () => {
   }
   await Promise.all(
     people.map(async (p) => {
-      p.page = await lab.page(p.name, p.hz);
+      p.page = await lab.page(p.name, p.hz, { color: p.color });
       await p.page.call('connect', p.sub.token);
     }),
   );
@@ -101,6 +102,9 @@ test('three subscribers join the room: member events, mix-minus audio, voice-act
   // Mix-minus: every page hears the two others and not itself.
   for (const p of people) await assertMix(p, others(p), [p]);
 
+  // Voice-activated video: everyone receives the video of someone else, never their own.
+  for (const p of people) await p.page.waitVideoColor(others(p).map((o) => o.color));
+
   // Talking is announced: every page gets member.talking events, and knows every other member
   // (each plays a steady tone) as talking, from those events or, for members already talking
   // when it joined, from the member list of its call.joined.
@@ -131,7 +135,7 @@ test('three subscribers join the room: member events, mix-minus audio, voice-act
   }
 });
 
-test("Cat mutes her audio: the others get member.updated with audio_muted and her tone leaves their mix", LIMIT, async () => {
+test('Cat mutes her audio: the others get member.updated with audio_muted, her tone leaves their mix; the video follows the talker', LIMIT, async () => {
   const cat = byName('Cat');
   await Promise.all(people.map((p) => p.page.reset()));
   await cat.page.call('audioMute');
@@ -141,6 +145,15 @@ test("Cat mutes her audio: the others get member.updated with audio_muted and he
   }
   await settle();
   for (const p of others(cat)) await assertMix(p, others(p, others(cat)), [p, cat]);
+
+  // The video follows the talker: with Ben muted as well, only Ann talks, and Ben and Cat
+  // receive her video. Ben then unmutes.
+  const [ann, ben] = [byName('Ann'), byName('Ben')];
+  await ben.page.call('audioMute');
+  await ann.page.waitEvent('member.updated', (e) => memberIdOf(e) === ben.memberId && e.member.audio_muted === true);
+  await Promise.all([ben.page.waitVideoColor([ann.color]), cat.page.waitVideoColor([ann.color])]);
+  await ben.page.call('audioUnmute');
+  await ann.page.waitEvent('member.updated', (e) => memberIdOf(e) === ben.memberId && e.member.audio_muted === false);
 });
 
 test('Ben reloads his page and reattaches: he stays in the room', LIMIT, async () => {

@@ -9,6 +9,7 @@ import { Weft, freePort } from './weft.js';
 import { startStaticServer } from './static-server.js';
 import { launchBrowser } from './browser.js';
 import { writeToneWav } from './tone.js';
+import { writeColorY4m, COLORS } from './color-video.js';
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -74,15 +75,19 @@ export class FabricLab {
   }
 
   /**
-   * A Chromium whose fake microphone plays `toneHz`, on the Fabric test page. `args` adds
-   * Chromium flags.
+   * A Chromium whose fake microphone plays `toneHz` (and whose fake camera shows `color`, a key
+   * of COLORS, when given), on the Fabric test page. `args` adds Chromium flags.
    */
-  async page(name, toneHz, { args = [] } = {}) {
+  async page(name, toneHz, { color = null, args = [] } = {}) {
     const wav = join(this.weft.workDir, `tone-${toneHz}.wav`);
     writeToneWav(wav, toneHz);
-    const browser = await launchBrowser({
-      args: [`--use-file-for-fake-audio-capture=${wav}`, '--autoplay-policy=no-user-gesture-required', ...args],
-    });
+    const flags = [`--use-file-for-fake-audio-capture=${wav}`, '--autoplay-policy=no-user-gesture-required'];
+    if (color) {
+      const y4m = join(this.weft.workDir, `camera-${color}.y4m`);
+      writeColorY4m(y4m, color);
+      flags.push(`--use-file-for-fake-video-capture=${y4m}`);
+    }
+    const browser = await launchBrowser({ args: [...flags, ...args] });
     const page = await browser.context.newPage();
     const fp = new FabricPage(name, toneHz, browser, page, this.pageUrl);
     this.pages.push(fp);
@@ -208,6 +213,26 @@ export class FabricPage {
       if (audio && frames) return { first, last };
     }
     throw new Error(`${this.name}: media not flowing: ${JSON.stringify({ first, last })}`);
+  }
+
+  /** The COLORS key nearest to the received video's average colour (null before a frame). */
+  async videoColor() {
+    const rgb = await this.call('videoColor');
+    if (!rgb) return null;
+    const distance = (c) => COLORS[c].reduce((d, v, i) => d + (v - rgb[i]) ** 2, 0);
+    return Object.keys(COLORS).sort((a, b) => distance(a) - distance(b))[0];
+  }
+
+  /** Waits until the received video shows one of `colors`; returns it. */
+  async waitVideoColor(colors, timeoutMs = 10_000) {
+    const deadline = Date.now() + timeoutMs;
+    let seen = null;
+    while (Date.now() < deadline) {
+      seen = await this.videoColor();
+      if (colors.includes(seen)) return seen;
+      await sleep(200);
+    }
+    throw new Error(`${this.name}: received video is ${seen}, not ${colors.join(' or ')}`);
   }
 
   /** The last `n` console lines (for failure messages). */

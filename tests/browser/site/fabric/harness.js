@@ -123,6 +123,8 @@
 
   h.audioMute = () => h.call.audioMute();
 
+  h.audioUnmute = () => h.call.audioUnmute();
+
   h.disconnect = () => h.client.disconnect();
 
   /** What the call's peer connection received and sent so far. */
@@ -156,6 +158,27 @@
     };
     poll();
   }
+
+  /** The received video's average colour now, as [r, g, b]; null before the first frame. */
+  h.videoColor = async () => {
+    const track = h.call?.remoteStream?.getVideoTracks()[0];
+    if (!track) return null;
+    if (h.video?.track !== track) {
+      const el = h.video?.el ?? document.createElement('video');
+      el.muted = true;
+      el.srcObject = new MediaStream([track]);
+      el.play().catch(() => {});
+      h.video = { track, el };
+    }
+    const { el } = h.video;
+    if (!el.videoWidth) return null;
+    const ctx = new OffscreenCanvas(32, 24).getContext('2d');
+    ctx.drawImage(el, 0, 0, 32, 24);
+    const px = ctx.getImageData(0, 0, 32, 24).data;
+    const sum = [0, 0, 0];
+    for (let i = 0; i < px.length; i += 4) for (let c = 0; c < 3; c++) sum[c] += px[i + c];
+    return sum.map((v) => Math.round(v / (px.length / 4)));
+  };
 
   /** An AnalyserNode on the call's received audio track (rebuilt when the track changes). */
   function analyser() {
