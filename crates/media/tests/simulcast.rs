@@ -23,11 +23,14 @@ fn lowering_the_estimate_switches_to_a_lower_layer_on_a_keyframe() {
     let _publisher = h.join(PeerSpec::simulcast(1));
     let subscriber = h.join(PeerSpec::multi(2, 0));
     let member = Harness::member(2);
+    // Before layer bitrates are measured any layer may start; with a 2.5 Mbit/s estimate the
+    // subscriber settles on the top one.
     assert!(
         wait_until(SETTLE, || layer(&subscriber) == Some(2)),
-        "starts on the top layer, got {:?}",
+        "reaches the top layer, got {:?}",
         layer(&subscriber)
     );
+    let switches_before = video_from(&subscriber, 1).map_or(0, |v| v.layer_switches.len());
 
     // Layers carry about 72, 168 and 264 kbit/s of payload: 110 kbit/s only fits the lowest,
     // with a margin either side for measurement jitter.
@@ -43,21 +46,29 @@ fn lowering_the_estimate_switches_to_a_lower_layer_on_a_keyframe() {
         layer(&subscriber)
     );
 
+    // Without the cap it climbs again (how far depends on the live TWCC estimate).
     h.rt.block_on(
         h.engine
             .set_layer_preference(&member, LayerPreference::default()),
     )
     .expect("uncap");
     assert!(
-        wait_until(SETTLE, || layer(&subscriber) == Some(2)),
+        wait_until(SETTLE, || layer(&subscriber) > Some(0)),
         "got {:?}",
         layer(&subscriber)
     );
     std::thread::sleep(std::time::Duration::from_millis(300));
 
     let video = video_from(&subscriber, 1).expect("video");
-    let layers: Vec<u8> = video.layer_switches.iter().map(|(l, _)| *l).collect();
-    assert_eq!(layers, vec![2, 0, 2], "layer history");
+    let after_cap: Vec<u8> = video.layer_switches[switches_before..]
+        .iter()
+        .map(|(l, _)| *l)
+        .collect();
+    assert_eq!(
+        after_cap.first(),
+        Some(&0),
+        "the cap switched down: {after_cap:?}"
+    );
     assert!(
         video.layer_switches.iter().all(|(_, key)| *key),
         "switches on keyframes: {:?}",
