@@ -81,8 +81,7 @@ test('Alice is online, Bob calls her, she accepts; each hears the other; Bob han
   assert.ok(atBob.levels[BOB_HZ] < atBob.levels[ALICE_HZ] - 30, `Bob does not hear himself: ${JSON.stringify(atBob)}`);
 
   await bobPage.call('hangup');
-  const ended = await alicePage.waitEvent('destroy');
-  assert.ok(ended, "Alice's call ended");
+  await alicePage.waitEvent('destroy');
 });
 
 test(

@@ -8,9 +8,7 @@ import { createServer, connect } from 'node:net';
 /** Relays `listenHost:port` to `targetHost:port`; dropAll() resets every open connection. */
 export async function startTcpProxy({ listenHost, targetHost, port }) {
   const open = new Set();
-  let accepted = 0;
   const server = createServer((client) => {
-    accepted++;
     const upstream = connect(port, targetHost);
     const pair = { client, upstream };
     open.add(pair);
@@ -29,10 +27,6 @@ export async function startTcpProxy({ listenHost, targetHost, port }) {
     server.listen(port, listenHost, ok);
   });
   return {
-    /** Connections accepted so far. */
-    get accepted() {
-      return accepted;
-    },
     /** Connections open now. */
     get open() {
       return open.size;

@@ -125,8 +125,6 @@
 
   h.audioUnmute = () => h.call.audioUnmute();
 
-  h.disconnect = () => h.client.disconnect();
-
   /** What the call's peer connection received and sent so far. */
   h.stats = async () => {
     const pc = h.call?.peer?.instance;
