@@ -128,14 +128,24 @@ export class FabricPage {
         return {};
       }
     };
+    /** One line per frame for failure reports: direction, method or reply, event and Verto method. */
+    const note = (dir, m) => {
+      const inner = m.params?.message ?? m.params?.params;
+      const what = m.method
+        ? [m.method, m.params?.event_type, inner?.method, inner?.params?.cause].filter(Boolean).join(' ')
+        : `reply ${JSON.stringify(m.result ?? m.error ?? null).slice(0, 160)}`;
+      if (m.method !== 'signalwire.ping') this.console.push(`[ws ${dir}] ${what}`);
+    };
     ws.on('framesent', ({ payload }) => {
       const m = parse(payload);
+      note('>', m);
       if (m.method === 'signalwire.connect') {
         this.connectRequests.push({ id: m.id, sentProtocol: m.params?.protocol ?? null, answered: false });
       }
     });
     ws.on('framereceived', ({ payload }) => {
       const m = parse(payload);
+      note('<', m);
       const c = this.connectRequests.find((r) => r.id === m.id && !r.answered);
       if (c) Object.assign(c, { answered: true, protocol: m.result?.protocol ?? null, error: m.error ?? null });
     });

@@ -45,10 +45,21 @@
     for (const name of [...MEMBER_EVENTS, ...CALL_EVENTS]) {
       call.on(name, (params) => record(name, params));
     }
+    watchPeer(call);
+  }
+
+  /** Logs the connection state changes of the call's peer connection (for failure reports). */
+  function watchPeer(call, tries = 300) {
+    const pc = call.peer?.instance;
+    if (!pc) {
+      if (tries > 0 && h.call === call) setTimeout(() => watchPeer(call, tries - 1), 100);
+      return;
+    }
+    pc.addEventListener('connectionstatechange', () => console.info(`peer connection ${pc.connectionState}`));
   }
 
   h.connect = async (token) => {
-    h.client = await SignalWire.SignalWire({ token, debug: { logWsTraffic: true } });
+    h.client = await SignalWire.SignalWire({ token });
     record('connected', null);
   };
 
