@@ -19,6 +19,7 @@ const MEASURE: Duration = Duration::from_secs(5);
 
 struct Scenario {
     name: &'static str,
+    bwe: bool,
     shards: usize,
     subscribers_per_room: usize,
     video_interval: Duration,
@@ -27,19 +28,29 @@ struct Scenario {
 fn main() {
     let scenarios = [
         Scenario {
+            name: "1 shard, high, no BWE",
+            bwe: false,
+            shards: 1,
+            subscribers_per_room: 150,
+            video_interval: Duration::from_millis(1),
+        },
+        Scenario {
             name: "1 shard, high load",
+            bwe: true,
             shards: 1,
             subscribers_per_room: 150,
             video_interval: Duration::from_millis(1),
         },
         Scenario {
             name: "2 shards, high load",
+            bwe: true,
             shards: 2,
             subscribers_per_room: 150,
             video_interval: Duration::from_millis(1),
         },
         Scenario {
             name: "1 shard, half load",
+            bwe: true,
             shards: 1,
             subscribers_per_room: 75,
             video_interval: Duration::from_millis(1),
@@ -49,15 +60,23 @@ fn main() {
         "end to end on loopback, VP8 900-byte packets + 50 pps Opus-sized audio, AES-GCM SRTP"
     );
     println!(
-        "{:<22} {:>12} {:>14} {:>16} {:>10} {:>10} {:>10}",
-        "scenario", "fwd pkt/s", "shard CPU", "pkt/s per core", "p50 µs", "p99 µs", "p99.9 µs"
+        "{:<22} {:>12} {:>12} {:>14} {:>16} {:>10} {:>10} {:>10}",
+        "scenario",
+        "fwd pkt/s",
+        "out dgram/s",
+        "shard CPU",
+        "pkt/s per core",
+        "p50 µs",
+        "p99 µs",
+        "p99.9 µs"
     );
     for s in &scenarios {
         match run(s) {
             Ok(r) => println!(
-                "{:<22} {:>12.0} {:>13.2}c {:>16.0} {:>10} {:>10} {:>10}",
+                "{:<22} {:>12.0} {:>12.0} {:>13.2}c {:>16.0} {:>10} {:>10} {:>10}",
                 s.name,
                 r.forwarded_per_s,
+                r.datagrams_per_s,
                 r.shard_cores,
                 r.forwarded_per_s / r.shard_cores,
                 r.latency.quantile_us(0.5),
@@ -71,17 +90,25 @@ fn main() {
 
 struct Outcome {
     forwarded_per_s: f64,
+    datagrams_per_s: f64,
     shard_cores: f64,
     latency: LatencyHistogram,
 }
 
 fn run(s: &Scenario) -> Result<Outcome, String> {
     let rt = Runtime::new().map_err(|e| e.to_string())?;
-    let engine = MediaEngine::start(MediaConfig::loopback(s.shards)).map_err(|e| e.to_string())?;
+    let config = MediaConfig {
+        bandwidth_estimation: s.bwe,
+        ..MediaConfig::loopback(s.shards)
+    };
+    let engine = MediaEngine::start(config).map_err(|e| e.to_string())?;
     let mut peers = Vec::new();
     for room_index in 0..s.shards {
         let room = RoomId::from(format!("room-{room_index}"));
-        rt.block_on(engine.create_room(&room, RoomOptions::default()))
+        let big = RoomOptions {
+            max_members: Some(1000),
+        };
+        rt.block_on(engine.create_room(&room, big))
             .map_err(|e| e.to_string())?;
         let publisher = PeerSpec {
             extra_audio_slots: 0,
@@ -115,6 +142,8 @@ fn run(s: &Scenario) -> Result<Outcome, String> {
     let elapsed = start.elapsed().as_secs_f64();
     let forwarded: u64 = after.iter().map(|c| c.rtp_forwarded).sum::<u64>()
         - before.iter().map(|c| c.rtp_forwarded).sum::<u64>();
+    let datagrams: u64 = after.iter().map(|c| c.datagrams_out).sum::<u64>()
+        - before.iter().map(|c| c.datagrams_out).sum::<u64>();
     let mut latency = LatencyHistogram::default();
     for (a, b) in after.iter().zip(&before) {
         for i in 0..latency.counts.len() {
@@ -129,6 +158,7 @@ fn run(s: &Scenario) -> Result<Outcome, String> {
     engine.shutdown();
     Ok(Outcome {
         forwarded_per_s: forwarded as f64 / elapsed,
+        datagrams_per_s: datagrams as f64 / elapsed,
         shard_cores: cpu / elapsed,
         latency,
     })

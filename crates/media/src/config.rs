@@ -29,6 +29,8 @@ pub struct MediaConfig {
     pub max_members_per_room: usize,
     /// Most multi-slot streams a member receives per kind (last-N).
     pub last_n: usize,
+    /// Run str0m's TWCC bandwidth estimation (and its pacer) per peer; simulcast selection uses it.
+    pub bandwidth_estimation: bool,
 }
 
 impl Default for MediaConfig {
@@ -42,6 +44,7 @@ impl Default for MediaConfig {
             ice_tcp: false,
             max_members_per_room: 100,
             last_n: 16,
+            bandwidth_estimation: true,
         }
     }
 }

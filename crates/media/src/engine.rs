@@ -82,6 +82,7 @@ impl MediaEngine {
                 cert.clone(),
                 advertised.clone(),
                 advertised_tcp.clone(),
+                config.bandwidth_estimation,
             ));
             shards.push(ShardHandle::spawn(ShardSetup {
                 index,

@@ -29,6 +29,7 @@ pub(crate) struct RtcFactory {
     cert: DtlsCert,
     candidates: Vec<SocketAddr>,
     tcp_candidates: Vec<SocketAddr>,
+    bwe: bool,
 }
 
 impl RtcFactory {
@@ -36,18 +37,24 @@ impl RtcFactory {
         cert: DtlsCert,
         candidates: Vec<SocketAddr>,
         tcp_candidates: Vec<SocketAddr>,
+        bwe: bool,
     ) -> Self {
         Self {
             cert,
             candidates,
             tcp_candidates,
+            bwe,
         }
     }
 
     fn build(&self) -> Result<Rtc, MediaError> {
-        let mut rtc = server_config(&self.cert)
-            .enable_bwe(Some(INITIAL_ESTIMATE))
-            .build(Instant::now());
+        let config = server_config(&self.cert);
+        let config = if self.bwe {
+            config.enable_bwe(Some(INITIAL_ESTIMATE))
+        } else {
+            config
+        };
+        let mut rtc = config.build(Instant::now());
         for addr in &self.candidates {
             let candidate = Candidate::host(*addr, "udp")
                 .map_err(|e| MediaError::Config(format!("candidate {addr}: {e}")))?;
