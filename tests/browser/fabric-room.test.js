@@ -170,6 +170,9 @@ test('Ben reloads his page and reattaches: he stays in the room', LIMIT, async (
   await ben.page.page.reload();
   await ben.page.page.waitForFunction(() => window.h && window.SignalWire);
   await ben.page.call('connect', ben.sub.token);
+  const connects = ben.page.connects();
+  assert.equal(connects.at(-1).sentProtocol, connects[0].protocol, 'the reloaded page resumes its session');
+  assert.equal(connects.at(-1).protocol, connects[0].protocol);
   const back = await ben.page.call('dial', room.address.channels.video, { reattach: true });
   assert.equal(back.memberId, ben.memberId, `Ben keeps his member id: ${JSON.stringify(back)}`);
   assert.equal(back.roomSessionId, ben.joined.roomSessionId, 'in the same room session');
