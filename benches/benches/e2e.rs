@@ -79,12 +79,21 @@ fn main() {
                 r.datagrams_per_s,
                 r.shard_cores,
                 r.forwarded_per_s / r.shard_cores,
-                r.latency.quantile_us(0.5),
-                r.latency.quantile_us(0.99),
-                r.latency.quantile_us(0.999)
+                bound(r.latency.quantile_us(0.5)),
+                bound(r.latency.quantile_us(0.99)),
+                bound(r.latency.quantile_us(0.999))
             ),
             Err(e) => println!("{:<22} failed: {e}", s.name),
         }
+    }
+}
+
+/// A latency bucket bound for display (the last bucket is open-ended).
+fn bound(us: u64) -> String {
+    if us == u64::MAX {
+        "> 5000".to_string()
+    } else {
+        format!("< {us}")
     }
 }
 
