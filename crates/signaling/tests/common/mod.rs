@@ -164,12 +164,22 @@ impl Client {
     }
 
     /// Waits for an event (already received or coming) matching `pred`; removes it.
+    /// The first event (seen or still to come) that matches; panics after 20 s with what came.
     pub async fn event(&mut self, pred: impl Fn(&Value) -> bool) -> Value {
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
         loop {
             if let Some(pos) = self.events.iter().position(&pred) {
                 return self.events.remove(pos);
             }
-            self.next().await;
+            let seen: Vec<String> = self
+                .events
+                .iter()
+                .map(|e| e["event_type"].to_string())
+                .collect();
+            assert!(
+                tokio::time::timeout_at(deadline, self.next()).await.is_ok(),
+                "timed out waiting for an event; events seen: {seen:?}"
+            );
         }
     }
 
