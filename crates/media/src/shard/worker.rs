@@ -427,7 +427,15 @@ impl Worker {
     }
 
     fn run_timers(&mut self, now: Instant) {
-        while let Some(due) = self.timers.pop_due(now) {
+        // Only the wake-ups already queued: a peer that asks to be woken again at once (str0m's
+        // pacer does, e.g. while padding) is served on the next loop turn, with a fresh `now`.
+        // Without this bound, time never advances for str0m and the loop never ends, starving
+        // sockets, commands and shutdown.
+        let mut budget = self.timers.len();
+        while budget > 0
+            && let Some(due) = self.timers.pop_due(now)
+        {
+            budget -= 1;
             let current = self
                 .peers
                 .get_mut_gen(due.peer, due.generation)
