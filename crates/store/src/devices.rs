@@ -32,9 +32,7 @@ impl Store {
             .bind(subscriber_id)
             .execute(&self.pool)
             .await?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound);
-        }
+        StoreError::found(done.rows_affected())?;
         Ok(())
     }
 }

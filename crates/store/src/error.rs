@@ -18,6 +18,15 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// `NotFound` when a write touched no row (the row is missing or belongs to another project).
+    pub(crate) fn found(rows_affected: u64) -> Result<(), StoreError> {
+        if rows_affected == 0 {
+            Err(StoreError::NotFound)
+        } else {
+            Ok(())
+        }
+    }
+
     /// Maps a unique-constraint failure to `Conflict(field)`, leaving other errors as they are.
     pub(crate) fn conflict_as(err: sqlx::Error, field: &'static str) -> Self {
         match &err {

@@ -161,9 +161,7 @@ impl Store {
                 .bind(client_id)
                 .execute(&self.pool)
                 .await?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound);
-        }
+        StoreError::found(done.rows_affected())?;
         Ok(())
     }
 

@@ -134,9 +134,7 @@ impl Store {
         .execute(&self.pool)
         .await
         .map_err(|e| StoreError::conflict_as(e, "username"))?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound);
-        }
+        StoreError::found(done.rows_affected())?;
         self.sip_endpoint(subscriber_id, id).await
     }
 
@@ -149,9 +147,7 @@ impl Store {
         .bind(id)
         .execute(&self.pool)
         .await?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound);
-        }
+        StoreError::found(done.rows_affected())?;
         Ok(())
     }
 }
