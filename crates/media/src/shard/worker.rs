@@ -674,15 +674,8 @@ impl Worker {
             .ok_or_else(|| MediaError::NoSuchMember(member.clone()))
     }
 
-    fn add_peer(
-        &mut self,
-        room: RoomId,
-        member: MemberId,
-        mut rtc: str0m::Rtc,
-        pending_offer: Option<PendingOffer>,
-        opts: &crate::options::MemberOptions,
-        now: Instant,
-    ) -> Result<(), MediaError> {
+    /// The index of `room` if `member` may join it: the room exists, has room, and the member is new.
+    fn admit(&self, room: RoomId, member: &MemberId) -> Result<usize, MediaError> {
         let room_index = *self
             .room_ids
             .get(&room)
@@ -694,9 +687,22 @@ impl Worker {
         if r.members.len() >= r.max_members {
             return Err(MediaError::RoomFull(room));
         }
-        if self.members.contains_key(&member) {
-            return Err(MediaError::MemberExists(member));
+        if self.members.contains_key(member) {
+            return Err(MediaError::MemberExists(member.clone()));
         }
+        Ok(room_index)
+    }
+
+    fn add_peer(
+        &mut self,
+        room: RoomId,
+        member: MemberId,
+        mut rtc: str0m::Rtc,
+        pending_offer: Option<PendingOffer>,
+        opts: &crate::options::MemberOptions,
+        now: Instant,
+    ) -> Result<(), MediaError> {
+        let room_index = self.admit(room, &member)?;
         let ufrag = rtc.direct_api().local_ice_credentials().ufrag;
         let (index, generation) = self.peers.insert(Peer::new(
             Transport::WebRtc(Box::new(rtc)),
@@ -728,20 +734,7 @@ impl Worker {
         opts: &RtpLegOptions,
         now: Instant,
     ) -> Result<(), MediaError> {
-        let room_index = *self
-            .room_ids
-            .get(&room)
-            .ok_or_else(|| MediaError::NoSuchRoom(room.clone()))?;
-        let r = self
-            .rooms
-            .get(room_index)
-            .ok_or_else(|| MediaError::NoSuchRoom(room.clone()))?;
-        if r.members.len() >= r.max_members {
-            return Err(MediaError::RoomFull(room));
-        }
-        if self.members.contains_key(&member) {
-            return Err(MediaError::MemberExists(member));
-        }
+        let room_index = self.admit(room, &member)?;
         let config_err = |e: std::io::Error| MediaError::Config(format!("leg socket: {e}"));
         socket.set_nonblocking(true).map_err(config_err)?;
         let socket = UdpSocket::from_std(socket);
