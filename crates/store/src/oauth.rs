@@ -23,21 +23,11 @@ pub struct OAuthClientRow {
     pub created_at: i64,
 }
 
-/// An authorization code to store (by hash).
+/// An authorization code to store: its hash and what it grants.
 #[derive(Debug, Clone)]
 pub struct NewAuthCode {
     pub code_hash: String,
-    pub client_id: String,
-    pub project_id: String,
-    pub subscriber_id: String,
-    pub redirect_uri: String,
-    pub code_challenge: String,
-    pub scope: String,
-    pub nonce: Option<String>,
-    /// When the subscriber logged in, Unix seconds.
-    pub auth_time: i64,
-    /// Unix milliseconds.
-    pub expires_at: i64,
+    pub code: AuthCodeRow,
 }
 
 /// A stored authorization code.
@@ -50,7 +40,9 @@ pub struct AuthCodeRow {
     pub code_challenge: String,
     pub scope: String,
     pub nonce: Option<String>,
+    /// When the subscriber logged in, Unix seconds.
     pub auth_time: i64,
+    /// Unix milliseconds.
     pub expires_at: i64,
 }
 
@@ -174,7 +166,8 @@ impl Store {
     }
 
     /// Stores a new authorization code and forgets codes that expired over an hour ago.
-    pub async fn add_auth_code(&self, code: &NewAuthCode) -> Result<()> {
+    pub async fn add_auth_code(&self, new: &NewAuthCode) -> Result<()> {
+        let code = &new.code;
         let now = now_ms();
         sqlx::query("DELETE FROM oauth_codes WHERE expires_at < $1")
             .bind(now - 3_600_000)
@@ -185,7 +178,7 @@ impl Store {
              code_challenge, scope, nonce, auth_time, expires_at, created_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
         )
-        .bind(&code.code_hash)
+        .bind(&new.code_hash)
         .bind(&code.client_id)
         .bind(&code.project_id)
         .bind(&code.subscriber_id)
@@ -320,15 +313,17 @@ mod tests {
     fn code(hash: &str) -> NewAuthCode {
         NewAuthCode {
             code_hash: hash.into(),
-            client_id: "web".into(),
-            project_id: "p1".into(),
-            subscriber_id: "s1".into(),
-            redirect_uri: "http://localhost:3000".into(),
-            code_challenge: "c".repeat(43),
-            scope: "openid".into(),
-            nonce: Some("n".into()),
-            auth_time: 1,
-            expires_at: now_ms() + 60_000,
+            code: AuthCodeRow {
+                client_id: "web".into(),
+                project_id: "p1".into(),
+                subscriber_id: "s1".into(),
+                redirect_uri: "http://localhost:3000".into(),
+                code_challenge: "c".repeat(43),
+                scope: "openid".into(),
+                nonce: Some("n".into()),
+                auth_time: 1,
+                expires_at: now_ms() + 60_000,
+            },
         }
     }
 

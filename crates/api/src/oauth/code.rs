@@ -33,15 +33,17 @@ pub fn issue(
     let code = new_secret("AC");
     let stored = NewAuthCode {
         code_hash: hash_secret(&code),
-        client_id: request.client_id.clone(),
-        project_id: project_id.to_owned(),
-        subscriber_id: subscriber_id.to_owned(),
-        redirect_uri: request.redirect_uri.clone(),
-        code_challenge: request.code_challenge.clone(),
-        scope: request.scope.clone(),
-        nonce: request.nonce.clone(),
-        auth_time: now_ms / 1000,
-        expires_at: now_ms + code_ttl_secs(ttl_secs) * 1000,
+        code: AuthCodeRow {
+            client_id: request.client_id.clone(),
+            project_id: project_id.to_owned(),
+            subscriber_id: subscriber_id.to_owned(),
+            redirect_uri: request.redirect_uri.clone(),
+            code_challenge: request.code_challenge.clone(),
+            scope: request.scope.clone(),
+            nonce: request.nonce.clone(),
+            auth_time: now_ms / 1000,
+            expires_at: now_ms + code_ttl_secs(ttl_secs) * 1000,
+        },
     };
     IssuedCode { code, stored }
 }
@@ -94,21 +96,6 @@ mod tests {
         }
     }
 
-    fn row(issued: &IssuedCode) -> AuthCodeRow {
-        let s = &issued.stored;
-        AuthCodeRow {
-            client_id: s.client_id.clone(),
-            project_id: s.project_id.clone(),
-            subscriber_id: s.subscriber_id.clone(),
-            redirect_uri: s.redirect_uri.clone(),
-            code_challenge: s.code_challenge.clone(),
-            scope: s.scope.clone(),
-            nonce: s.nonce.clone(),
-            auth_time: s.auth_time,
-            expires_at: s.expires_at,
-        }
-    }
-
     fn exchange<'a>(verifier: &'a str) -> Exchange<'a> {
         Exchange {
             client_id: "web",
@@ -124,8 +111,8 @@ mod tests {
         assert_ne!(a.code, b.code);
         assert_eq!(a.stored.code_hash, hash_secret(&a.code));
         assert!(!a.stored.code_hash.contains(&a.code));
-        assert_eq!(a.stored.expires_at, 1_000_000 + 60_000);
-        assert_eq!(a.stored.auth_time, 1000);
+        assert_eq!(a.stored.code.expires_at, 1_000_000 + 60_000);
+        assert_eq!(a.stored.code.auth_time, 1000);
         assert_eq!(code_ttl_secs(0), 1);
         assert_eq!(code_ttl_secs(30), 30);
     }
@@ -133,7 +120,7 @@ mod tests {
     #[test]
     fn exchange_checks_expiry_client_redirect_and_pkce() {
         let issued = issue(&request(), "p", "s1", 1_000_000, 60);
-        let code = row(&issued);
+        let code = issued.stored.code.clone();
         assert_eq!(
             check_exchange(&code, &exchange(VERIFIER), 1_000_001),
             Ok(())
