@@ -37,6 +37,8 @@ pub struct SignalingConfig {
 const DIRECTORY_TIMEOUT: Duration = Duration::from_secs(5);
 /// Longest wait for a client to take one frame before its socket is dropped.
 const SEND_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a socket we closed keeps reading, waiting for the client's close frame.
+const CLOSE_LINGER: Duration = Duration::from_secs(2);
 /// Longest wait for one media request.
 const MEDIA_TIMEOUT: Duration = Duration::from_secs(6);
 
@@ -145,6 +147,7 @@ async fn run_connection(socket: WebSocket, inner: Arc<Inner>) {
     }
     let mut session = Session::new(inner.session.clone(), now().mono);
     let (mut sink, mut stream) = socket.split();
+    let mut closed_by_us = false;
     'run: loop {
         while let Some(out) = session.poll_output() {
             match out {
@@ -163,7 +166,8 @@ async fn run_connection(socket: WebSocket, inner: Arc<Inner>) {
                         code,
                         reason: reason.into(),
                     };
-                    let _ = sink.send(Message::Close(Some(frame))).await;
+                    let _ = timeout(SEND_TIMEOUT, sink.send(Message::Close(Some(frame)))).await;
+                    closed_by_us = true;
                     break 'run;
                 }
             }
@@ -190,6 +194,25 @@ async fn run_connection(socket: WebSocket, inner: Arc<Inner>) {
         conn,
         up: Up::Closed { unacked },
     });
+    if closed_by_us {
+        linger(&mut stream).await;
+    }
+}
+
+/// After our close frame, reads (and drops) what the client still sends until its own close
+/// frame, for at most [`CLOSE_LINGER`]: dropping a socket with unread input makes the kernel send
+/// a reset, which can destroy our close frame (and its code) before the client reads it.
+async fn linger(
+    stream: &mut (impl futures_util::Stream<Item = Result<Message, axum::Error>> + Unpin),
+) {
+    let _ = timeout(CLOSE_LINGER, async {
+        while let Some(Ok(msg)) = stream.next().await {
+            if matches!(msg, Message::Close(_)) {
+                break;
+            }
+        }
+    })
+    .await;
 }
 
 async fn run_hub<D: Directory>(
