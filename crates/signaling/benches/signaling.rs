@@ -193,7 +193,7 @@ fn drive(hub: &mut Hub, now: Instant, room: &mut String) -> u64 {
                 if let MediaCall::AddMember { room: r, .. } = &call {
                     room.clone_from(r);
                 }
-                hub.on_media(op, Ok(Some("v=0".into())));
+                hub.on_media(now, op, Ok(Some("v=0".into())));
             }
         }
     }

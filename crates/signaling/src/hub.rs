@@ -5,6 +5,7 @@
 mod calls;
 mod ringing;
 mod rooms;
+mod stats;
 
 use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
@@ -250,6 +251,7 @@ pub struct Hub {
     ops: HashMap<OpId, Op>,
     next_op: OpId,
     out: VecDeque<HubOutput>,
+    stats: stats::Stats,
 }
 
 impl Hub {
@@ -266,6 +268,7 @@ impl Hub {
             ops: HashMap::new(),
             next_op: 1,
             out: VecDeque::new(),
+            stats: stats::Stats::default(),
         }
     }
 
@@ -325,7 +328,16 @@ impl Hub {
                 self.out
                     .push_back(HubOutput::Directory(op, DirectoryCall::VerifyToken(token)));
             }
-            Up::Request { req, request } => self.on_request(conn, req, request),
+            Up::Request { req, request } => {
+                let invite = match &request {
+                    Request::Invite(invite) => Some(invite.call_id.clone()),
+                    _ => None,
+                };
+                self.on_request(conn, req, request);
+                if let Some(call_id) = invite {
+                    self.join_started(now, call_id);
+                }
+            }
             Up::Closed { unacked } => self.on_closed(now, conn, unacked),
         }
     }
@@ -347,9 +359,12 @@ impl Hub {
     }
 
     /// Handles the answer to a media request.
-    pub fn on_media(&mut self, op: OpId, result: MediaResult) {
+    pub fn on_media(&mut self, now: Instant, op: OpId, result: MediaResult) {
         match self.ops.remove(&op) {
-            Some(Op::Join { call_id }) => self.joined_media(&call_id, result),
+            Some(Op::Join { call_id }) => {
+                self.joined_media(&call_id, result);
+                self.join_finished(now, &call_id);
+            }
             Some(Op::Offer { call_id }) => self.offered_media(&call_id, result),
             Some(Op::Accept { call_id }) => self.accepted_media(&call_id, result),
             Some(Op::Reattach { call_id }) => self.reattached_media(&call_id, result),

@@ -8,7 +8,8 @@
 //!   replies within the deadline, duplicate ids, rate and garbage limits).
 //! - [`hub`]: the sans-IO switch between sessions (resume by `protocol`, presence, routing by
 //!   address, ringing, rooms); [`room`]: the room model and its controls.
-//! - [`directory`] and [`media`]: the boundaries the server implements.
+//! - [`directory`] and [`media`]: the boundaries the server implements; [`observe`]: the counts
+//!   it may report as metrics.
 //! - [`shell`]: the thin tokio/axum shell.
 //!
 //! Wiring it into a server:
@@ -27,6 +28,7 @@ pub mod handshake;
 pub mod hub;
 pub mod media;
 pub mod message;
+pub mod observe;
 pub mod room;
 pub mod rpc;
 pub mod session;

@@ -12,6 +12,7 @@ use crate::handshake;
 use crate::message::{
     Down, Event, Invite, ModifyAction, REQUESTER_VALIDATION_FAILED, ReqId, Request, Up,
 };
+use crate::observe::{self, method_label};
 use crate::room;
 use crate::rpc::{
     self, AUTH_ERROR, Frame, INTERNAL_ERROR, INVALID_REQUEST, METHOD_NOT_FOUND, RATE_LIMITED,
@@ -99,6 +100,8 @@ pub enum Output {
 }
 
 const RECENT_IDS: usize = 64;
+/// The method label of the connect request.
+const CONNECT: &str = "signalwire.connect";
 const STRIKE_WINDOW: Duration = Duration::from_secs(60);
 
 enum State {
@@ -116,6 +119,7 @@ enum State {
 struct Pending {
     req: ReqId,
     id: Value,
+    method: &'static str,
     verto_id: Option<Value>,
     deadline: Instant,
 }
@@ -152,6 +156,7 @@ pub struct Session {
     strikes: u32,
     strikes_since: Instant,
     disconnect: Option<(String, Instant)>,
+    answered: Vec<(&'static str, bool)>,
 }
 
 impl Session {
@@ -176,7 +181,13 @@ impl Session {
             strikes: 0,
             strikes_since: now,
             disconnect: None,
+            answered: Vec::new(),
         }
+    }
+
+    /// The requests answered since the last call, as `(method label, ok)`, for metrics.
+    pub fn take_answered(&mut self) -> impl Iterator<Item = (&'static str, bool)> + '_ {
+        self.answered.drain(..)
     }
 
     /// The next output, if any.
@@ -236,6 +247,7 @@ impl Session {
         match rpc::decode(text, self.cfg.max_frame_bytes) {
             Err(e) => {
                 self.send(rpc::error(e.id.as_ref(), &e.error));
+                self.answered.push((observe::INVALID, false));
                 self.strike(now.mono);
             }
             Ok(Frame::Notification { .. }) => {}
@@ -260,7 +272,7 @@ impl Session {
                 };
                 let result =
                     handshake::connect_result(&c.identity, &c.protocol, &self.cfg.ice_servers);
-                self.answer(&id, Ok(result), true);
+                self.answer(&id, CONNECT, Ok(result), true);
                 self.state = State::Active {
                     protocol: c.protocol,
                     project_id: c.identity.project_id,
@@ -279,7 +291,8 @@ impl Session {
                 else {
                     return;
                 };
-                self.answer(&id, Err(RpcError::new(AUTH_ERROR, message.clone())), true);
+                let err = RpcError::new(AUTH_ERROR, message.clone());
+                self.answer(&id, CONNECT, Err(err), true);
                 if message != REQUESTER_VALIDATION_FAILED {
                     self.close(1008, "authentication failed");
                 }
@@ -293,7 +306,7 @@ impl Session {
                     (Some(vid), Ok(inner)) => Ok(verto::reply(vid, &self.cfg.node_id, inner)),
                     (_, other) => other,
                 };
-                self.answer(&p.id, result, true);
+                self.answer(&p.id, p.method, result, true);
             }
             Down::Event(event) => {
                 self.queue.push_back(event);
@@ -326,7 +339,7 @@ impl Session {
         while let Some(pos) = self.pending.iter().position(|p| p.deadline <= t) {
             let p = self.pending.swap_remove(pos);
             let err = RpcError::new(INTERNAL_ERROR, "request timed out");
-            self.answer(&p.id, Err(err), false);
+            self.answer(&p.id, p.method, Err(err), false);
         }
         let ack_timeout = self.cfg.ack_timeout;
         let mut resend = Vec::new();
@@ -396,9 +409,11 @@ impl Session {
             }
             return;
         }
+        let label = method_label(method, params);
         if !self.take_token(now.mono) {
             self.answer(
                 &id,
+                label,
                 Err(RpcError::new(RATE_LIMITED, "Too many requests")),
                 false,
             );
@@ -414,19 +429,19 @@ impl Session {
                     self.state = State::Authenticating { id };
                     self.out.push_back(Output::Up(up));
                 }
-                Err(e) => self.answer(&id, Err(e), true),
+                Err(e) => self.answer(&id, label, Err(e), true),
             },
             State::AwaitingConnect => {
                 let e = RpcError::new(AUTH_ERROR, "Unauthorized: send signalwire.connect first");
-                self.answer(&id, Err(e), true);
+                self.answer(&id, label, Err(e), true);
                 self.strike(now.mono);
             }
             State::Authenticating { .. } => {
                 let e = RpcError::new(AUTH_ERROR, "Unauthorized: connect in progress");
-                self.answer(&id, Err(e), true);
+                self.answer(&id, label, Err(e), true);
             }
             State::Active { .. } => match self.dispatch(method, params) {
-                Ok(Action::Reply(result)) => self.answer(&id, Ok(result), true),
+                Ok(Action::Reply(result)) => self.answer(&id, label, Ok(result), true),
                 Ok(Action::Forward(request, verto_id)) => {
                     let req = self.next_req;
                     self.next_req += 1;
@@ -434,6 +449,7 @@ impl Session {
                     self.pending.push(Pending {
                         req,
                         id,
+                        method: label,
                         verto_id,
                         deadline: now.mono + self.cfg.reply_deadline,
                     });
@@ -443,7 +459,7 @@ impl Session {
                     if e.code == METHOD_NOT_FOUND || e.code == INVALID_REQUEST {
                         self.strike(now.mono);
                     }
-                    self.answer(&id, Err(e), true);
+                    self.answer(&id, label, Err(e), true);
                 }
             },
         }
@@ -637,7 +653,14 @@ impl Session {
         }
     }
 
-    fn answer(&mut self, id: &Value, result: Result<Value, RpcError>, cache: bool) {
+    fn answer(
+        &mut self,
+        id: &Value,
+        method: &'static str,
+        result: Result<Value, RpcError>,
+        cache: bool,
+    ) {
+        self.answered.push((method, result.is_ok()));
         let frame = match &result {
             Ok(r) => rpc::result(id, r),
             Err(e) => rpc::error(Some(id), e),

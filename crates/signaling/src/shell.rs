@@ -22,6 +22,7 @@ use crate::hub::{
 };
 use crate::media::{Media, MediaEvent, MediaFailure};
 use crate::message::{Down, Up};
+use crate::observe::Observer;
 use crate::session::{Now, Output, Session, SessionConfig};
 
 /// Configuration of the signaling service.
@@ -41,6 +42,8 @@ const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 const CLOSE_LINGER: Duration = Duration::from_secs(2);
 /// Longest wait for one media request.
 const MEDIA_TIMEOUT: Duration = Duration::from_secs(6);
+/// How often the hub's state is reported to the observer.
+const SNAPSHOT_INTERVAL: Duration = Duration::from_secs(1);
 
 enum HubInput {
     Open {
@@ -67,6 +70,7 @@ struct Inner {
     hub: UnboundedSender<HubInput>,
     session: Arc<SessionConfig>,
     next_conn: AtomicU64,
+    observer: Arc<dyn Observer>,
 }
 
 /// A running signaling service; cheap to clone. Build it with [`Signaling::start`], serve
@@ -79,9 +83,19 @@ pub struct Signaling {
 impl Signaling {
     /// Starts the hub task on the current tokio runtime.
     pub fn start<D: Directory, M: Media>(
+        cfg: SignalingConfig,
+        directory: Arc<D>,
+        media: Arc<M>,
+    ) -> Self {
+        Self::start_observed(cfg, directory, media, Arc::new(()))
+    }
+
+    /// Like [`Signaling::start`], reporting requests, joins and the hub's state to `observer`.
+    pub fn start_observed<D: Directory, M: Media>(
         mut cfg: SignalingConfig,
         directory: Arc<D>,
         media: Arc<M>,
+        observer: Arc<dyn Observer>,
     ) -> Self {
         cfg.hub.node_id.clone_from(&cfg.session.node_id);
         let (tx, rx) = unbounded_channel();
@@ -92,12 +106,14 @@ impl Signaling {
             tx.clone(),
             directory,
             workers,
+            observer.clone(),
         ));
         Self {
             inner: Arc::new(Inner {
                 hub: tx,
                 session: Arc::new(cfg.session),
                 next_conn: AtomicU64::new(1),
+                observer,
             }),
         }
     }
@@ -149,6 +165,9 @@ async fn run_connection(socket: WebSocket, inner: Arc<Inner>) {
     let (mut sink, mut stream) = socket.split();
     let mut closed_by_us = false;
     'run: loop {
+        for (method, ok) in session.take_answered() {
+            inner.observer.request(method, ok);
+        }
         while let Some(out) = session.poll_output() {
             match out {
                 Output::Send(frame) => {
@@ -189,6 +208,9 @@ async fn run_connection(socket: WebSocket, inner: Arc<Inner>) {
             }
         }
     }
+    for (method, ok) in session.take_answered() {
+        inner.observer.request(method, ok);
+    }
     let unacked = session.take_unacked();
     let _ = inner.hub.send(HubInput::Up {
         conn,
@@ -221,8 +243,11 @@ async fn run_hub<D: Directory>(
     tx: UnboundedSender<HubInput>,
     directory: Arc<D>,
     media: MediaWorkers,
+    observer: Arc<dyn Observer>,
 ) {
     let mut conns: HashMap<ConnId, UnboundedSender<Down>> = HashMap::new();
+    let mut snapshots = tokio::time::interval(SNAPSHOT_INTERVAL);
+    snapshots.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         let deadline = hub.next_deadline().map(Instant::from_std);
         let input = tokio::select! {
@@ -231,6 +256,10 @@ async fn run_hub<D: Directory>(
                 None => return,
             },
             () = async { sleep_until(deadline.unwrap_or_else(Instant::now)).await }, if deadline.is_some() => None,
+            _ = snapshots.tick() => {
+                observer.hub(&hub.snapshot());
+                continue;
+            }
         };
         let now = Instant::now().into_std();
         match input {
@@ -247,9 +276,12 @@ async fn run_hub<D: Directory>(
                 }
             }
             Some(HubInput::Directory { op, result }) => hub.on_directory(now, op, result),
-            Some(HubInput::Media { op, result }) => hub.on_media(op, result),
+            Some(HubInput::Media { op, result }) => hub.on_media(now, op, result),
             Some(HubInput::MediaEvent(event)) => hub.on_media_event(event),
             Some(HubInput::Shutdown) => hub.shutdown(),
+        }
+        for elapsed in hub.take_join_times() {
+            observer.joined(elapsed);
         }
         while let Some(out) = hub.poll_output() {
             match out {

@@ -312,6 +312,7 @@ impl Hub {
         let Some(leg) = self.legs.remove(call_id) else {
             return;
         };
+        self.stats.joins.remove(call_id);
         tracing::debug!(call_id, cause = cause.name(), "call leg ended");
         self.member_legs.remove(&leg.member_id);
         let room_id = leg.room.clone();

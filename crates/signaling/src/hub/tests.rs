@@ -145,7 +145,7 @@ impl T {
                         })
                     };
                     self.media.push(call);
-                    self.hub.on_media(op, result);
+                    self.hub.on_media(now, op, result);
                 }
             }
         }
@@ -980,14 +980,16 @@ fn a_failed_join_does_not_close_the_room_under_another_joiner() {
     t.dial(2, "b", "/public/room");
     let held = std::mem::take(&mut t.held);
     assert_eq!(held.len(), 2);
-    t.hub.on_media(held[0].0, Err(MediaFailure("boom".into())));
+    let now = t.now();
+    t.hub
+        .on_media(now, held[0].0, Err(MediaFailure("boom".into())));
     t.pump();
     assert_eq!(
         verto_of(&t.events(1), "verto.bye")["cause"],
         "NORMAL_TEMPORARY_FAILURE"
     );
     assert_eq!(t.hub.room_count(), 1, "bob is still joining");
-    t.hub.on_media(held[1].0, Ok(Some(ANSWER.into())));
+    t.hub.on_media(now, held[1].0, Ok(Some(ANSWER.into())));
     t.pump();
     let bob = t.events(2);
     assert!(types(&bob).contains(&"call.joined".to_owned()));
@@ -1027,4 +1029,28 @@ fn a_shared_transport_offer_falls_back_to_audio_only() {
             .iter()
             .any(|m| matches!(m, MediaCall::OfferMember { video: false, .. }))
     );
+}
+
+#[test]
+fn snapshot_counts_calls_by_state_and_room_joins_are_timed() {
+    let mut t = T::new();
+    t.connect(1, "alice");
+    t.connect(2, "bob");
+    t.hold_media = true;
+    t.dial(1, "a", "/public/room");
+    let snapshot = t.hub.snapshot();
+    assert_eq!(snapshot.sessions_connected, 2);
+    assert_eq!(snapshot.sessions_detached, 0);
+    assert_eq!(snapshot.calls, [0, 1, 0, 0, 0], "joining");
+    t.advance(Duration::from_millis(250));
+    let (op, _) = t.held.remove(0);
+    let now = t.now();
+    t.hub.on_media(now, op, Ok(Some(ANSWER.into())));
+    t.pump();
+    assert_eq!(t.hub.snapshot().calls, [0, 0, 0, 0, 1], "active");
+    let times: Vec<Duration> = t.hub.take_join_times().collect();
+    assert_eq!(times, [Duration::from_millis(250)]);
+    assert_eq!(t.hub.take_join_times().count(), 0);
+    t.close(2);
+    assert_eq!(t.hub.snapshot().sessions_detached, 1);
 }

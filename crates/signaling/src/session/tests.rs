@@ -486,3 +486,31 @@ fn verto_subscribe_and_client_pings_are_answered_locally() {
     let out = h.request("p2", "signalwire.ping", json!({"timestamp": 5.5}));
     assert!(matches!(&out[..], [Output::Send(f)] if f.contains("5.5")));
 }
+
+#[test]
+fn answered_requests_are_counted_by_method_label() {
+    let mut h = Harness::new().connected();
+    h.request("p1", "signalwire.ping", json!({"timestamp": 1.0}));
+    h.request("x1", "no.such.method", json!({}));
+    let out = h.request("v1", "webrtc.verto", verto("verto.invite", json!({
+        "sdp": "v=0", "dialogParams": {"callID": "call-1", "destination_number": "/public/room"}
+    })));
+    let (req, _) = up_request(&out);
+    h.down(Down::Reply {
+        req,
+        result: Ok(json!({"message": "CALL CREATED"})),
+    });
+    h.frame("not json");
+    let answered: Vec<_> = h.s.take_answered().collect();
+    assert_eq!(
+        answered,
+        [
+            ("signalwire.connect", true),
+            ("signalwire.ping", true),
+            ("unknown", false),
+            ("verto.invite", true),
+            ("invalid", false),
+        ]
+    );
+    assert_eq!(h.s.take_answered().count(), 0);
+}
