@@ -1,0 +1,104 @@
+"""The load tester `weft-loadtest` against a real `weft serve`: a small shape joins through REST
+tokens and Fabric signaling, every subscriber receives its publisher's audio and video with low
+loss, and the JSON report and the SVG plot are written."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import time
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+ROOMS, PUBLISHERS, SUBSCRIBERS = 2, 1, 3
+DURATION_S = 8
+RUN_TIMEOUT_S = 180
+
+
+@pytest.fixture(scope="module")
+def loadtest_bin() -> str:
+    binary = os.environ.get("WEFT_LOADTEST_BIN") or str(REPO_ROOT / "target" / "release" / "weft-loadtest")
+    if not os.access(binary, os.X_OK):
+        pytest.fail(f"weft-loadtest not found at {binary}: build it (cargo build --release -p weft-loadtest)")
+    return binary
+
+
+def metrics_url(server) -> str:
+    """The metrics listener's URL, from the server's `weft ready` log line (port 0 was asked for)."""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        found = re.search(r"metrics=(127\.0\.0\.1:\d+)", server.log())
+        if found:
+            return f"http://{found.group(1)}/metrics"
+        time.sleep(0.1)
+    pytest.fail(f"no metrics address in the server log:\n{server.log()}")
+
+
+def test_small_load_test_joins_everyone_and_delivers_media(weft_factory, loadtest_bin, tmp_path):
+    server = weft_factory()
+    report_path, plot_path = tmp_path / "report.json", tmp_path / "plot.svg"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WEFT_")}
+    env.update(WEFT_PROJECT_ID=server.project_id, WEFT_API_TOKEN=server.api_token)
+    command = [
+        loadtest_bin,
+        "--http", server.http_url,
+        "--metrics", metrics_url(server),
+        "--rooms", str(ROOMS),
+        "--publishers", str(PUBLISHERS),
+        "--subscribers", str(SUBSCRIBERS),
+        "--duration", str(DURATION_S),
+        "--ramp", "20",
+        "--report", str(report_path),
+        "--plot", str(plot_path),
+    ]
+    done = subprocess.run(
+        command, env=env, capture_output=True, text=True, timeout=RUN_TIMEOUT_S, stdin=subprocess.DEVNULL
+    )
+    assert done.returncode == 0, f"weft-loadtest failed:\n{done.stdout}\n{done.stderr}"
+    print(done.stdout)
+
+    report = json.loads(report_path.read_text())
+    total = ROOMS * (PUBLISHERS + SUBSCRIBERS)
+    join = report["join"]
+    assert (join["attempted"], join["succeeded"]) == (total, total), join
+    assert join["success_rate"] == 1.0
+    for phase in ("token", "connect", "invite_to_answer", "invite_to_joined", "ice_dtls_connected", "total"):
+        assert join["phases_ms"][phase]["count"] == total, phase
+    assert join["phases_ms"]["first_media"]["count"] >= ROOMS * SUBSCRIBERS
+
+    peers = report["peers"]
+    publishers = {p["room"]: p["id"] for p in peers if p["publisher"]}
+    assert len(publishers) == ROOMS
+    for peer in peers:
+        assert peer["joined"] and peer["error"] is None, peer
+        assert peer["server_bye"] is None, peer
+        if peer["publisher"]:
+            assert peer["sent_packets"] > DURATION_S * 50, peer
+            continue
+        assert peer["received_all"], peer
+        kinds = {s["kind"]: s for s in peer["streams"] if s["packets"] > 0}
+        assert set(kinds) == {"audio", "video"}, peer
+        for stream in kinds.values():
+            # Only its own room's publisher, identified by the tag in every payload.
+            assert stream["origins"] == [publishers[peer["room"]]], peer
+            assert stream["packets"] > DURATION_S * 20, peer
+            assert stream["lost"] <= 0.01 * stream["packets"], peer
+
+    media = report["media"]
+    assert media["receivers_complete"] == ROOMS * SUBSCRIBERS
+    assert media["loss_pct"] < 1.0, media
+    assert media["received_packets"] > 0
+    server_side = report["server"]
+    assert "process_cpu_seconds_total" in server_side["series_found"], server_side
+    assert server_side["cpu_seconds"] is not None and server_side["cpu_seconds"] >= 0
+    assert server_side["cpu_pct_per_subscriber_stream"] is not None
+    assert len(report["timeline"]) >= DURATION_S - 1
+
+    svg = ET.parse(plot_path).getroot()
+    assert svg.tag == "{http://www.w3.org/2000/svg}svg"
+    assert len(svg.findall(".//{http://www.w3.org/2000/svg}polyline")) >= 2
