@@ -64,11 +64,11 @@ async function bothReceiveMedia({ video = false } = {}) {
   await Promise.all([alicePage.waitMediaFlowing({ video }), bobPage.waitMediaFlowing({ video })]);
 }
 
-test('Alice is online, Bob calls her, she accepts; each hears the other; Bob hangs up and her call ends', LIMIT, async () => {
+test('Alice is online, Bob calls her, she accepts; each hears and sees the other; Bob hangs up and her call ends', LIMIT, async () => {
   await alicePage.call('online');
   const invite = await connectCall();
   assert.match(invite.params.caller_id_number ?? '', /\S/, 'the invite names the caller');
-  await bothReceiveMedia();
+  await bothReceiveMedia({ video: true });
 
   // Each hears the other's tone, not its own (1:1 calls forward each side's audio).
   const [atAlice, atBob] = await Promise.all([
@@ -84,25 +84,24 @@ test('Alice is online, Bob calls her, she accepts; each hears the other; Bob han
   await alicePage.waitEvent('destroy');
 });
 
-test(
-  'in a call both also receive the other\'s video',
-  {
-    ...LIMIT,
-    todo:
-      "weft offers inbound legs audio-only: the media engine's offer is one BUNDLE transport, and the SDK " +
-      'drops a BUNDLEd answer whose later m-sections carry no candidates (fabric-protocol.md §6.3)',
-  },
-  async () => {
-    const invite = await connectCall();
-    try {
-      assert.match(invite.params.sdp, /\r\nm=video /, "Alice's invite offers video");
-      await bothReceiveMedia({ video: true });
-    } finally {
-      await bobPage.call('hangup').catch(() => {});
-      await alicePage.waitEvent('destroy');
-    }
-  },
-);
+// The SDK cannot answer a BUNDLEd offer with two m-lines (fabric-protocol.md §6.3): Alice's
+// invite carries audio and video on a transport each, with candidates in every section.
+test("Alice's invite offers audio and video on a transport each, and both receive the other's video", LIMIT, async () => {
+  const invite = await connectCall();
+  try {
+    const sdp = invite.params.sdp;
+    assert.doesNotMatch(sdp, /a=group:BUNDLE/, 'no BUNDLE group');
+    const sections = sdp.split(/\r\n(?=m=)/).slice(1);
+    assert.deepEqual(sections.map((s) => s.slice(2, 7)), ['audio', 'video']);
+    const ufrags = sections.map((s) => s.match(/a=ice-ufrag:(\S+)/)?.[1]);
+    assert.notEqual(ufrags[0], ufrags[1], 'one ICE transport per m-line');
+    for (const s of sections) assert.match(s, /a=candidate:/, 'candidates in every section');
+    await bothReceiveMedia({ video: true });
+  } finally {
+    await bobPage.call('hangup').catch(() => {});
+    await alicePage.waitEvent('destroy');
+  }
+});
 
 test("the server drops Alice's WebSocket mid-call: the SDK resumes with the same protocol and media keeps flowing", LIMIT, async () => {
   // A room call, so that both send and receive audio and video.

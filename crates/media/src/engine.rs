@@ -15,6 +15,7 @@ use crate::negotiate::{RtcFactory, parse_answer, parse_offer};
 use crate::options::{
     LayerPreference, MediaKind, MemberOptions, OfferOptions, RoomOptions, RtpLegOptions,
 };
+use crate::sdp_sections::join_unbundled;
 use crate::shard::{Command, ShardCounters, ShardHandle, ShardSetup};
 
 /// Capacity of the event channel; a receiver that falls further behind loses the oldest events.
@@ -188,6 +189,7 @@ impl MediaEngine {
                 member: member.clone(),
                 rtc: Box::new(rtc),
                 pending_offer: None,
+                companion: None,
                 opts,
                 reply,
             })
@@ -196,7 +198,9 @@ impl MediaEngine {
     }
 
     /// Adds a member for an inbound call leg: returns the engine's SDP offer (one sendrecv audio
-    /// and/or video m-line, candidates inline). Complete it with [`MediaEngine::accept_answer`].
+    /// and/or video m-line, candidates inline). With both kinds, each m-line has its own
+    /// transport and there is no BUNDLE group: the browser SDK cannot answer a BUNDLEd offer with
+    /// two m-lines. Complete it with [`MediaEngine::accept_answer`].
     pub async fn create_offer(
         &self,
         room: &RoomId,
@@ -206,13 +210,23 @@ impl MediaEngine {
     ) -> Result<String, MediaError> {
         let shard = self.inner.directory.reserve_member(room, member)?;
         let result = async {
-            let (rtc, pending, sdp) = self.inner.factories[shard].offer(offer)?;
+            let parts = self.inner.factories[shard].offer(offer)?;
+            let sdp = match parts.as_slice() {
+                [one] => one.sdp.clone(),
+                _ => join_unbundled(&parts.iter().map(|p| p.sdp.clone()).collect::<Vec<_>>()),
+            };
+            let mut parts = parts.into_iter();
+            let first = parts
+                .next()
+                .ok_or_else(|| MediaError::State("empty offer".into()))?;
+            let companion = parts.next().map(|p| (Box::new(p.rtc), p.pending));
             self.inner.shards[shard]
                 .request(|reply| Command::AddPeer {
                     room: room.clone(),
                     member: member.clone(),
-                    rtc: Box::new(rtc),
-                    pending_offer: Some(pending),
+                    rtc: Box::new(first.rtc),
+                    pending_offer: Some(first.pending),
+                    companion,
                     opts,
                     reply,
                 })

@@ -79,6 +79,7 @@ pub mod mixer;
 mod negotiate;
 mod options;
 pub mod rewrite;
+pub mod sdp_sections;
 mod shard;
 pub mod speech;
 pub mod testkit;

@@ -15,6 +15,7 @@ use str0m::{Candidate, Rtc};
 use crate::error::MediaError;
 use crate::hotpath::server_config;
 use crate::options::{MediaKind as Kind, OfferOptions};
+use crate::sdp_sections;
 
 /// Starting egress bandwidth estimate per peer (TWCC refines it; simulcast selection uses it).
 const INITIAL_ESTIMATE: Bitrate = Bitrate::kbps(2500);
@@ -81,31 +82,77 @@ impl RtcFactory {
         Ok((rtc, answer.to_sdp_string()))
     }
 
-    /// A new `Rtc` with a pending offer of one sendrecv audio and/or video m-line.
-    pub(crate) fn offer(
-        &self,
-        opts: OfferOptions,
-    ) -> Result<(Rtc, PendingOffer, String), MediaError> {
-        if !opts.audio && !opts.video {
+    /// New `Rtc`s with pending offers for an inbound call leg: one sendrecv m-line per requested
+    /// kind, each on its own `Rtc` (one transport per m-line, no BUNDLE: the shape the browser SDK
+    /// can answer, `fabric-protocol.md` §6.3). The parts share one media stream id, so the client
+    /// plays them as one stream; their mids differ. Join their SDPs with
+    /// [`crate::sdp_sections::join_unbundled`].
+    pub(crate) fn offer(&self, opts: OfferOptions) -> Result<Vec<OfferPart>, MediaError> {
+        let kinds: Vec<Kind> = [(opts.audio, Kind::Audio), (opts.video, Kind::Video)]
+            .into_iter()
+            .filter_map(|(wanted, kind)| wanted.then_some(kind))
+            .collect();
+        if kinds.is_empty() {
             return Err(MediaError::State("an offer needs audio or video".into()));
         }
+        let stream = stream_id();
+        let mut parts: Vec<OfferPart> = Vec::new();
+        for kind in kinds {
+            // Mids are random three-character strings: retry the rare clash with an earlier part.
+            let mut attempts = 0;
+            let part = loop {
+                let part = self.offer_one(kind, &stream)?;
+                attempts += 1;
+                let clash = parts.iter().any(|p| p.mid() == part.mid());
+                if !clash || attempts >= 8 {
+                    break part;
+                }
+            };
+            parts.push(part);
+        }
+        Ok(parts)
+    }
+
+    fn offer_one(&self, kind: Kind, stream: &str) -> Result<OfferPart, MediaError> {
         let mut rtc = self.build()?;
-        let mut offered = Vec::new();
+        let mut mid = None;
         let applied = guarded(|| {
             let mut api = rtc.sdp_api();
-            if opts.audio {
-                let mid = api.add_media(MediaKind::Audio, Direction::SendRecv, None, None, None);
-                offered.push((mid, Kind::Audio));
-            }
-            if opts.video {
-                let mid = api.add_media(MediaKind::Video, Direction::SendRecv, None, None, None);
-                offered.push((mid, Kind::Video));
-            }
+            let str0m_kind = match kind {
+                Kind::Audio => MediaKind::Audio,
+                Kind::Video => MediaKind::Video,
+            };
+            let stream = Some(stream.to_owned());
+            mid = Some(api.add_media(str0m_kind, Direction::SendRecv, stream, None, None));
             api.apply()
         })?;
         let (offer, pending) = applied.ok_or_else(|| MediaError::State("empty offer".into()))?;
-        Ok((rtc, (pending, offered), offer.to_sdp_string()))
+        let mid = mid.ok_or_else(|| MediaError::State("empty offer".into()))?;
+        Ok(OfferPart {
+            rtc,
+            pending: (pending, vec![(mid, kind)]),
+            sdp: offer.to_sdp_string(),
+        })
     }
+}
+
+/// One `Rtc` of an engine offer, its pending offer and its SDP.
+pub(crate) struct OfferPart {
+    pub rtc: Rtc,
+    pub pending: PendingOffer,
+    pub sdp: String,
+}
+
+impl OfferPart {
+    fn mid(&self) -> Option<Mid> {
+        self.pending.1.first().map(|(mid, _)| *mid)
+    }
+}
+
+/// A fresh media stream id (`a=msid`), shared by the parts of one offer.
+fn stream_id() -> String {
+    use std::hash::{BuildHasher, RandomState};
+    format!("weft{:016x}", RandomState::new().hash_one(Instant::now()))
 }
 
 /// Parses a remote offer.
@@ -113,9 +160,22 @@ pub(crate) fn parse_offer(sdp: &str) -> Result<SdpOffer, MediaError> {
     SdpOffer::from_sdp_string(sdp).map_err(|e| MediaError::Sdp(e.to_string()))
 }
 
-/// Parses a remote answer.
-pub(crate) fn parse_answer(sdp: &str) -> Result<SdpAnswer, MediaError> {
-    SdpAnswer::from_sdp_string(sdp).map_err(|e| MediaError::Sdp(e.to_string()))
+/// A remote answer, one part per transport: the whole answer (no mid) when it is one BUNDLE
+/// transport or a single m-line, otherwise one part per m-line with the mid it answers.
+pub(crate) type AnswerParts = Vec<(Option<String>, SdpAnswer)>;
+
+/// Parses a remote answer into its transports.
+pub(crate) fn parse_answer(sdp: &str) -> Result<AnswerParts, MediaError> {
+    let parse =
+        |sdp: &str| SdpAnswer::from_sdp_string(sdp).map_err(|e| MediaError::Sdp(e.to_string()));
+    let m_lines = sdp.lines().filter(|l| l.starts_with("m=")).count();
+    if m_lines <= 1 || sdp_sections::is_bundled(sdp) {
+        return Ok(vec![(None, parse(sdp)?)]);
+    }
+    sdp_sections::split_sections(sdp)
+        .into_iter()
+        .map(|(mid, part)| Ok((mid, parse(&part)?)))
+        .collect()
 }
 
 /// Runs `f`, turning a panic inside str0m into an error.

@@ -5,6 +5,7 @@ mod common;
 use std::time::Duration;
 
 use common::{Harness, SETTLE, origins};
+use weft_media::sdp_sections;
 use weft_media::testkit::{PeerSpec, TestPeer, wait_until};
 use weft_media::{
     MediaError, MediaKind, MemberId, MemberOptions, OfferOptions, RoomId, RoomOptions,
@@ -32,27 +33,83 @@ fn inbound_leg_made_from_an_engine_offer_exchanges_media() {
         ))
         .expect("offer");
     assert!(offer.contains("a=ice-lite"), "ICE-lite offer");
-    assert!(offer.contains("a=candidate:"), "candidates inline");
-    let (callee, answer) = TestPeer::answer(PeerSpec::sdk(2), &offer).expect("answer");
+    // The browser SDK cannot answer a BUNDLEd offer with two m-lines: one transport per m-line.
+    assert!(
+        !sdp_sections::is_bundled(&offer),
+        "no BUNDLE group:\n{offer}"
+    );
+    let parts = sdp_sections::split_sections(&offer);
+    assert_eq!(parts.len(), 2, "one audio and one video m-line");
+    let attr = |sdp: &str, name: &str| -> Vec<String> {
+        sdp.lines()
+            .filter_map(|l| l.strip_prefix(name))
+            .map(|v| v.split_whitespace().next().unwrap_or("").to_owned())
+            .collect()
+    };
+    for (_, part) in &parts {
+        assert!(
+            part.contains("a=candidate:"),
+            "candidates inline in every section"
+        );
+    }
+    let ufrags = attr(&offer, "a=ice-ufrag:");
+    assert!(ufrags.len() == 2 && ufrags[0] != ufrags[1], "{ufrags:?}");
+    let streams = attr(&offer, "a=msid:");
+    assert!(
+        streams.len() == 2 && streams[0] == streams[1],
+        "one stream: {streams:?}"
+    );
+    // Two client transports, as a browser makes them: each answers its own section.
+    let (callee_audio, audio_answer) =
+        TestPeer::answer(PeerSpec::sdk(2), &parts[0].1).expect("audio answer");
+    let (callee_video, video_answer) =
+        TestPeer::answer(PeerSpec::sdk(3), &parts[1].1).expect("video answer");
+    let answer = sdp_sections::join_unbundled(&[audio_answer, video_answer]);
     h.rt.block_on(h.engine.accept_answer(&callee_id, &answer))
         .expect("accept");
-    assert!(wait_until(SETTLE, || callee.is_connected()));
+    assert!(wait_until(SETTLE, || callee_audio.is_connected()
+        && callee_video.is_connected()));
     let ok = wait_until(SETTLE, || {
-        origins(&callee, false) == vec![1]
-            && origins(&callee, true) == vec![1]
+        origins(&callee_audio, false) == vec![1]
+            && origins(&callee_video, true) == vec![1]
             && origins(&caller, false) == vec![2]
-            && origins(&caller, true) == vec![2]
+            && origins(&caller, true) == vec![3]
     });
     assert!(
         ok,
         "callee hears {:?} sees {:?}; caller hears {:?} sees {:?}",
-        origins(&callee, false),
-        origins(&callee, true),
+        origins(&callee_audio, false),
+        origins(&callee_video, true),
         origins(&caller, false),
         origins(&caller, true)
     );
+    assert!(origins(&callee_audio, true).is_empty() && origins(&callee_video, false).is_empty());
     let again = h.rt.block_on(h.engine.accept_answer(&callee_id, &answer));
     assert!(matches!(again, Err(MediaError::State(_))), "{again:?}");
+
+    // Commands reach the member's second transport: muting video stops what it sends.
+    h.rt.block_on(h.engine.set_muted(&callee_id, MediaKind::Video, true))
+        .expect("mute");
+    std::thread::sleep(Duration::from_millis(200));
+    let seen = packets_from(&caller, 3, true);
+    std::thread::sleep(Duration::from_millis(400));
+    assert_eq!(packets_from(&caller, 3, true), seen, "video muted");
+    assert!(packets_from(&caller, 2, false) > 0, "audio still flows");
+    // Removing the member removes both of its transports.
+    h.rt.block_on(h.engine.remove_member(&callee_id))
+        .expect("remove");
+    let peers = || -> usize {
+        h.rt.block_on(h.engine.shard_counters())
+            .expect("counters")
+            .iter()
+            .map(|c| c.peers)
+            .sum()
+    };
+    assert!(
+        wait_until(SETTLE, || peers() == 1),
+        "{} peers left",
+        peers()
+    );
 }
 
 #[test]

@@ -108,81 +108,9 @@ pub fn reply(verto_id: &Value, node_id: &str, inner: Value) -> Value {
            "result": {"jsonrpc": "2.0", "id": verto_id, "result": inner}})
 }
 
-/// Prepares an offer for the SDK (spec §6.3: it cannot answer a BUNDLEd offer of more than one
-/// m-line). When every m-section has its own ICE credentials (its own transport), the
-/// `a=group:BUNDLE` line is removed; an offer whose m-sections share one transport cannot be
-/// unbundled by editing and is returned unchanged (check it with [`sdk_can_answer`]).
-pub fn unbundle_offer(sdp: &str) -> String {
-    if sdk_can_answer(sdp) || !own_transport_per_m_line(sdp) {
-        return sdp.to_owned();
-    }
-    let mut out = String::with_capacity(sdp.len());
-    for line in sdp.split_inclusive('\n') {
-        if !line.starts_with("a=group:BUNDLE") {
-            out.push_str(line);
-        }
-    }
-    out
-}
-
-/// Whether the SDK can answer this offer: one m-line, or no BUNDLE group.
-pub fn sdk_can_answer(sdp: &str) -> bool {
-    let m_lines = sdp.lines().filter(|l| l.starts_with("m=")).count();
-    m_lines <= 1 || !sdp.lines().any(|l| l.starts_with("a=group:BUNDLE"))
-}
-
-/// Whether each m-section carries its own `a=ice-ufrag`, distinct from the others.
-fn own_transport_per_m_line(sdp: &str) -> bool {
-    let mut ufrags: Vec<&str> = Vec::new();
-    let mut sections = 0;
-    let mut current: Option<&str> = None;
-    for line in sdp.lines() {
-        if line.starts_with("m=") {
-            if sections > 0 {
-                match current.take() {
-                    Some(u) if !ufrags.contains(&u) => ufrags.push(u),
-                    _ => return false,
-                }
-            }
-            sections += 1;
-        } else if let Some(u) = line.strip_prefix("a=ice-ufrag:")
-            && sections > 0
-        {
-            current = Some(u.trim());
-        }
-    }
-    match current {
-        Some(u) if sections > 0 && !ufrags.contains(&u) => ufrags.push(u),
-        _ => return false,
-    }
-    ufrags.len() == sections
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn unbundles_offers_with_a_transport_per_m_line() {
-        let separate = "v=0\r\na=group:BUNDLE 0 1\r\nm=audio 9 UDP 0\r\na=ice-ufrag:a\r\nm=video 9 UDP 96\r\na=ice-ufrag:b\r\n";
-        let out = unbundle_offer(separate);
-        assert!(!out.contains("BUNDLE"));
-        assert!(sdk_can_answer(&out));
-        assert!(out.contains("a=ice-ufrag:b\r\n"));
-    }
-
-    #[test]
-    fn leaves_shared_transport_and_single_m_line_offers_alone() {
-        let shared = "v=0\r\na=group:BUNDLE 0 1\r\nm=audio 9 UDP 0\r\na=ice-ufrag:a\r\nm=video 9 UDP 96\r\na=ice-ufrag:a\r\n";
-        assert_eq!(unbundle_offer(shared), shared);
-        assert!(!sdk_can_answer(shared));
-        let session_level =
-            "v=0\r\na=ice-ufrag:a\r\na=group:BUNDLE 0 1\r\nm=audio 9 UDP 0\r\nm=video 9 UDP 96\r\n";
-        assert_eq!(unbundle_offer(session_level), session_level);
-        let one = "v=0\r\na=group:BUNDLE 0\r\nm=audio 9 UDP 0\r\n";
-        assert_eq!(unbundle_offer(one), one);
-        assert!(sdk_can_answer(one));
-    }
 
     #[test]
     fn causes_round_trip_names() {

@@ -9,11 +9,11 @@ use std::time::{Duration, Instant};
 
 use common::Client;
 use serde_json::json;
+use weft_media::sdp_sections;
 use weft_media::testkit::{PeerSpec, TestPeer};
 use weft_media::{MediaConfig, MediaEngine};
 use weft_signaling::SignalingConfig;
 use weft_signaling::engine::forward_events;
-use weft_signaling::verto;
 
 async fn start() -> (std::net::SocketAddr, MediaEngine) {
     let engine = MediaEngine::start(MediaConfig::loopback(1)).expect("media engine");
@@ -95,23 +95,34 @@ async fn subscriber_call_connects_media_both_ways() {
         .expect("bob accepts the engine's answer");
     let invite = alice.verto_event("verto.invite").await;
     let inbound = invite["callID"].as_str().unwrap().to_owned();
+    // The SDK cannot answer a BUNDLEd offer of two m-lines (spec §6.3): audio and video come on
+    // a transport each, which Alice's browser answers with two ICE/DTLS transports.
+    let offer = invite["sdp"].as_str().unwrap();
     assert!(
-        verto::sdk_can_answer(invite["sdp"].as_str().unwrap()),
-        "the SDK must be able to answer the inbound offer (spec §6.3)"
+        !sdp_sections::is_bundled(offer),
+        "no BUNDLE group:\n{offer}"
     );
-    let (peer_a, answer) = TestPeer::answer(PeerSpec::sdk(1), invite["sdp"].as_str().unwrap())
-        .expect("alice's stack answers the engine's offer");
+    let sections = sdp_sections::split_sections(offer);
+    assert_eq!(sections.len(), 2, "audio and video");
+    let (peer_a, audio_answer) =
+        TestPeer::answer(PeerSpec::sdk(1), &sections[0].1).expect("alice answers the audio");
+    let (peer_a_video, video_answer) =
+        TestPeer::answer(PeerSpec::sdk(3), &sections[1].1).expect("alice answers the video");
+    let answer = sdp_sections::join_unbundled(&[audio_answer, video_answer]);
     alice
         .verto("verto.answer", &inbound, json!({"sdp": answer}))
         .await;
     alice.event_type("call.joined").await;
     bob.event_type("call.joined").await;
     eventually("both peers connected", || {
-        peer_a.is_connected() && peer_b.is_connected()
+        peer_a.is_connected() && peer_a_video.is_connected() && peer_b.is_connected()
     })
     .await;
-    eventually("media flows both ways", || {
-        receives_from(&peer_a, 2, false) && receives_from(&peer_b, 1, false)
+    eventually("audio and video flow both ways", || {
+        receives_from(&peer_a, 2, false)
+            && receives_from(&peer_a_video, 2, true)
+            && receives_from(&peer_b, 1, false)
+            && receives_from(&peer_b, 3, true)
     })
     .await;
     bob.verto("verto.bye", "bob-call", json!({})).await;

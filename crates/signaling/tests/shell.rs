@@ -42,7 +42,7 @@ impl Media for FakeMedia {
         _v: bool,
     ) -> Result<String, MediaFailure> {
         self.log(format!("offer {member}"));
-        Ok("v=0\r\na=group:BUNDLE 0 1\r\nm=audio 9 x\r\na=ice-ufrag:a\r\nm=video 9 x\r\na=ice-ufrag:v\r\n".into())
+        Ok("v=0\r\nm=audio 9 x\r\na=ice-ufrag:a\r\nm=video 9 x\r\na=ice-ufrag:v\r\n".into())
     }
     async fn accept_answer(&self, member: &str, _answer: &str) -> Result<(), MediaFailure> {
         self.log(format!("accept {member}"));

@@ -15,7 +15,7 @@ use crate::error::MediaError;
 use crate::event::{MediaEvent, MemberState};
 use crate::hotpath::{Forwarded, PlainHeader};
 use crate::ids::{MemberId, RoomId};
-use crate::negotiate::guarded;
+use crate::negotiate::{AnswerParts, guarded};
 use crate::options::MediaKind;
 
 /// How much louder (0–100 scale) a member must be to take over from a talking active speaker.
@@ -87,10 +87,13 @@ impl Worker {
         let Some(r) = self.rooms.get_mut(p.room) else {
             return;
         };
+        let partner = p.companion.or(p.companion_of);
         let candidates: Vec<(usize, MediaKind)> = r
             .sources
             .iter()
-            .filter(|(i, s)| s.publisher != peer && !p.subscribes(*i))
+            .filter(|(i, s)| {
+                s.publisher != peer && Some(s.publisher) != partner && !p.subscribes(*i)
+            })
             .map(|(i, s)| (i, s.kind))
             .collect();
         for (source, kind) in candidates {
@@ -429,12 +432,56 @@ impl Worker {
         }
     }
 
+    /// Applies the remote answer to a member's pending offer: each transport takes the answer
+    /// part for its m-line (one part when the member has one transport).
     pub(super) fn accept_answer(
         &mut self,
         member: &MemberId,
+        parts: AnswerParts,
+    ) -> Result<(), MediaError> {
+        let transports = self.transports_of(member)?;
+        let mut chosen = Vec::with_capacity(transports.len());
+        for &index in &transports {
+            let offered = self
+                .peers
+                .get(index)
+                .and_then(|p| p.pending_offer.as_ref())
+                .ok_or_else(|| MediaError::State("no offer pending".into()))?;
+            let part = match (transports.len(), parts.len()) {
+                (1, 1) => 0,
+                (1, _) => {
+                    return Err(MediaError::Sdp(
+                        "the offer was one transport; the answer must BUNDLE its m-lines".into(),
+                    ));
+                }
+                _ => parts
+                    .iter()
+                    .position(|(mid, _)| {
+                        mid.as_deref()
+                            .is_some_and(|m| offered.1.iter().any(|(o, _)| &**o == m))
+                    })
+                    .ok_or_else(|| {
+                        MediaError::Sdp("the answer lacks a section for an offered m-line".into())
+                    })?,
+            };
+            chosen.push((index, part));
+        }
+        let mut parts: Vec<Option<SdpAnswer>> = parts.into_iter().map(|(_, a)| Some(a)).collect();
+        for (index, part) in chosen {
+            let answer = parts[part]
+                .take()
+                .ok_or_else(|| MediaError::Sdp("one answer section for two m-lines".into()))?;
+            self.accept_answer_on(member, index, answer)?;
+        }
+        Ok(())
+    }
+
+    fn accept_answer_on(
+        &mut self,
+        member: &MemberId,
+        index: usize,
         answer: SdpAnswer,
     ) -> Result<(), MediaError> {
-        let index = self.peer_of(member)?;
         let p = self
             .peers
             .get_mut(index)
@@ -467,6 +514,7 @@ impl Worker {
         offer: SdpOffer,
     ) -> Result<String, MediaError> {
         let index = self.peer_of(member)?;
+        self.drop_companion(index);
         let p = self
             .peers
             .get_mut(index)
@@ -479,13 +527,26 @@ impl Worker {
             .to_sdp_string())
     }
 
+    /// Mutes or unmutes what a member sends of `kind`, on each of its transports.
     pub(super) fn set_muted(
         &mut self,
         member: &MemberId,
         kind: MediaKind,
         muted: bool,
     ) -> Result<(), MediaError> {
-        let index = self.peer_of(member)?;
+        for index in self.transports_of(member)? {
+            self.set_muted_on(member, index, kind, muted)?;
+        }
+        Ok(())
+    }
+
+    fn set_muted_on(
+        &mut self,
+        member: &MemberId,
+        index: usize,
+        kind: MediaKind,
+        muted: bool,
+    ) -> Result<(), MediaError> {
         let p = self
             .peers
             .get_mut(index)
@@ -527,16 +588,17 @@ impl Worker {
     }
 
     pub(super) fn set_deaf(&mut self, member: &MemberId, deaf: bool) -> Result<(), MediaError> {
-        let index = self.peer_of(member)?;
-        let p = self
-            .peers
-            .get_mut(index)
-            .ok_or_else(|| MediaError::NoSuchMember(member.clone()))?;
-        p.deaf = deaf;
-        if !deaf {
-            for line in p.lines.iter_mut().filter(|l| l.kind == MediaKind::Audio) {
-                if let Some(slot) = line.slot.as_mut() {
-                    slot.writer.restart(false);
+        for index in self.transports_of(member)? {
+            let p = self
+                .peers
+                .get_mut(index)
+                .ok_or_else(|| MediaError::NoSuchMember(member.clone()))?;
+            p.deaf = deaf;
+            if !deaf {
+                for line in p.lines.iter_mut().filter(|l| l.kind == MediaKind::Audio) {
+                    if let Some(slot) = line.slot.as_mut() {
+                        slot.writer.restart(false);
+                    }
                 }
             }
         }

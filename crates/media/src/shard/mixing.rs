@@ -28,7 +28,7 @@ impl Worker {
         let Some(r) = self.rooms.get(room) else {
             return;
         };
-        let big = r.members.len() >= MIX_FROM_MEMBERS;
+        let big = r.headcount() >= MIX_FROM_MEMBERS;
         let members = r.members.clone();
         let mut any_mixed = false;
         for m in members {
@@ -231,6 +231,16 @@ impl Worker {
         }
     }
 
+    /// The video source a member publishes, on its own transport or its companion's.
+    fn published_video(&self, peer: usize) -> Option<usize> {
+        let p = self.peers.get(peer)?;
+        p.published(MediaKind::Video).or_else(|| {
+            p.companion
+                .and_then(|c| self.peers.get(c))
+                .and_then(|c| c.published(MediaKind::Video))
+        })
+    }
+
     /// Points the video slot of every voice-switched member of `room` at the active speaker (the
     /// active speaker itself sees the previous one), starting on a keyframe.
     pub(super) fn switch_videos(&mut self, room: usize, now: Instant) {
@@ -244,11 +254,16 @@ impl Worker {
             if !p.switched {
                 continue;
             }
-            let target = if Some(m) == active { previous } else { active };
+            // Speakers are primaries (they carry the audio); a companion acts for its primary.
+            let owner = p.companion_of.unwrap_or(m);
+            let target = if Some(owner) == active {
+                previous
+            } else {
+                active
+            };
             let Some(source) = target
-                .filter(|t| *t != m)
-                .and_then(|t| self.peers.get(t))
-                .and_then(|t| t.published(MediaKind::Video))
+                .filter(|t| *t != owner)
+                .and_then(|t| self.published_video(t))
             else {
                 continue;
             };

@@ -17,14 +17,14 @@ use std::sync::{Arc, mpsc};
 use std::thread::JoinHandle;
 
 use str0m::Rtc;
-use str0m::change::{SdpAnswer, SdpOffer};
+use str0m::change::SdpOffer;
 use tokio::sync::{broadcast, oneshot};
 
 use crate::directory::Directory;
 use crate::error::MediaError;
 use crate::event::MediaEvent;
 use crate::ids::{MemberId, RoomId};
-use crate::negotiate::PendingOffer;
+use crate::negotiate::{AnswerParts, PendingOffer};
 use crate::options::{LayerPreference, MediaKind, MemberOptions, RtpLegOptions};
 
 pub use worker::{LATENCY_BUCKETS_US, LatencyHistogram, ShardCounters};
@@ -48,6 +48,8 @@ pub(crate) enum Command {
         member: MemberId,
         rtc: Box<Rtc>,
         pending_offer: Option<PendingOffer>,
+        /// A second transport for the member's other m-line (an unbundled engine offer).
+        companion: Option<(Box<Rtc>, PendingOffer)>,
         opts: MemberOptions,
         reply: Reply<()>,
     },
@@ -65,7 +67,7 @@ pub(crate) enum Command {
     },
     AcceptAnswer {
         member: MemberId,
-        answer: SdpAnswer,
+        answer: AnswerParts,
         reply: Reply<()>,
     },
     UpdateMedia {

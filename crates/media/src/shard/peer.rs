@@ -27,6 +27,11 @@ pub(crate) struct Peer {
     pub transport: Transport,
     pub generation: u32,
     pub member: MemberId,
+    /// The peer carrying this member's other m-line on a transport of its own (a member made
+    /// from an unbundled engine offer has its audio here and its video on the companion).
+    pub companion: Option<usize>,
+    /// Set on a companion: the member's primary peer, which speaks for it (events, commands).
+    pub companion_of: Option<usize>,
     /// Index of the room in the shard's room slab.
     pub room: usize,
     pub ufrag: String,
@@ -88,6 +93,8 @@ impl Peer {
             transport,
             generation,
             member,
+            companion: None,
+            companion_of: None,
             room,
             ufrag,
             addrs: Vec::new(),

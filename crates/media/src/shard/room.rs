@@ -12,7 +12,10 @@ use crate::options::MediaKind;
 /// A room: members (peer indexes) and sources (published streams).
 pub(crate) struct Room {
     pub id: RoomId,
+    /// Peers in the room, companions included (see [`Room::headcount`]).
     pub members: Vec<usize>,
+    /// How many of `members` are companions (second transports of a member).
+    pub companions: usize,
     pub sources: Slab<Source>,
     pub max_members: usize,
     /// Peer index of the active (loudest) speaker.
@@ -56,6 +59,7 @@ impl Room {
         Self {
             id,
             members: Vec::new(),
+            companions: 0,
             sources: Slab::default(),
             max_members,
             active_speaker: None,
@@ -64,5 +68,10 @@ impl Room {
             mix_seq: 1,
             mix_ts: 0,
         }
+    }
+
+    /// Members in the room, each counted once however many transports it has.
+    pub(crate) fn headcount(&self) -> usize {
+        self.members.len() - self.companions
     }
 }

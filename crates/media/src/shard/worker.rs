@@ -508,7 +508,7 @@ impl Worker {
                 continue;
             };
             p.connected = true;
-            let (room, member) = (p.room, p.member.clone());
+            let (room, member, companion) = (p.room, p.member.clone(), p.companion_of.is_some());
             let wanted: Vec<usize> = p
                 .lines
                 .iter()
@@ -522,11 +522,13 @@ impl Worker {
                     s.keyframe_wanted = true;
                 }
             }
-            self.io.emit(MediaEvent::MemberState {
-                room: r.id.clone(),
-                member,
-                state: MemberState::Connected,
-            });
+            if !companion {
+                self.io.emit(MediaEvent::MemberState {
+                    room: r.id.clone(),
+                    member,
+                    state: MemberState::Connected,
+                });
+            }
         }
     }
 
@@ -577,10 +579,13 @@ impl Worker {
                 member,
                 rtc,
                 pending_offer,
+                companion,
                 opts,
                 reply,
             } => {
-                let _ = reply.send(self.add_peer(room, member, *rtc, pending_offer, &opts, now));
+                let result =
+                    self.add_peer(room, member, *rtc, pending_offer, companion, &opts, now);
+                let _ = reply.send(result);
             }
             Command::AddLeg {
                 room,
@@ -632,9 +637,11 @@ impl Worker {
                 pref,
                 reply,
             } => {
-                let result = self.peer_of(&member).map(|i| {
-                    if let Some(p) = self.peers.get_mut(i) {
-                        p.layers = pref;
+                let result = self.transports_of(&member).map(|transports| {
+                    for i in transports {
+                        if let Some(p) = self.peers.get_mut(i) {
+                            p.layers = pref;
+                        }
                     }
                 });
                 let _ = reply.send(result);
@@ -674,6 +681,13 @@ impl Worker {
             .ok_or_else(|| MediaError::NoSuchMember(member.clone()))
     }
 
+    /// The member's peer and, if it has one, its companion.
+    pub(super) fn transports_of(&self, member: &MemberId) -> Result<Vec<usize>, MediaError> {
+        let index = self.peer_of(member)?;
+        let companion = self.peers.get(index).and_then(|p| p.companion);
+        Ok(std::iter::once(index).chain(companion).collect())
+    }
+
     /// The index of `room` if `member` may join it: the room exists, has room, and the member is new.
     fn admit(&self, room: RoomId, member: &MemberId) -> Result<usize, MediaError> {
         let room_index = *self
@@ -684,7 +698,7 @@ impl Worker {
             .rooms
             .get(room_index)
             .ok_or_else(|| MediaError::NoSuchRoom(room.clone()))?;
-        if r.members.len() >= r.max_members {
+        if r.headcount() >= r.max_members {
             return Err(MediaError::RoomFull(room));
         }
         if self.members.contains_key(member) {
@@ -693,16 +707,47 @@ impl Worker {
         Ok(room_index)
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn add_peer(
         &mut self,
         room: RoomId,
         member: MemberId,
-        mut rtc: str0m::Rtc,
+        rtc: str0m::Rtc,
         pending_offer: Option<PendingOffer>,
+        companion: Option<(Box<str0m::Rtc>, PendingOffer)>,
         opts: &crate::options::MemberOptions,
         now: Instant,
     ) -> Result<(), MediaError> {
         let room_index = self.admit(room, &member)?;
+        let index = self.insert_webrtc(room_index, &member, rtc, pending_offer, opts, now);
+        self.members.insert(member.clone(), index);
+        if let Some((rtc, pending)) = companion {
+            let second = self.insert_webrtc(room_index, &member, *rtc, Some(pending), opts, now);
+            if let Some(p) = self.peers.get_mut(second) {
+                p.companion_of = Some(index);
+            }
+            if let Some(p) = self.peers.get_mut(index) {
+                p.companion = Some(second);
+            }
+            if let Some(r) = self.rooms.get_mut(room_index) {
+                r.companions += 1;
+            }
+            self.drain(second);
+        }
+        self.drain(index);
+        Ok(())
+    }
+
+    /// Inserts one WebRTC transport of `member` into the peers, the demultiplexer and the room.
+    fn insert_webrtc(
+        &mut self,
+        room_index: usize,
+        member: &MemberId,
+        mut rtc: str0m::Rtc,
+        pending_offer: Option<PendingOffer>,
+        opts: &crate::options::MemberOptions,
+        now: Instant,
+    ) -> usize {
         let ufrag = rtc.direct_api().local_ice_credentials().ufrag;
         let (index, generation) = self.peers.insert(Peer::new(
             Transport::WebRtc(Box::new(rtc)),
@@ -718,12 +763,10 @@ impl Worker {
             p.pending_offer = pending_offer;
         }
         self.demux.add_ufrag(ufrag, index);
-        self.members.insert(member, index);
         if let Some(r) = self.rooms.get_mut(room_index) {
             r.members.push(index);
         }
-        self.drain(index);
-        Ok(())
+        index
     }
 
     fn add_leg(
@@ -865,14 +908,63 @@ impl Worker {
         Ok(())
     }
 
-    /// Removes a peer and every reference to it; emits its final state.
+    /// Removes a member's peer, its companion, and every reference to them; emits the member's
+    /// final state. A failing companion takes its member down with it.
     pub(super) fn remove_peer(&mut self, index: usize, state: MemberState) {
-        let Some(mut peer) = self.peers.remove(index) else {
+        let Some(p) = self.peers.get(index) else {
             return;
         };
-        self.demux.remove(&peer.ufrag, &peer.addrs);
-        self.members.remove(&peer.member);
+        if let Some(primary) = p.companion_of {
+            return self.remove_peer(primary, state);
+        }
+        if let Some(companion) = p.companion
+            && self
+                .peers
+                .get(companion)
+                .is_some_and(|c| c.companion_of == Some(index))
+        {
+            self.detach_transport(companion);
+        }
+        let Some((peer, room_id)) = self.detach_transport(index) else {
+            return;
+        };
+        if self.members.get(&peer.member) == Some(&index) {
+            self.members.remove(&peer.member);
+        }
         self.directory.remove_member(&peer.member);
+        self.apply_policy(peer.room);
+        if let Some(room) = room_id {
+            self.io.emit(MediaEvent::MemberState {
+                room,
+                member: peer.member,
+                state,
+            });
+        }
+    }
+
+    /// Folds a member back onto its primary transport (a client's renegotiation offer is one
+    /// BUNDLE transport): the companion and the streams it carried leave.
+    pub(super) fn drop_companion(&mut self, index: usize) {
+        let Some(companion) = self.peers.get_mut(index).and_then(|p| p.companion.take()) else {
+            return;
+        };
+        if self
+            .peers
+            .get(companion)
+            .is_some_and(|c| c.companion_of == Some(index))
+        {
+            self.detach_transport(companion);
+            if let Some(room) = self.peers.get(index).map(|p| p.room) {
+                self.apply_policy(room);
+            }
+        }
+    }
+
+    /// Removes one transport from the peers, the demultiplexer, the queues and its room; returns
+    /// it with its room's id.
+    fn detach_transport(&mut self, index: usize) -> Option<(Peer, Option<RoomId>)> {
+        let mut peer = self.peers.remove(index)?;
+        self.demux.remove(&peer.ufrag, &peer.addrs);
         self.io.queues.dirty.retain(|p| *p != index);
         match &mut peer.transport {
             Transport::WebRtc(rtc) => {
@@ -882,15 +974,13 @@ impl Worker {
                 let _ = self.poll.registry().deregister(&mut leg.socket);
             }
         }
-        let room_id = self.detach_from_room(index, &peer);
-        self.apply_policy(peer.room);
-        if let Some(room) = room_id {
-            self.io.emit(MediaEvent::MemberState {
-                room,
-                member: peer.member,
-                state,
-            });
+        if peer.companion_of.is_some()
+            && let Some(r) = self.rooms.get_mut(peer.room)
+        {
+            r.companions = r.companions.saturating_sub(1);
         }
+        let room_id = self.detach_from_room(index, &peer);
+        Some((peer, room_id))
     }
 
     fn housekeeping(&mut self, now: Instant) {
@@ -923,12 +1013,19 @@ impl Worker {
         if self.io.events.receiver_count() == 0 {
             return;
         }
-        for (_, p) in self.peers.iter() {
+        for (_, p) in self.peers.iter().filter(|(_, p)| p.companion_of.is_none()) {
+            let mut stats = p.stats.clone();
+            if let Some(c) = p.companion.and_then(|c| self.peers.get(c)) {
+                stats.packets_in += c.stats.packets_in;
+                stats.packets_out += c.stats.packets_out;
+                stats.bytes_in += c.stats.bytes_in;
+                stats.bytes_out += c.stats.bytes_out;
+            }
             if let Some(room) = self.rooms.get(p.room) {
                 self.io.emit(MediaEvent::Stats {
                     room: room.id.clone(),
                     member: p.member.clone(),
-                    stats: p.stats.clone(),
+                    stats,
                 });
             }
         }

@@ -166,36 +166,6 @@ impl Hub {
                 return;
             }
         };
-        let offer = verto::unbundle_offer(&offer);
-        if !verto::sdk_can_answer(&offer) && leg.video {
-            // One BUNDLEd transport for audio and video: the SDK cannot answer it (spec §6.3).
-            // Fall back to an audio-only leg rather than a call that never connects.
-            tracing::warn!(
-                call_id,
-                "media engine offered audio and video on one BUNDLE transport; ringing audio-only"
-            );
-            if let Some(l) = self.legs.get_mut(call_id) {
-                l.video = false;
-            }
-            let member = leg.member_id.clone();
-            let remove = MediaCall::RemoveMember {
-                room: room_id.clone(),
-                member,
-            };
-            self.media(Op::Ignore, remove);
-            let call = MediaCall::OfferMember {
-                room: room_id,
-                member: leg.member_id,
-                audio: true,
-                video: false,
-            };
-            return self.media(
-                Op::Offer {
-                    call_id: call_id.to_owned(),
-                },
-                call,
-            );
-        }
         if let Some(l) = self.legs.get_mut(call_id) {
             l.state = LegState::Ringing;
         }

@@ -6,12 +6,10 @@ use crate::message::{Invite, ModifyAction};
 use crate::room::{Control, Target as RoomTarget};
 
 const ANSWER: &str = "v=0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=answer\r\n";
-/// An engine offer with one BUNDLE transport for audio and video (what str0m makes).
-const SHARED_TRANSPORT_OFFER: &str = "v=0\r\na=group:BUNDLE 0 1\r\nm=audio 9 UDP 111\r\na=ice-ufrag:u\r\nm=video 9 UDP 96\r\na=ice-ufrag:u\r\n";
 /// An audio-only engine offer.
 const AUDIO_OFFER: &str = "v=0\r\na=group:BUNDLE 0\r\nm=audio 9 UDP 111\r\na=ice-ufrag:u\r\n";
-/// An engine offer with a transport per m-line (its BUNDLE group must not reach the SDK).
-const OFFER: &str = "v=0\r\na=group:BUNDLE 0 1\r\nm=audio 9 UDP 111\r\na=ice-ufrag:u0\r\nm=video 9 UDP 96\r\na=ice-ufrag:u1\r\n";
+/// An engine offer with a transport per m-line and no BUNDLE group (what the SDK can answer).
+const OFFER: &str = "v=0\r\nm=audio 9 UDP 111\r\na=ice-ufrag:u0\r\nm=video 9 UDP 96\r\na=ice-ufrag:u1\r\n";
 
 fn subscriber(id: &str) -> Identity {
     Identity {
@@ -56,7 +54,6 @@ struct T {
     addresses: HashMap<String, Target>,
     tokens: HashMap<String, Identity>,
     media_fails: bool,
-    bundled_offers: bool,
     hold_media: bool,
     held: Vec<(OpId, MediaCall)>,
     to_conn: Vec<(ConnId, Down)>,
@@ -95,7 +92,6 @@ impl T {
             addresses,
             tokens,
             media_fails: false,
-            bundled_offers: false,
             hold_media: false,
             held: Vec::new(),
             to_conn: Vec::new(),
@@ -136,9 +132,6 @@ impl T {
                             }
                             MediaCall::OfferMember { video: false, .. } => {
                                 Some(AUDIO_OFFER.to_owned())
-                            }
-                            MediaCall::OfferMember { .. } if self.bundled_offers => {
-                                Some(SHARED_TRANSPORT_OFFER.to_owned())
                             }
                             MediaCall::OfferMember { .. } => Some(OFFER.to_owned()),
                             _ => None,
@@ -1001,33 +994,6 @@ fn a_failed_join_does_not_close_the_room_under_another_joiner() {
     assert_eq!(
         removed, 1,
         "the failed member is removed from the engine once"
-    );
-}
-
-#[test]
-fn a_shared_transport_offer_falls_back_to_audio_only() {
-    let mut t = T::new();
-    t.bundled_offers = true;
-    t.connect(1, "alice");
-    t.online(1);
-    t.connect(3, "bob");
-    t.take(1);
-    t.dial(3, "bob-call", "/public/alice?channel=video");
-    let invite = verto_of(&t.events(1), "verto.invite").clone();
-    assert_eq!(
-        invite["sdp"], AUDIO_OFFER,
-        "the SDK gets an offer it can answer"
-    );
-    let media = t.take_media();
-    assert!(
-        media
-            .iter()
-            .any(|m| matches!(m, MediaCall::RemoveMember { .. }))
-    );
-    assert!(
-        media
-            .iter()
-            .any(|m| matches!(m, MediaCall::OfferMember { video: false, .. }))
     );
 }
 
