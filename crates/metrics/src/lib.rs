@@ -5,7 +5,9 @@
 //! count in plain integers and publish totals here periodically. Every series is documented in the
 //! README ("Metrics"); [`Metrics::render`] produces the text exposition format.
 
+mod media;
 mod process;
+mod totals;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,6 +18,9 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
+
+pub use media::{FEEDBACK, KINDS, MediaTotals};
+pub use totals::HistogramTotals;
 
 /// Labels of an HTTP request series.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -35,10 +40,16 @@ pub struct RouteLabels {
 /// Labels of a signaling request series.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct WsLabels {
-    /// The JSON-RPC method (or `verto.<method>` inside `webrtc.verto`).
-    pub method: String,
+    /// The JSON-RPC method (or `verto.<method>` inside `webrtc.verto`), from a fixed set.
+    pub method: &'static str,
     /// `ok` or `error`.
-    pub result: String,
+    pub result: &'static str,
+}
+
+/// Labels of a series by state.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct StateLabels {
+    pub state: &'static str,
 }
 
 /// Every series Weft exports.
@@ -50,14 +61,26 @@ pub struct Metrics {
     pub http_duration: Family<RouteLabels, Histogram>,
     /// `weft_ws_requests_total{method,result}`.
     pub ws_requests: Family<WsLabels, Counter>,
-    /// `weft_signaling_sessions`: connected signaling sessions.
-    pub signaling_sessions: Gauge,
+    /// `weft_signaling_sessions{state}`: signaling sessions, `connected` or `detached`.
+    pub signaling_sessions: Family<StateLabels, Gauge>,
+    /// `weft_calls{state}`: calls (Verto call legs) by state.
+    pub calls: Family<StateLabels, Gauge>,
+    /// `weft_join_duration_seconds`: from `verto.invite` to joined, for room joins.
+    pub join_duration: Histogram,
+    media: media::MediaSeries,
     process: process::ProcessMetrics,
 }
 
 fn latency_buckets() -> impl Iterator<Item = f64> {
     [
         0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+    ]
+    .into_iter()
+}
+
+fn join_buckets() -> impl Iterator<Item = f64> {
+    [
+        0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
     ]
     .into_iter()
 }
@@ -86,21 +109,39 @@ impl Metrics {
             "Signaling (JSON-RPC over WebSocket) requests by method and result",
             ws_requests.clone(),
         );
-        let signaling_sessions = Gauge::default();
+        let signaling_sessions = Family::<StateLabels, Gauge>::default();
         registry.register(
             "weft_signaling_sessions",
-            "Signaling WebSocket sessions currently connected",
+            "Signaling sessions: connected, or detached and waiting for a resume",
             signaling_sessions.clone(),
         );
+        let calls = Family::<StateLabels, Gauge>::default();
+        registry.register(
+            "weft_calls",
+            "Calls (Verto call legs) by state",
+            calls.clone(),
+        );
+        let join_duration = Histogram::new(join_buckets());
+        registry.register(
+            "weft_join_duration_seconds",
+            "Time from verto.invite to joined, for room joins",
+            join_duration.clone(),
+        );
+        let media = media::MediaSeries::register(&mut registry);
         let process = process::ProcessMetrics::register(&mut registry);
-        Arc::new(Metrics {
+        let metrics = Metrics {
             registry,
             http_requests,
             http_duration,
             ws_requests,
             signaling_sessions,
+            calls,
+            join_duration,
+            media,
             process,
-        })
+        };
+        metrics.publish_signaling(0, 0, &[]);
+        Arc::new(metrics)
     }
 
     /// Records one finished HTTP request.
@@ -117,6 +158,43 @@ impl Metrics {
                 route: route.to_owned(),
             })
             .observe(elapsed.as_secs_f64());
+    }
+
+    /// Records one answered signaling request.
+    pub fn observe_ws(&self, method: &'static str, ok: bool) {
+        let result = if ok { "ok" } else { "error" };
+        self.ws_requests
+            .get_or_create(&WsLabels { method, result })
+            .inc();
+    }
+
+    /// Records one room join.
+    pub fn observe_join(&self, elapsed: Duration) {
+        self.join_duration.observe(elapsed.as_secs_f64());
+    }
+
+    /// Sets the signaling gauges: sessions, and calls per state as `(state, count)`.
+    pub fn publish_signaling(
+        &self,
+        connected: usize,
+        detached: usize,
+        calls: &[(&'static str, usize)],
+    ) {
+        for (state, n) in [("connected", connected), ("detached", detached)] {
+            self.signaling_sessions
+                .get_or_create(&StateLabels { state })
+                .set(n as i64);
+        }
+        for (state, n) in calls {
+            self.calls
+                .get_or_create(&StateLabels { state })
+                .set(*n as i64);
+        }
+    }
+
+    /// Sets the media series from the engine's totals.
+    pub fn publish_media(&self, totals: &MediaTotals) {
+        self.media.publish(totals);
     }
 
     /// The text exposition of every series (process metrics read now).
@@ -149,5 +227,43 @@ mod tests {
         assert!(text.contains("weft_http_request_duration_seconds_bucket"));
         assert!(text.contains("process_resident_memory_bytes"));
         assert!(text.ends_with("# EOF\n"));
+    }
+
+    #[test]
+    fn signaling_and_media_series_show_what_was_published() {
+        let m = Metrics::new();
+        let text = m.render();
+        assert!(text.contains("weft_forwarded_packets_total{kind=\"video\"} 0"));
+        assert!(text.contains("weft_signaling_sessions{state=\"connected\"} 0"));
+        assert!(text.contains("weft_forwarding_latency_seconds_bucket{le=\"+Inf\"} 0"));
+        m.observe_ws("verto.invite", true);
+        m.observe_join(Duration::from_millis(120));
+        m.publish_signaling(3, 1, &[("active", 2), ("joining", 1)]);
+        m.publish_media(&MediaTotals {
+            rooms: 2,
+            forwarded_packets: [10, 20],
+            feedback_in: [0, 4, 0],
+            forwarding_latency: HistogramTotals {
+                buckets: vec![(0.00005, 5), (0.0001, 3), (f64::INFINITY, 1)],
+                sum: 0.01,
+            },
+            ..MediaTotals::default()
+        });
+        let text = m.render();
+        for line in [
+            "weft_ws_requests_total{method=\"verto.invite\",result=\"ok\"} 1",
+            "weft_join_duration_seconds_count 1",
+            "weft_signaling_sessions{state=\"detached\"} 1",
+            "weft_calls{state=\"active\"} 2",
+            "weft_rooms 2",
+            "weft_forwarded_packets_total{kind=\"audio\"} 10",
+            "weft_forwarded_packets_total{kind=\"video\"} 20",
+            "weft_rtcp_feedback_total{type=\"pli\",direction=\"in\"} 4",
+            "weft_forwarding_latency_seconds_count 9",
+            "weft_forwarding_latency_seconds_bucket{le=\"0.0001\"} 8",
+            "weft_forwarding_latency_seconds_bucket{le=\"+Inf\"} 9",
+        ] {
+            assert!(text.contains(line), "missing {line:?} in\n{text}");
+        }
     }
 }
