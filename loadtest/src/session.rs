@@ -65,6 +65,8 @@ pub struct Phases {
     pub invite_to_answer: Option<f64>,
     /// `verto.invite` sent → `call.joined`.
     pub invite_to_joined: Option<f64>,
+    /// Answer applied → ICE connected.
+    pub ice: Option<f64>,
     /// Answer applied → ICE and DTLS connected.
     pub ice_dtls: Option<f64>,
     /// Connected → first media packet received.
@@ -116,15 +118,19 @@ impl JoinRecord {
     /// Fills the media phases from the worker's milestones (call once media ran).
     pub fn finish(&mut self, expects_media: bool) {
         let Some(m) = &self.milestones else { return };
-        let (connected, first) = (
+        let (ice, connected, first) = (
+            m.ice.load(Ordering::Relaxed),
             m.connected.load(Ordering::Relaxed),
             m.first_media.load(Ordering::Relaxed),
         );
         let to_ms = |a: u64, b: u64| (b.saturating_sub(a)) as f64 / 1e6;
-        if let Some(h) = self.handed_off
-            && connected > 0
-        {
-            self.phases.ice_dtls = Some(to_ms(h, connected));
+        if let Some(h) = self.handed_off {
+            if ice > 0 {
+                self.phases.ice = Some(to_ms(h, ice));
+            }
+            if connected > 0 {
+                self.phases.ice_dtls = Some(to_ms(h, connected));
+            }
         }
         if connected > 0 && first > 0 {
             self.phases.first_media = Some(to_ms(connected, first.max(connected)));

@@ -35,6 +35,8 @@ pub struct Counters {
     pub send_errors: AtomicU64,
     /// Peers dropped after a panic.
     pub panics: AtomicU64,
+    /// DTLS datagrams that arrived before the peer's ICE was connected.
+    pub early_dtls: AtomicU64,
 }
 
 /// A snapshot of [`Counters`].
@@ -54,6 +56,8 @@ pub struct CounterSnapshot {
     pub send_errors: u64,
     /// See [`Counters::panics`].
     pub panics: u64,
+    /// See [`Counters::early_dtls`].
+    pub early_dtls: u64,
 }
 
 impl Counters {
@@ -68,6 +72,7 @@ impl Counters {
             connected: r(&self.connected),
             send_errors: r(&self.send_errors),
             panics: r(&self.panics),
+            early_dtls: r(&self.early_dtls),
         }
     }
 }

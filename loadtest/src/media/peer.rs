@@ -71,6 +71,8 @@ pub struct MediaPlan {
 /// Join milestones written by the media worker, in nanoseconds since the run's start (0 = not yet).
 #[derive(Debug, Default)]
 pub struct Milestones {
+    /// ICE connected (a nominated pair).
+    pub ice: AtomicU64,
     /// ICE and DTLS connected (`Event::Connected`).
     pub connected: AtomicU64,
     /// First RTP packet received.
@@ -286,6 +288,10 @@ impl MediaPeer {
             let Ok(contents) = DatagramRecv::try_from(&buf[..n]) else {
                 continue;
             };
+            // RFC 7983: DTLS records start with 20–63.
+            if (20..64).contains(&buf[0]) && self.milestones.ice.load(Ordering::Relaxed) == 0 {
+                counters.early_dtls.fetch_add(1, Ordering::Relaxed);
+            }
             let input = Input::Receive(
                 now,
                 Receive {
@@ -365,6 +371,16 @@ impl MediaPeer {
                     .store(since(self.epoch, now), Ordering::Relaxed);
                 counters.connected.fetch_add(1, Ordering::Relaxed);
                 self.setup_senders(now);
+            }
+            Event::IceConnectionStateChange(
+                IceConnectionState::Connected | IceConnectionState::Completed,
+            ) => {
+                let _ = self.milestones.ice.compare_exchange(
+                    0,
+                    since(self.epoch, now),
+                    Ordering::Relaxed,
+                    Ordering::Relaxed,
+                );
             }
             Event::IceConnectionStateChange(IceConnectionState::Disconnected) => self.close(now),
             Event::KeyframeRequest(_) => {
