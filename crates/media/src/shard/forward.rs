@@ -10,7 +10,7 @@ use str0m::rtp::RtpPacket;
 
 use super::peer::{Line, Peer, Slot, Transport};
 use super::room::{LayerStat, Source};
-use super::worker::Worker;
+use super::worker::{ShardCounters, Worker};
 use crate::error::MediaError;
 use crate::event::{MediaEvent, MemberState};
 use crate::hotpath::{Forwarded, PlainHeader};
@@ -210,6 +210,8 @@ impl Worker {
             return;
         };
         let (kind, source) = (p.lines[line].kind, p.lines[line].source);
+        let k = ShardCounters::kind_index(kind);
+        self.io.counters.received[k] += 1;
         let Some(source) = source else { return };
         if kind == MediaKind::Audio
             && !p.audio_muted
@@ -262,7 +264,7 @@ impl Worker {
             }));
             match result {
                 Ok(Written::Queued) => {
-                    io.counters.rtp_forwarded += 1;
+                    io.counters.count_forwarded(k, forwarded.payload.len());
                     sub.stats.packets_out += 1;
                     sub.stats.bytes_out += forwarded.payload.len() as u64;
                     if !sub.dirty {
@@ -271,7 +273,7 @@ impl Worker {
                     }
                 }
                 Ok(Written::Sent) => {
-                    io.counters.rtp_forwarded += 1;
+                    io.counters.count_forwarded(k, forwarded.payload.len());
                     sub.stats.packets_out += 1;
                     sub.stats.bytes_out += forwarded.payload.len() as u64;
                 }
@@ -370,6 +372,7 @@ impl Worker {
         if !sent {
             return;
         }
+        self.io.counters.plis_out += 1;
         s.last_keyframe_request = Some(now);
         let room_id = r.id.clone();
         self.drain(publisher);

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use mio::net::UdpSocket;
 use mio::{Events, Interest, Poll, Token, Waker};
-use str0m::media::{Direction, KeyframeRequest, MediaAdded, Mid, Pt};
+use str0m::media::{Direction, KeyframeRequest, KeyframeRequestKind, MediaAdded, Mid, Pt};
 use str0m::net::{DatagramRecv, Protocol, Receive};
 use str0m::rtp::RtpPacket;
 use str0m::{Event, IceConnectionState, Input, Output};
@@ -72,21 +72,63 @@ pub struct ShardCounters {
     pub rtp_in: u64,
     /// Subscriber RTP packets written (forwarded).
     pub rtp_forwarded: u64,
+    /// Publisher RTP packets fanned out, per kind (audio, video).
+    pub received: [u64; 2],
+    /// Subscriber RTP packets written, per kind (audio, video).
+    pub forwarded: [u64; 2],
+    /// Payload bytes of the subscriber RTP packets written, per kind (audio, video).
+    pub forwarded_bytes: [u64; 2],
+    /// Keyframe requests received from subscribers: PLI, FIR (str0m merges requests for one
+    /// stream that arrive between two polls).
+    pub keyframe_requests_in: [u64; 2],
+    /// Keyframe requests (PLI) sent to publishers.
+    pub plis_out: u64,
     /// Peers closed because str0m panicked.
     pub panics: u64,
     /// Time from reading a group of datagrams to having sent everything they caused.
     pub latency: LatencyHistogram,
+    /// How late the shard loop ran its due timers.
+    pub loop_lag: LatencyHistogram,
+}
+
+impl ShardCounters {
+    /// Counts one packet of `len` payload bytes written to a subscriber, of kind index `k`.
+    pub(super) fn count_forwarded(&mut self, k: usize, len: usize) {
+        self.rtp_forwarded += 1;
+        self.forwarded[k] += 1;
+        self.forwarded_bytes[k] += len as u64;
+    }
+
+    /// Index of `kind` in the per-kind arrays.
+    pub(super) fn kind_index(kind: MediaKind) -> usize {
+        match kind {
+            MediaKind::Audio => 0,
+            MediaKind::Video => 1,
+        }
+    }
 }
 
 /// Upper bounds of the latency buckets, in microseconds (the last bucket is open).
-pub const LATENCY_BUCKETS_US: [u64; 10] =
-    [10, 20, 50, 100, 200, 500, 1_000, 2_000, 5_000, u64::MAX];
+pub const LATENCY_BUCKETS_US: [u64; 10] = [
+    50,
+    100,
+    200,
+    500,
+    1_000,
+    2_000,
+    5_000,
+    10_000,
+    20_000,
+    u64::MAX,
+];
 
 /// A fixed-bucket latency histogram (no allocation when recording).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct LatencyHistogram {
     /// Counts per bucket of [`LATENCY_BUCKETS_US`].
     pub counts: [u64; 10],
+    /// Sum of all samples, in microseconds.
+    pub sum_us: u64,
 }
 
 impl LatencyHistogram {
@@ -94,9 +136,10 @@ impl LatencyHistogram {
         let us = d.as_micros() as u64;
         let i = LATENCY_BUCKETS_US.iter().position(|b| us < *b).unwrap_or(9);
         self.counts[i] += 1;
+        self.sum_us += us;
     }
 
-    /// The bucket bound below which a fraction `q` of the samples fall (`u64::MAX`: above 5 ms).
+    /// The bucket bound below which a fraction `q` of the samples fall (`u64::MAX`: above 20 ms).
     pub fn quantile_us(&self, q: f64) -> u64 {
         let total: u64 = self.counts.iter().sum();
         let want = (q * total as f64).ceil() as u64;
@@ -262,6 +305,9 @@ impl Worker {
                 break;
             }
             let now = Instant::now();
+            if now >= deadline {
+                self.io.counters.loop_lag.record(now - deadline);
+            }
             for event in events.iter() {
                 match event.token() {
                     SOCKET => self.read_socket(),
@@ -1136,11 +1182,32 @@ fn queue_event(index: usize, peer: &mut Peer, io: &mut Io, event: Event) {
             io.counters.rtp_in += 1;
             queues.rtp.push((index, packet));
         }
-        Event::KeyframeRequest(request) => queues.keyframe_requests.push((index, request)),
+        Event::KeyframeRequest(request) => {
+            let i = usize::from(request.kind == KeyframeRequestKind::Fir);
+            io.counters.keyframe_requests_in[i] += 1;
+            queues.keyframe_requests.push((index, request));
+        }
         Event::MediaAdded(added) => queues.media_added.push((index, added)),
         Event::EgressBitrateEstimate(str0m::bwe::BweKind::Twcc { estimate, .. }) => {
             peer.stats.bwe_bps = Some(estimate.as_u64());
         }
         _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn latency_buckets_run_from_50_us_to_20_ms_and_keep_a_sum() {
+        let mut h = LatencyHistogram::default();
+        h.record(Duration::from_micros(30));
+        h.record(Duration::from_micros(15_000));
+        h.record(Duration::from_millis(25));
+        assert_eq!(h.counts, [1, 0, 0, 0, 0, 0, 0, 0, 1, 1]);
+        assert_eq!(h.sum_us, 30 + 15_000 + 25_000);
+        assert_eq!(h.quantile_us(0.3), 50);
+        assert_eq!(h.quantile_us(0.5), 20_000);
     }
 }
