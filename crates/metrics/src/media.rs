@@ -12,8 +12,8 @@ use crate::totals::{HistogramTotals, TotalsHistogram};
 
 /// The media kinds, in the order of the per-kind arrays of [`MediaTotals`].
 pub const KINDS: [&str; 2] = ["audio", "video"];
-/// The RTCP feedback types, in the order of the feedback arrays of [`MediaTotals`].
-pub const FEEDBACK: [&str; 3] = ["nack", "pli", "fir"];
+/// The RTCP feedback types counted, in the order of the feedback arrays of [`MediaTotals`].
+pub const FEEDBACK: [&str; 2] = ["pli", "fir"];
 
 /// Totals of the media engine (summed over its shards since it started).
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -29,13 +29,9 @@ pub struct MediaTotals {
     /// RTP payload bytes forwarded to subscribers, per kind.
     pub forwarded_bytes: [u64; 2],
     /// Feedback received from members, per type ([`FEEDBACK`]).
-    pub feedback_in: [u64; 3],
+    pub feedback_in: [u64; 2],
     /// Feedback sent to members (publishers), per type.
-    pub feedback_out: [u64; 3],
-    /// Retransmissions (RTX) sent.
-    pub rtx_sent: u64,
-    /// Packets dropped because SRTP/SRTCP failed to decrypt or authenticate.
-    pub srtp_failures: u64,
+    pub feedback_out: [u64; 2],
     /// From reading a group of datagrams to having sent all they caused.
     pub forwarding_latency: HistogramTotals,
     /// How late shard loops ran their timers.
@@ -61,8 +57,6 @@ pub(crate) struct MediaSeries {
     forwarded_packets: Family<KindLabels, Counter>,
     forwarded_bytes: Family<KindLabels, Counter>,
     feedback: Family<FeedbackLabels, Counter>,
-    rtx_sent: Counter,
-    srtp_failures: Counter,
     forwarding_latency: TotalsHistogram,
     loop_lag: TotalsHistogram,
 }
@@ -81,8 +75,6 @@ impl MediaSeries {
             forwarded_packets: Family::default(),
             forwarded_bytes: Family::default(),
             feedback: Family::default(),
-            rtx_sent: Counter::default(),
-            srtp_failures: Counter::default(),
             forwarding_latency: TotalsHistogram::default(),
             loop_lag: TotalsHistogram::default(),
         };
@@ -110,18 +102,8 @@ impl MediaSeries {
         );
         r.register(
             "weft_rtcp_feedback",
-            "RTCP feedback (nack, pli, fir) received from members (in) and sent to publishers (out)",
+            "Keyframe requests (pli, fir) received from subscribers (in) and sent to publishers (out)",
             series.feedback.clone(),
-        );
-        r.register(
-            "weft_rtx_sent_packets",
-            "Retransmissions (RTX) sent",
-            series.rtx_sent.clone(),
-        );
-        r.register(
-            "weft_srtp_failures",
-            "Packets dropped because SRTP or SRTCP failed",
-            series.srtp_failures.clone(),
         );
         r.register(
             "weft_forwarding_latency_seconds",
@@ -165,8 +147,6 @@ impl MediaSeries {
                 set_total(&self.feedback.get_or_create(&labels), total);
             }
         }
-        set_total(&self.rtx_sent, totals.rtx_sent);
-        set_total(&self.srtp_failures, totals.srtp_failures);
         self.forwarding_latency
             .set(totals.forwarding_latency.clone());
         self.loop_lag.set(totals.loop_lag.clone());

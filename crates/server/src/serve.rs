@@ -96,10 +96,11 @@ pub async fn run(config: Config) -> Result<()> {
 
     let media = MediaEngine::start(config.media.clone()).context("starting the media engine")?;
     let directory = StoreDirectory::new(store.clone(), api.issuer.clone());
-    let signaling = Signaling::start(
+    let signaling = Signaling::start_observed(
         SignalingConfig::default(),
         Arc::new(directory),
         Arc::new(media.clone()),
+        Arc::new(crate::metrics::SignalingMetrics(metrics.clone())),
     );
     tokio::spawn(weft_signaling::engine::forward_events(
         &media,
@@ -118,6 +119,11 @@ pub async fn run(config: Config) -> Result<()> {
         });
     }
     tokio::spawn(purge_expired(store.clone(), shutdown.clone()));
+    tokio::spawn(crate::metrics::publish_media(
+        media.clone(),
+        metrics.clone(),
+        shutdown.clone(),
+    ));
 
     tracing::info!(
         http = %http_addr,
