@@ -31,6 +31,9 @@ pub struct MediaConfig {
     pub last_n: usize,
     /// Run str0m's TWCC bandwidth estimation (and its pacer) per peer; simulcast selection uses it.
     pub bandwidth_estimation: bool,
+    /// Pin shard `i` to core `i` (modulo the core count), so each shard keeps its core's caches.
+    /// Best when the machine runs little else; off by default.
+    pub pin_shards: bool,
 }
 
 impl Default for MediaConfig {
@@ -45,6 +48,7 @@ impl Default for MediaConfig {
             max_members_per_room: 100,
             last_n: 16,
             bandwidth_estimation: true,
+            pin_shards: false,
         }
     }
 }

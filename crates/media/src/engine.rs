@@ -94,6 +94,7 @@ impl MediaEngine {
                 directory: directory.clone(),
                 events: events.clone(),
                 last_n: config.last_n,
+                pin_core: config.pin_shards.then(|| index % available_cores()),
             })?);
         }
         Ok(Self {
@@ -455,6 +456,11 @@ fn bind_in_range(config: &MediaConfig, next_port: &mut u16) -> Result<UdpSocket,
         "no free UDP port in {}..={}",
         config.udp_port_min, config.udp_port_max
     )))
+}
+
+/// Cores this process may run on.
+fn available_cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
 #[cfg(test)]

@@ -125,6 +125,8 @@ pub(crate) struct ShardSetup {
     pub directory: Arc<Directory>,
     pub events: broadcast::Sender<MediaEvent>,
     pub last_n: usize,
+    /// The core to pin the shard thread to, if any.
+    pub pin_core: Option<usize>,
 }
 
 impl ShardHandle {
@@ -135,11 +137,19 @@ impl ShardHandle {
             .local_addr()
             .map_err(|e| MediaError::Config(format!("socket address: {e}")))?;
         let (commands, inbox) = mpsc::channel();
+        let pin_core = setup.pin_core;
         let worker = worker::Worker::new(setup, inbox)?;
         let waker = worker.waker();
         let thread = std::thread::Builder::new()
             .name(format!("weft-media-shard-{}", worker.index()))
-            .spawn(move || worker.run())
+            .spawn(move || {
+                if let Some(id) = pin_core
+                    && !core_affinity::set_for_current(core_affinity::CoreId { id })
+                {
+                    tracing::warn!(core = id, "could not pin the media shard to its core");
+                }
+                worker.run()
+            })
             .map_err(|e| MediaError::Config(format!("spawn shard: {e}")))?;
         Ok(Self {
             commands,

@@ -149,6 +149,8 @@ pub struct TestPeer {
     shared: Arc<Shared>,
     commands: mpsc::Sender<PeerCommand>,
     thread: Option<JoinHandle<()>>,
+    /// A handle on the peer's UDP socket, for [`TestPeer::into_socket`].
+    socket: Option<UdpSocket>,
 }
 
 impl TestPeer {
@@ -209,6 +211,7 @@ impl TestPeer {
         mids: Vec<Mid>,
     ) -> Result<TestPeer, String> {
         let local = socket.local_addr().map_err(|e| e.to_string())?;
+        let handle = socket.try_clone().map_err(|e| e.to_string())?;
         let shared = Arc::new(Shared::default());
         shared.audio_level.store(30, Ordering::Relaxed);
         shared
@@ -229,7 +232,19 @@ impl TestPeer {
             shared,
             commands,
             thread: Some(thread),
+            socket: Some(handle),
         })
+    }
+
+    /// Stops the peer's thread and hands back its UDP socket, still bound: the server keeps
+    /// sending to it until it notices the peer is gone, so a load generator can drain many peers'
+    /// sockets from one thread instead of waking a thread per peer.
+    pub fn into_socket(mut self) -> Option<UdpSocket> {
+        let _ = self.commands.send(PeerCommand::Stop);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+        self.socket.take()
     }
 
     /// The peer's sender tag.
