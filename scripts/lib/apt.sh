@@ -1,8 +1,9 @@
 # System packages the tests need, from Debian's archive. Sourced by scripts/test-all.
 
 # Debian packages the test suite always needs: PostgreSQL 15 (Debian 12's) for the PostgreSQL
-# variant of the end-to-end tests. python3-venv is added only when python3 cannot create a venv.
-APT_PACKAGES=(postgresql)
+# variant of the end-to-end tests; Prometheus (its server and `promtool`) for the metrics and
+# deploy-kit tests. python3-venv is added only when python3 cannot create a venv.
+APT_PACKAGES=(postgresql prometheus)
 
 # apt_missing PACKAGE...: prints the packages of the list that dpkg does not report as installed.
 apt_missing() {

@@ -22,6 +22,34 @@ use prometheus_client::registry::Registry;
 pub use media::{FEEDBACK, KINDS, MediaTotals};
 pub use totals::HistogramTotals;
 
+/// An exposition format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// OpenMetrics 1.0 text, what Prometheus asks for.
+    OpenMetrics,
+    /// The classic Prometheus text format 0.0.4, for clients that do not ask for OpenMetrics.
+    PrometheusText,
+}
+
+impl Format {
+    /// The `Content-Type` of the format.
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Format::OpenMetrics => "application/openmetrics-text; version=1.0.0; charset=utf-8",
+            Format::PrometheusText => "text/plain; version=0.0.4; charset=utf-8",
+        }
+    }
+
+    /// OpenMetrics if the `Accept` header asks for it, else the Prometheus text format.
+    pub fn negotiate(accept: Option<&str>) -> Self {
+        if accept.is_some_and(|a| a.contains("application/openmetrics-text")) {
+            Format::OpenMetrics
+        } else {
+            Format::PrometheusText
+        }
+    }
+}
+
 /// Labels of an HTTP request series.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct HttpLabels {
@@ -197,12 +225,19 @@ impl Metrics {
         self.media.publish(totals);
     }
 
-    /// The text exposition of every series (process metrics read now).
-    pub fn render(&self) -> String {
+    /// The exposition of every series in `format` (process metrics read now).
+    pub fn render(&self, format: Format) -> String {
         self.process.refresh();
         let mut out = String::new();
         // Writing into a String cannot fail.
-        let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
+        let _ = match format {
+            Format::OpenMetrics => {
+                prometheus_client::encoding::text::encode(&mut out, &self.registry)
+            }
+            Format::PrometheusText => {
+                prometheus_client::encoding::prometheus_text::encode(&mut out, &self.registry)
+            }
+        };
         out
     }
 }
@@ -220,19 +255,31 @@ mod tests {
             200,
             Duration::from_millis(3),
         );
-        let text = m.render();
+        let text = m.render(Format::OpenMetrics);
         assert!(text.contains(
             "weft_http_requests_total{route=\"/api/fabric/resources\",method=\"GET\",status=\"200\"} 1"
         ));
         assert!(text.contains("weft_http_request_duration_seconds_bucket"));
         assert!(text.contains("process_resident_memory_bytes"));
         assert!(text.ends_with("# EOF\n"));
+        let classic = m.render(Format::PrometheusText);
+        assert!(classic.contains("# HELP weft_http_requests_total "));
+        assert!(!classic.contains("# EOF"));
+    }
+
+    #[test]
+    fn openmetrics_only_when_asked_for() {
+        let prometheus =
+            "application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5";
+        assert_eq!(Format::negotiate(Some(prometheus)), Format::OpenMetrics);
+        assert_eq!(Format::negotiate(Some("*/*")), Format::PrometheusText);
+        assert_eq!(Format::negotiate(None), Format::PrometheusText);
     }
 
     #[test]
     fn signaling_and_media_series_show_what_was_published() {
         let m = Metrics::new();
-        let text = m.render();
+        let text = m.render(Format::OpenMetrics);
         assert!(text.contains("weft_forwarded_packets_total{kind=\"video\"} 0"));
         assert!(text.contains("weft_signaling_sessions{state=\"connected\"} 0"));
         assert!(text.contains("weft_forwarding_latency_seconds_bucket{le=\"+Inf\"} 0"));
@@ -249,7 +296,7 @@ mod tests {
             },
             ..MediaTotals::default()
         });
-        let text = m.render();
+        let text = m.render(Format::OpenMetrics);
         for line in [
             "weft_ws_requests_total{method=\"verto.invite\",result=\"ok\"} 1",
             "weft_join_duration_seconds_count 1",

@@ -6,18 +6,15 @@ use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::header;
+use axum::http::{HeaderMap, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use tokio::time::MissedTickBehavior;
 use tokio_util::sync::CancellationToken;
 use weft_media::{LATENCY_BUCKETS_US, LatencyHistogram, MediaEngine, ShardCounters};
-use weft_metrics::{HistogramTotals, MediaTotals, Metrics};
+use weft_metrics::{Format, HistogramTotals, MediaTotals, Metrics};
 use weft_signaling::observe::{CALL_STATES, HubSnapshot, Observer};
-
-/// The OpenMetrics text content type Prometheus negotiates.
-const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
 /// `GET /metrics` and `GET /healthz`, for the metrics listener.
 pub fn router(metrics: Arc<Metrics>) -> Router {
@@ -27,8 +24,15 @@ pub fn router(metrics: Arc<Metrics>) -> Router {
         .with_state(metrics)
 }
 
-async fn render(State(metrics): State<Arc<Metrics>>) -> Response {
-    ([(header::CONTENT_TYPE, CONTENT_TYPE)], metrics.render()).into_response()
+/// OpenMetrics for clients that ask for it (Prometheus does), else the classic text format.
+async fn render(State(metrics): State<Arc<Metrics>>, headers: HeaderMap) -> Response {
+    let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok());
+    let format = Format::negotiate(accept);
+    (
+        [(header::CONTENT_TYPE, format.content_type())],
+        metrics.render(format),
+    )
+        .into_response()
 }
 
 /// Counts each request by route pattern, method and status, and observes its latency.
