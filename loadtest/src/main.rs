@@ -13,6 +13,7 @@ mod run;
 mod session;
 mod stats;
 mod svg;
+mod udpstat;
 
 use anyhow::{Context, Result};
 use clap::Parser;

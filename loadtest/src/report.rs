@@ -33,12 +33,15 @@ pub struct Point {
     pub server_cpu_pct: Option<f64>,
 }
 
-/// Rates between consecutive samples.
+/// Samples over which the server's forwarded-packet rate is averaged (servers publish their
+/// counters every few seconds, not at every scrape).
+const FORWARDED_WINDOW: usize = 5;
+
+/// Rates between consecutive samples (the forwarded rate over up to [`FORWARDED_WINDOW`]).
 pub fn timeline(samples: &[Sample]) -> Vec<Point> {
-    samples
-        .windows(2)
-        .map(|w| {
-            let (a, b) = (&w[0], &w[1]);
+    (1..samples.len())
+        .map(|i| {
+            let (a, b) = (&samples[i - 1], &samples[i]);
             let dt = (b.t - a.t).max(1e-3);
             let rx = b.counters.rx_packets.saturating_sub(a.counters.rx_packets) as f64;
             let expected = b
@@ -46,13 +49,14 @@ pub fn timeline(samples: &[Sample]) -> Vec<Point> {
                 .rx_expected
                 .saturating_sub(a.counters.rx_expected) as f64;
             let lost = (expected - rx).max(0.0);
-            let delta = |f: fn(&crate::metrics::Scrape) -> Option<f64>| {
+            let rate = |a: &Sample, f: fn(&crate::metrics::Scrape) -> Option<f64>| {
                 let (x, y) = (
                     a.scrape.as_ref().and_then(f)?,
                     b.scrape.as_ref().and_then(f)?,
                 );
-                Some((y - x).max(0.0) / dt)
+                Some((y - x).max(0.0) / (b.t - a.t).max(1e-3))
             };
+            let window = &samples[i.saturating_sub(FORWARDED_WINDOW)];
             Point {
                 t: b.t,
                 connected: b.counters.connected,
@@ -63,8 +67,8 @@ pub fn timeline(samples: &[Sample]) -> Vec<Point> {
                 } else {
                     0.0
                 },
-                forwarded_pps: delta(|s| s.forwarded_packets),
-                server_cpu_pct: delta(|s| s.cpu_seconds).map(|c| c * 100.0),
+                forwarded_pps: rate(window, |s| s.forwarded_packets),
+                server_cpu_pct: rate(a, |s| s.cpu_seconds).map(|c| c * 100.0),
             }
         })
         .collect()
@@ -228,6 +232,11 @@ pub fn build(args: &Args, outcome: &mut Outcome) -> Value {
         .sum();
 
     let points = timeline(&outcome.samples);
+    let last = outcome
+        .samples
+        .last()
+        .map(|s| s.counters)
+        .unwrap_or_default();
     let server = server_json(outcome, &points, &streams_all);
 
     json!({
@@ -266,11 +275,14 @@ pub fn build(args: &Args, outcome: &mut Outcome) -> Value {
             "feedback_received_by_publishers": {"nacks": nacks_in, "plis": plis_in, "firs": firs_in,
                                                 "keyframes_on_request": keyframes_on_request},
             "sent_packets": outcome.media.iter().map(|m| m.sent_packets).sum::<u64>(),
-            "driver": outcome.samples.last().map(|s| json!({
-                "send_errors": s.counters.send_errors,
-                "peer_panics": s.counters.panics,
-                "dtls_before_ice_connected": s.counters.early_dtls,
-            })),
+            "driver": {
+                "send_errors": last.send_errors,
+                "peer_panics": last.panics,
+                "dtls_before_ice_connected": last.early_dtls,
+                "udp_rcvbuf_drops_host": outcome.host_rcvbuf_drops,
+                "udp_rcvbuf_drops_peer_sockets": outcome.peer_socket_drops,
+                "udp_drops_server_media_sockets": outcome.server_socket_drops,
+            },
         },
         "server": server,
         "timeline": points,
@@ -455,6 +467,14 @@ pub fn summary(report: &Value) -> String {
         s["cpu_us_per_packet_basis"].as_str().unwrap_or(""),
         f(&s["cpu_pct_per_subscriber_stream"], 4),
         s["subscriber_streams"]
+    );
+    let d = &m["driver"];
+    let _ = writeln!(
+        out,
+        "  UDP receive-buffer drops during the run: {} on this host; {} on the peers' sockets, {} on the server's media sockets",
+        d["udp_rcvbuf_drops_host"],
+        d["udp_rcvbuf_drops_peer_sockets"],
+        d["udp_drops_server_media_sockets"]
     );
     if let Some(notes) = s["notes"].as_array() {
         for n in notes {

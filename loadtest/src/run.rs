@@ -13,10 +13,11 @@ use tokio::task::JoinSet;
 
 use crate::cli::Args;
 use crate::http::{HttpUrl, request};
-use crate::media::{CounterSnapshot, MediaDriver, MediaPlan, PeerReport};
+use crate::media::{CounterSnapshot, MediaDriver, MediaPlan, PeerReport, is_peer_ip};
 use crate::metrics::{self, Scrape};
 use crate::rest::Rest;
 use crate::session::{Context, JoinRecord, PeerJob, run_peer};
+use crate::udpstat;
 
 /// Sampling period of the timeline.
 const SAMPLE_EVERY: Duration = Duration::from_secs(1);
@@ -48,6 +49,12 @@ pub struct Outcome {
     pub stopped_at: f64,
     /// Why metrics could not be read, if they could not.
     pub metrics_error: Option<String>,
+    /// UDP datagrams the kernel dropped for full receive buffers during the run, host-wide.
+    pub host_rcvbuf_drops: Option<u64>,
+    /// Of those, drops on the peers' own sockets.
+    pub peer_socket_drops: Option<u64>,
+    /// Drops on the server's media sockets (by the ports of its candidates; same host only).
+    pub server_socket_drops: Option<u64>,
 }
 
 /// The peers of the run: every room's publishers first, then the subscribers, rooms interleaved.
@@ -100,6 +107,7 @@ pub async fn run(args: &Args) -> Result<Outcome> {
     let total = jobs.len();
 
     let driver = Arc::new(MediaDriver::start(args.workers)?);
+    let rcvbuf_before = udpstat::host_rcvbuf_errors();
     let (stop_tx, stop_rx) = watch::channel(false);
     let epoch = Instant::now();
     let ctx = Arc::new(Context {
@@ -112,6 +120,7 @@ pub async fn run(args: &Args) -> Result<Outcome> {
         settled: Default::default(),
         failed: Default::default(),
         events: Default::default(),
+        server_ports: Default::default(),
     });
 
     let metrics_url = (!args.metrics.is_empty())
@@ -149,6 +158,11 @@ pub async fn run(args: &Args) -> Result<Outcome> {
     let steady_from = epoch.elapsed().as_secs_f64();
     tokio::time::sleep(Duration::from_secs_f64(args.duration)).await;
     let stopped_at = epoch.elapsed().as_secs_f64();
+    let peer_socket_drops = udpstat::open_socket_drops(|ip, _| is_peer_ip(ip));
+    let host_rcvbuf_drops = udpstat::host_rcvbuf_errors()
+        .zip(rcvbuf_before)
+        .map(|(after, before)| after.saturating_sub(before));
+    let server_socket_drops = ctx.server_socket_drops();
     let _ = stop_tx.send(true);
 
     let mut peers = Vec::with_capacity(total);
@@ -170,6 +184,9 @@ pub async fn run(args: &Args) -> Result<Outcome> {
         steady_from,
         stopped_at,
         metrics_error,
+        host_rcvbuf_drops,
+        peer_socket_drops,
+        server_socket_drops,
     })
 }
 

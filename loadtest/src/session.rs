@@ -3,8 +3,9 @@
 //! once the answer arrived. It stays connected (acking events, answering pings) until the run
 //! stops, then hangs up with `verto.bye`.
 
-use std::sync::Arc;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
@@ -13,8 +14,9 @@ use tokio::sync::watch;
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::fabric::{ClientEvent, FabricClient};
-use crate::media::{MediaDriver, MediaPlan, Milestones, PendingMedia, peer_ip};
+use crate::media::{MediaDriver, MediaPlan, Milestones, PendingMedia, is_peer_ip, peer_ip};
 use crate::rest::Rest;
+use crate::udpstat;
 
 /// How long a hang-up may take at the end.
 const HANGUP_WAIT: Duration = Duration::from_secs(3);
@@ -39,6 +41,33 @@ pub struct Context {
     pub failed: AtomicUsize,
     /// Server events received by all peers.
     pub events: AtomicU64,
+    /// The server's media ports (from its candidates) and their socket drops when first seen
+    /// (sockets of the same port on the peers' addresses are not the server's).
+    pub server_ports: Mutex<HashMap<u16, u64>>,
+}
+
+impl Context {
+    /// Notes the media ports of an answer, with their drop counts the first time.
+    fn note_server_ports(&self, answer: &str) {
+        let Ok(mut known) = self.server_ports.lock() else {
+            return;
+        };
+        for port in udpstat::candidate_ports(answer) {
+            known.entry(port).or_insert_with(|| {
+                udpstat::open_socket_drops(|ip, p| p == port && !is_peer_ip(ip)).unwrap_or(0)
+            });
+        }
+    }
+
+    /// Datagrams the server's media sockets dropped since their ports were first seen.
+    pub fn server_socket_drops(&self) -> Option<u64> {
+        let known = self.server_ports.lock().ok()?;
+        if known.is_empty() {
+            return None;
+        }
+        let now = udpstat::open_socket_drops(|ip, p| known.contains_key(&p) && !is_peer_ip(ip))?;
+        Some(now.saturating_sub(known.values().sum()))
+    }
 }
 
 /// One peer to run.
@@ -261,6 +290,7 @@ async fn join(
             ClientEvent::InviteAccepted => {}
             ClientEvent::Answer(sdp) => {
                 record.phases.invite_to_answer = Some(ms(invited.elapsed()));
+                ctx.note_server_ports(&sdp);
                 let Some(p) = pending.take() else { continue };
                 let milestones = Arc::new(Milestones::default());
                 let peer = p.accept(&sdp, ctx.epoch, milestones.clone())?;

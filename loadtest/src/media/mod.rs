@@ -163,6 +163,12 @@ pub fn peer_ip(id: usize) -> IpAddr {
     IpAddr::V4(Ipv4Addr::new(127, 0, x as u8, y as u8))
 }
 
+/// Whether `ip` is one [`peer_ip`] hands out.
+pub fn is_peer_ip(ip: Ipv4Addr) -> bool {
+    let [a, b, x, _] = ip.octets();
+    a == 127 && b == 0 && (1..=250).contains(&x)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -175,5 +181,7 @@ mod tests {
         let distinct: std::collections::HashSet<_> = (0..10_000).map(peer_ip).collect();
         assert_eq!(distinct.len(), 10_000);
         assert!((0..100_000).all(|i| peer_ip(i).is_loopback()));
+        assert!((0..100_000).all(|i| matches!(peer_ip(i), IpAddr::V4(v4) if is_peer_ip(v4))));
+        assert!(!is_peer_ip(Ipv4Addr::LOCALHOST));
     }
 }
