@@ -34,6 +34,73 @@ pub struct Config {
     pub oauth: OAuthSettings,
     /// Media engine: UDP sockets, advertised addresses, shards (see `weft_media::MediaConfig`).
     pub media: MediaConfig,
+    pub signaling: SignalingSettings,
+}
+
+/// Fabric signaling (JSON-RPC over WebSocket): timings, limits and the ICE servers clients get.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SignalingSettings {
+    /// How long a session and its calls survive a dropped socket, waiting for a resume or a
+    /// reattach after a page reload.
+    pub session_grace_secs: u64,
+    /// How long an inbound call rings before the caller's call ends with `NO_ANSWER`.
+    pub ring_timeout_secs: u64,
+    /// Live sessions per subscriber (or guest token).
+    pub max_sessions_per_subscriber: usize,
+    /// Calls one session may have at a time.
+    pub max_calls_per_session: usize,
+    /// Largest accepted WebSocket message, in bytes.
+    pub max_frame_bytes: usize,
+    /// Sustained client requests per second per socket, and the burst above it.
+    pub requests_per_sec: f64,
+    pub request_burst: f64,
+    /// `ice_servers` handed to clients on connect (passed to `RTCPeerConnection`), e.g.
+    /// `[{ urls = ["turn:turn.example.com:3478"], username = "u", credential = "p" }]`.
+    pub ice_servers: Vec<serde_json::Value>,
+}
+
+impl Default for SignalingSettings {
+    fn default() -> Self {
+        let session = weft_signaling::session::SessionConfig::default();
+        let hub = weft_signaling::hub::HubConfig::default();
+        SignalingSettings {
+            session_grace_secs: hub.session_grace.as_secs(),
+            ring_timeout_secs: hub.ring_timeout.as_secs(),
+            max_sessions_per_subscriber: hub.max_sessions_per_subject,
+            max_calls_per_session: hub.max_calls_per_session,
+            max_frame_bytes: session.max_frame_bytes,
+            requests_per_sec: session.requests_per_sec,
+            request_burst: session.request_burst,
+            ice_servers: Vec::new(),
+        }
+    }
+}
+
+impl SignalingSettings {
+    /// The signaling crate's configuration.
+    pub fn signaling_config(&self) -> Result<weft_signaling::SignalingConfig> {
+        if self.session_grace_secs == 0 || self.ring_timeout_secs == 0 {
+            bail!("signaling: session_grace_secs and ring_timeout_secs must be > 0");
+        }
+        if self.max_frame_bytes < 16 * 1024 {
+            bail!("signaling: max_frame_bytes must be at least 16384 (SDP offers are large)");
+        }
+        if !(self.requests_per_sec > 0.0 && self.request_burst >= 1.0) {
+            bail!("signaling: requests_per_sec must be > 0 and request_burst >= 1");
+        }
+        let mut config = weft_signaling::SignalingConfig::default();
+        config.hub.session_grace = std::time::Duration::from_secs(self.session_grace_secs);
+        config.hub.ring_timeout = std::time::Duration::from_secs(self.ring_timeout_secs);
+        config.hub.max_sessions_per_subject = self.max_sessions_per_subscriber;
+        config.hub.max_calls_per_session = self.max_calls_per_session;
+        config.session.max_frame_bytes = self.max_frame_bytes;
+        config.session.max_sdp_bytes = config.session.max_sdp_bytes.min(self.max_frame_bytes);
+        config.session.requests_per_sec = self.requests_per_sec;
+        config.session.request_burst = self.request_burst;
+        config.session.ice_servers = serde_json::Value::Array(self.ice_servers.clone());
+        Ok(config)
+    }
 }
 
 /// TLS certificate and the port the public reaches.
@@ -136,6 +203,7 @@ impl Default for Config {
                 bind_ip: std::net::Ipv4Addr::LOCALHOST.into(),
                 ..MediaConfig::default()
             },
+            signaling: SignalingSettings::default(),
         }
     }
 }
@@ -257,6 +325,16 @@ impl Config {
         if let Some(v) = opt("WEFT_OAUTH_ISSUER") {
             self.oauth.issuer = Some(v);
         }
+        if let Some(v) = opt("WEFT_SIGNALING_SESSION_GRACE_SECS") {
+            self.signaling.session_grace_secs = parse("WEFT_SIGNALING_SESSION_GRACE_SECS", v)?;
+        }
+        if let Some(v) = opt("WEFT_SIGNALING_RING_TIMEOUT_SECS") {
+            self.signaling.ring_timeout_secs = parse("WEFT_SIGNALING_RING_TIMEOUT_SECS", v)?;
+        }
+        if let Some(v) = opt("WEFT_SIGNALING_ICE_SERVERS") {
+            self.signaling.ice_servers = serde_json::from_str(&v)
+                .context("WEFT_SIGNALING_ICE_SERVERS: expected a JSON array of ICE servers")?;
+        }
         Ok(())
     }
 
@@ -328,6 +406,12 @@ mod tests {
         assert_eq!(config.http_listen, defaults.http_listen);
         assert_eq!(config.tls_listen, defaults.tls_listen);
         assert_eq!(config.domain, defaults.domain);
+        let (file, built_in) = (&config.signaling, &defaults.signaling);
+        assert_eq!(file.session_grace_secs, built_in.session_grace_secs);
+        assert_eq!(file.ring_timeout_secs, built_in.ring_timeout_secs);
+        assert_eq!(file.max_frame_bytes, built_in.max_frame_bytes);
+        assert_eq!(file.requests_per_sec, built_in.requests_per_sec);
+        assert_eq!(config.media.pin_shards, defaults.media.pin_shards);
     }
 
     #[test]
@@ -378,5 +462,44 @@ mod tests {
         assert_eq!(config.http.cors_origins, vec!["http://a", "http://b"]);
         let bad = config.apply_env(|k| (k == "WEFT_TLS_LISTEN").then(|| "nope".into()));
         assert!(bad.is_err());
+    }
+
+    #[test]
+    fn signaling_settings_reach_the_signaling_config() {
+        let text = r#"
+            [signaling]
+            session_grace_secs = 45
+            ring_timeout_secs = 20
+            max_sessions_per_subscriber = 3
+            ice_servers = [{ urls = ["turn:turn.example.test:3478"], username = "u", credential = "p" }]
+        "#;
+        let config: Config = toml::from_str(text).unwrap();
+        let signaling = config.signaling.signaling_config().unwrap();
+        assert_eq!(signaling.hub.session_grace.as_secs(), 45);
+        assert_eq!(signaling.hub.ring_timeout.as_secs(), 20);
+        assert_eq!(signaling.hub.max_sessions_per_subject, 3);
+        assert_eq!(
+            signaling.session.ice_servers[0]["urls"][0],
+            "turn:turn.example.test:3478"
+        );
+        let defaults = Config::default().signaling.signaling_config().unwrap();
+        assert_eq!(defaults.session.ice_servers, serde_json::json!([]));
+        let mut env = Config::default();
+        env.apply_env(|k| match k {
+            "WEFT_SIGNALING_RING_TIMEOUT_SECS" => Some("5".into()),
+            "WEFT_SIGNALING_ICE_SERVERS" => Some(r#"[{"urls":"stun:127.0.0.1:3478"}]"#.into()),
+            _ => None,
+        })
+        .unwrap();
+        let signaling = env.signaling.signaling_config().unwrap();
+        assert_eq!(signaling.hub.ring_timeout.as_secs(), 5);
+        assert_eq!(
+            signaling.session.ice_servers[0]["urls"],
+            "stun:127.0.0.1:3478"
+        );
+        let bad = env.apply_env(|k| (k == "WEFT_SIGNALING_ICE_SERVERS").then(|| "{".into()));
+        assert!(bad.is_err());
+        env.signaling.ring_timeout_secs = 0;
+        assert!(env.signaling.signaling_config().is_err());
     }
 }

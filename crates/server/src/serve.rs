@@ -10,7 +10,7 @@ use weft_api::{ApiConfig, ApiState};
 use weft_auth::TokenIssuer;
 use weft_media::MediaEngine;
 use weft_metrics::Metrics;
-use weft_signaling::{Signaling, SignalingConfig};
+use weft_signaling::Signaling;
 use weft_store::Store;
 
 use axum::Router;
@@ -97,7 +97,7 @@ pub async fn run(config: Config) -> Result<()> {
     let media = MediaEngine::start(config.media.clone()).context("starting the media engine")?;
     let directory = StoreDirectory::new(store.clone(), api.issuer.clone());
     let signaling = Signaling::start_observed(
-        SignalingConfig::default(),
+        config.signaling.signaling_config()?,
         Arc::new(directory),
         Arc::new(media.clone()),
         Arc::new(crate::metrics::SignalingMetrics(metrics.clone())),
