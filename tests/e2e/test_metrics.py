@@ -292,6 +292,11 @@ def test_prometheus_sees_forwarded_packets_rise_during_a_load_test(weft_factory,
         assert joins and float(joins[0]["value"][1]) == 3, joins
         latency = prometheus_query(base, "weft_forwarding_latency_seconds_count")
         assert latency and float(latency[0]["value"][1]) > 0, latency
+        feedback = prometheus_query(base, "weft_rtcp_feedback_total")
+        counts = {(r["metric"]["type"], r["metric"]["direction"]): float(r["value"][1]) for r in feedback}
+        assert len(counts) == 6, counts
+        # New subscribers need a keyframe: Weft asks the publisher (str0m's stats count the PLI).
+        assert counts["pli", "out"] >= 1, counts
         invites = prometheus_query(base, 'weft_ws_requests_total{method="verto.invite",result="ok"}')
         assert invites and float(invites[0]["value"][1]) == 3, invites
     finally:

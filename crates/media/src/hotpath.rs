@@ -3,7 +3,7 @@
 //! subscriber's str0m send stream (no copy).
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use str0m::Rtc;
 use str0m::RtcConfig;
@@ -14,12 +14,14 @@ use str0m::rtp::{ExtensionValues, RtpPacket, RtpWrite, VideoOrientation, Vp8Desc
 
 use crate::rewrite::{PictureIdRewriter, StreamRewriter};
 
-/// The str0m configuration of every server-side peer: ICE-lite, RTP mode, the shared certificate.
+/// The str0m configuration of every server-side peer: ICE-lite, RTP mode, the shared certificate,
+/// per-stream stats once a second (the shards' NACK/PLI/FIR counters).
 pub fn server_config(cert: &DtlsCert) -> RtcConfig {
     RtcConfig::new()
         .set_ice_lite(true)
         .set_rtp_mode(true)
         .set_dtls_cert(cert.clone())
+        .set_stats_interval(Some(Duration::from_secs(1)))
 }
 
 /// Forwarding state of one subscriber m-line.

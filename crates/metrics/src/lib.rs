@@ -289,7 +289,7 @@ mod tests {
         m.publish_media(&MediaTotals {
             rooms: 2,
             forwarded_packets: [10, 20],
-            feedback_in: [4, 0],
+            feedback_in: [0, 4, 0],
             forwarding_latency: HistogramTotals {
                 buckets: vec![(0.00005, 5), (0.0001, 3), (f64::INFINITY, 1)],
                 sum: 0.01,

@@ -12,8 +12,8 @@ use crate::totals::{HistogramTotals, TotalsHistogram};
 
 /// The media kinds, in the order of the per-kind arrays of [`MediaTotals`].
 pub const KINDS: [&str; 2] = ["audio", "video"];
-/// The RTCP feedback types counted, in the order of the feedback arrays of [`MediaTotals`].
-pub const FEEDBACK: [&str; 2] = ["pli", "fir"];
+/// The RTCP feedback types, in the order of the feedback arrays of [`MediaTotals`].
+pub const FEEDBACK: [&str; 3] = ["nack", "pli", "fir"];
 
 /// Totals of the media engine (summed over its shards since it started).
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -29,9 +29,9 @@ pub struct MediaTotals {
     /// RTP payload bytes forwarded to subscribers, per kind.
     pub forwarded_bytes: [u64; 2],
     /// Feedback received from members, per type ([`FEEDBACK`]).
-    pub feedback_in: [u64; 2],
+    pub feedback_in: [u64; 3],
     /// Feedback sent to members (publishers), per type.
-    pub feedback_out: [u64; 2],
+    pub feedback_out: [u64; 3],
     /// From reading a group of datagrams to having sent all they caused.
     pub forwarding_latency: HistogramTotals,
     /// How late shard loops ran their timers.
@@ -102,7 +102,7 @@ impl MediaSeries {
         );
         r.register(
             "weft_rtcp_feedback",
-            "Keyframe requests (pli, fir) received from subscribers (in) and sent to publishers (out)",
+            "RTCP feedback (nack, pli, fir) received from members (in) and sent to them (out)",
             series.feedback.clone(),
         );
         r.register(

@@ -116,8 +116,8 @@ fn media_totals(shards: &[ShardCounters]) -> MediaTotals {
         add(&mut totals.received_packets, &s.received);
         add(&mut totals.forwarded_packets, &s.forwarded);
         add(&mut totals.forwarded_bytes, &s.forwarded_bytes);
-        add(&mut totals.feedback_in, &s.keyframe_requests_in);
-        totals.feedback_out[0] += s.plis_out;
+        add(&mut totals.feedback_in, &s.rtcp_in);
+        add(&mut totals.feedback_out, &s.rtcp_out);
         add(&mut latency.counts, &s.latency.counts);
         latency.sum_us += s.latency.sum_us;
         add(&mut lag.counts, &s.loop_lag.counts);
@@ -164,7 +164,7 @@ mod tests {
             rooms: 1,
             peers: 3,
             forwarded: [5, 7],
-            plis_out: 2,
+            rtcp_out: [1, 2, 0],
             ..ShardCounters::default()
         };
         a.latency.counts[0] = 4;
@@ -175,7 +175,7 @@ mod tests {
         assert_eq!(totals.rooms, 2);
         assert_eq!(totals.members, 6);
         assert_eq!(totals.forwarded_packets, [10, 14]);
-        assert_eq!(totals.feedback_out, [4, 0]);
+        assert_eq!(totals.feedback_out, [2, 4, 0]);
         let buckets = &totals.forwarding_latency.buckets;
         assert_eq!(buckets[0], (0.00005, 8));
         assert_eq!(buckets[8], (0.02, 0));

@@ -372,7 +372,6 @@ impl Worker {
         if !sent {
             return;
         }
-        self.io.counters.plis_out += 1;
         s.last_keyframe_request = Some(now);
         let room_id = r.id.clone();
         self.drain(publisher);

@@ -6,6 +6,7 @@ mod leg;
 mod mixing;
 mod peer;
 mod room;
+mod rtcp_stats;
 mod simulcast;
 mod slab;
 mod tcp;

@@ -7,6 +7,7 @@ use str0m::Rtc;
 use str0m::media::{Mid, Rid};
 
 use super::leg::RtpLeg;
+use super::rtcp_stats::FeedbackTotals;
 use crate::event::MemberStats;
 use crate::hotpath::SlotWriter;
 use crate::ids::MemberId;
@@ -53,6 +54,8 @@ pub(crate) struct Peer {
     pub added_at: Instant,
     pub pending_offer: Option<PendingOffer>,
     pub stats: MemberStats,
+    /// Last RTCP feedback totals of str0m's stream stats.
+    pub feedback: FeedbackTotals,
     pub speech: SpeechDetector,
     /// Test-only: make the next drive panic, as a str0m bug would.
     #[cfg(test)]
@@ -111,6 +114,7 @@ impl Peer {
             added_at: now,
             pending_offer: None,
             stats: MemberStats::default(),
+            feedback: FeedbackTotals::default(),
             speech: SpeechDetector::default(),
             #[cfg(test)]
             fault: false,

@@ -98,7 +98,6 @@ impl Worker {
         if !sent {
             return;
         }
-        self.io.counters.plis_out += 1;
         layer.last_keyframe_request = Some(now);
         let room_id = r.id.clone();
         let member = self.peers.get(publisher).map(|p| p.member.clone());

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use mio::net::UdpSocket;
 use mio::{Events, Interest, Poll, Token, Waker};
-use str0m::media::{Direction, KeyframeRequest, KeyframeRequestKind, MediaAdded, Mid, Pt};
+use str0m::media::{Direction, KeyframeRequest, MediaAdded, Mid, Pt};
 use str0m::net::{DatagramRecv, Protocol, Receive};
 use str0m::rtp::RtpPacket;
 use str0m::{Event, IceConnectionState, Input, Output};
@@ -78,11 +78,10 @@ pub struct ShardCounters {
     pub forwarded: [u64; 2],
     /// Payload bytes of the subscriber RTP packets written, per kind (audio, video).
     pub forwarded_bytes: [u64; 2],
-    /// Keyframe requests received from subscribers: PLI, FIR (str0m merges requests for one
-    /// stream that arrive between two polls).
-    pub keyframe_requests_in: [u64; 2],
-    /// Keyframe requests (PLI) sent to publishers.
-    pub plis_out: u64,
+    /// RTCP feedback received from members: NACK, PLI, FIR (from str0m's stats, once a second).
+    pub rtcp_in: [u64; 3],
+    /// RTCP feedback sent to members: NACK, PLI, FIR.
+    pub rtcp_out: [u64; 3],
     /// Peers closed because str0m panicked.
     pub panics: u64,
     /// Time from reading a group of datagrams to having sent everything they caused.
@@ -1182,11 +1181,9 @@ fn queue_event(index: usize, peer: &mut Peer, io: &mut Io, event: Event) {
             io.counters.rtp_in += 1;
             queues.rtp.push((index, packet));
         }
-        Event::KeyframeRequest(request) => {
-            let i = usize::from(request.kind == KeyframeRequestKind::Fir);
-            io.counters.keyframe_requests_in[i] += 1;
-            queues.keyframe_requests.push((index, request));
-        }
+        Event::KeyframeRequest(request) => queues.keyframe_requests.push((index, request)),
+        Event::MediaEgressStats(stats) => peer.feedback.egress(&stats, &mut io.counters),
+        Event::MediaIngressStats(stats) => peer.feedback.ingress(&stats, &mut io.counters),
         Event::MediaAdded(added) => queues.media_added.push((index, added)),
         Event::EgressBitrateEstimate(str0m::bwe::BweKind::Twcc { estimate, .. }) => {
             peer.stats.bwe_bps = Some(estimate.as_u64());
