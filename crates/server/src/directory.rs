@@ -3,9 +3,9 @@
 use std::sync::Arc;
 
 use weft_auth::{TokenIssuer, TokenKind};
+use weft_core::Address;
 use weft_core::ResourceKind;
 use weft_core::time::now_ms;
-use weft_signaling::address::Address;
 use weft_signaling::directory::{Directory, DirectoryError, Identity, Subject, Target, TargetKind};
 use weft_store::{Store, StoreError};
 

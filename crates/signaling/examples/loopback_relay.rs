@@ -6,8 +6,8 @@
 
 use std::sync::Arc;
 
+use weft_core::Address;
 use weft_media::{MediaConfig, MediaEngine};
-use weft_signaling::address::Address;
 use weft_signaling::directory::{Directory, DirectoryError, Identity, Subject, Target, TargetKind};
 use weft_signaling::engine::forward_events;
 use weft_signaling::{Signaling, SignalingConfig, router};

@@ -2,7 +2,7 @@
 
 use std::future::Future;
 
-use crate::address::Address;
+use weft_core::Address;
 
 /// Who a verified access token belongs to.
 #[derive(Debug, Clone, PartialEq)]

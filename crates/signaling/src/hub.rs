@@ -12,13 +12,13 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::address::Address;
 use crate::directory::{DirectoryError, Identity, Subject, Target};
 use crate::handshake;
 use crate::media::{MediaEvent, MediaFailure, MediaKind};
 use crate::message::{Connected, Down, Event, REQUESTER_VALIDATION_FAILED, ReqId, Request, Up};
 use crate::rpc::{AUTH_ERROR, RpcError};
 use crate::verto::{self, Cause};
+use weft_core::Address;
 
 /// Identifies one WebSocket connection.
 pub type ConnId = u64;

@@ -2,7 +2,7 @@
 //! `@signalwire/js` 3.30.0 speaks it (`shared/spec/fabric-protocol.md`).
 //!
 //! Layers:
-//! - [`rpc`]: JSON-RPC 2.0 codec with size limits; [`address`], [`verto`], [`handshake`]:
+//! - [`rpc`]: JSON-RPC 2.0 codec with size limits; [`verto`], [`handshake`]:
 //!   small protocol helpers.
 //! - [`session`]: the sans-IO per-connection state machine (handshake, event acks, pings,
 //!   replies within the deadline, duplicate ids, rate and garbage limits).
@@ -21,7 +21,6 @@
 //! 3. Spawn [`engine::forward_events`]`(&engine, signaling.clone())`; call
 //!    [`Signaling::shutdown`] before stopping the listener.
 
-pub mod address;
 pub mod directory;
 pub mod engine;
 pub mod handshake;

@@ -5,12 +5,12 @@ use std::time::Instant;
 use serde_json::{Value, json};
 
 use super::{ConnId, DirectoryCall, Hub, HubOutput, MediaCall, MediaResult, Op};
-use crate::address::{Address, Channel};
 use crate::directory::{DirectoryError, Subject, Target, TargetKind};
 use crate::message::{Invite, ModifyAction, ReqId, Request};
 use crate::room::Role;
 use crate::rpc::{INVALID_PARAMS, RpcError};
 use crate::verto::{self, Cause};
+use weft_core::{Address, Channel};
 
 /// Where a leg is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

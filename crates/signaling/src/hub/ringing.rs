@@ -8,11 +8,11 @@ use serde_json::json;
 use super::calls::{Leg, LegKind, LegState};
 use super::rooms::{Ring, RoomEntry};
 use super::{ConnId, Hub, MediaCall, MediaResult, Op};
-use crate::address::Address;
 use crate::directory::Target;
 use crate::message::ReqId;
 use crate::room::{Role, Room};
 use crate::verto::{self, Cause};
+use weft_core::Address;
 
 impl Hub {
     /// Rings every online session of the target subscriber.

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, connect_async};
-use weft_signaling::address::Address;
+use weft_core::Address;
 use weft_signaling::directory::{Directory, DirectoryError, Identity, Subject, Target, TargetKind};
 use weft_signaling::media::Media;
 use weft_signaling::{Signaling, SignalingConfig, router};
