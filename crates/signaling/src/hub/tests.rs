@@ -9,7 +9,8 @@ const ANSWER: &str = "v=0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=answer\r\n";
 /// An audio-only engine offer.
 const AUDIO_OFFER: &str = "v=0\r\na=group:BUNDLE 0\r\nm=audio 9 UDP 111\r\na=ice-ufrag:u\r\n";
 /// An engine offer with a transport per m-line and no BUNDLE group (what the SDK can answer).
-const OFFER: &str = "v=0\r\nm=audio 9 UDP 111\r\na=ice-ufrag:u0\r\nm=video 9 UDP 96\r\na=ice-ufrag:u1\r\n";
+const OFFER: &str =
+    "v=0\r\nm=audio 9 UDP 111\r\na=ice-ufrag:u0\r\nm=video 9 UDP 96\r\na=ice-ufrag:u1\r\n";
 
 fn subscriber(id: &str) -> Identity {
     Identity {
