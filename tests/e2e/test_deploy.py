@@ -1,6 +1,7 @@
 """The deploy kit (`deploy/`), checked offline: `promtool` accepts the Prometheus scrape config and
 every query of the Grafana dashboard, the dashboard only queries series Weft exports (the README's
-Metrics table, which `test_metrics.py` holds equal to a live scrape), and the Kubernetes base and
+Metrics table, which `test_metrics.py` holds equal to a live scrape), `systemd-analyze verify`
+accepts the unit without warnings, and the Kubernetes base and
 overlays, rendered, pass the Kubernetes schemas (`kubernetes-validate`, strict) and refer only to
 ports, ConfigMaps and Secrets that exist.
 
@@ -128,6 +129,19 @@ def test_compose_and_dockerfile_refer_to_files_that_exist():
     for source in re.findall(r"^COPY (?!--from)(\S+) ", dockerfile, flags=re.M):
         if source != ".":
             assert (REPO_ROOT / source).exists(), f"Dockerfile copies missing {source}"
+
+
+def test_systemd_unit_verifies_cleanly(weft_bin, tmp_path):
+    analyze = shutil.which("systemd-analyze")
+    if analyze is None:
+        pytest.skip("no systemd-analyze on this machine")
+    unit = (DEPLOY / "systemd" / "weft.service").read_text()
+    assert "ExecStart=/usr/local/bin/weft serve" in unit
+    # The installed path does not exist here: point the unit at the binary under test.
+    path = tmp_path / "weft.service"
+    path.write_text(unit.replace("/usr/local/bin/weft", str(Path(weft_bin).resolve())))
+    done = subprocess.run([analyze, "verify", str(path)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and not done.stderr.strip(), f"{done.stdout}\n{done.stderr}"
 
 
 # --- Kubernetes ---------------------------------------------------------------------------------
