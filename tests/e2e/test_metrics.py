@@ -22,7 +22,8 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 README = REPO_ROOT / "README.md"
 # The hub reports sessions and calls once a second, the media shards are polled once a second.
 PUBLISH_WAIT_S = 5.0
-SAMPLE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})? (\S+)$")
+# Label values may hold braces (route patterns such as `/resources/{id}`).
+SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(?:[^"}]|"(?:[^"\\]|\\.)*")*\})? (\S+)$')
 LABEL = re.compile(r'(\w+)="((?:[^"\\]|\\.)*)"')
 
 
@@ -148,7 +149,11 @@ def test_every_documented_series_is_exported_and_moves_with_traffic(weft_factory
     for _ in range(3):
         assert requests.get(server.http_url + route, auth=server.auth, timeout=10).status_code == 200
     assert requests.get(server.http_url + route, timeout=10).status_code == 401
+    missing = f"{route}/00000000-0000-4000-8000-000000000000"
+    assert requests.get(server.http_url + missing, auth=server.auth, timeout=10).status_code == 404
     after_rest = scrape(url)
+    # Counted under the route pattern, never the raw path.
+    assert after_rest.value("weft_http_requests_total", route=route + "/{id}", status="404") == 1
     ok = dict(route=route, method="GET", status="200")
     assert after_rest.value("weft_http_requests_total", **ok) - first.value("weft_http_requests_total", **ok) == 3
     assert after_rest.value("weft_http_requests_total", route=route, status="401") >= 1
