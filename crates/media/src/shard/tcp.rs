@@ -3,7 +3,8 @@
 
 use std::collections::HashMap;
 use std::io::{ErrorKind, Read, Write};
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
+use std::time::{Duration, Instant};
 
 use mio::net::{TcpListener, TcpStream};
 use mio::{Interest, Registry, Token};
@@ -14,8 +15,15 @@ use super::slab::Slab;
 pub(crate) const TCP_CONNS: usize = 1 << 32;
 /// Most simultaneous TCP connections per shard.
 const MAX_CONNS: usize = 4096;
+/// Most simultaneous TCP connections from one IP address (many clients may share a NAT).
+const MAX_CONNS_PER_IP: usize = 256;
 /// Most bytes buffered per connection, in either direction.
 const MAX_BUFFER: usize = 256 * 1024;
+/// A connection that has sent no complete frame this long after it opened is closed.
+const FIRST_FRAME_TIMEOUT: Duration = Duration::from_secs(10);
+/// A connection that has sent nothing this long is closed (a live ICE peer sends consent
+/// checks every few seconds).
+const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// One accepted connection.
 struct Conn {
@@ -23,6 +31,9 @@ struct Conn {
     remote: SocketAddr,
     rbuf: Vec<u8>,
     wbuf: Vec<u8>,
+    opened: Instant,
+    last_read: Instant,
+    framed: bool,
 }
 
 /// The shard's TCP side.
@@ -30,6 +41,7 @@ pub(crate) struct Tcp {
     listener: TcpListener,
     conns: Slab<Conn>,
     by_remote: HashMap<SocketAddr, usize>,
+    per_ip: HashMap<IpAddr, usize>,
 }
 
 impl Tcp {
@@ -38,6 +50,7 @@ impl Tcp {
             listener,
             conns: Slab::default(),
             by_remote: HashMap::new(),
+            per_ip: HashMap::new(),
         }
     }
 
@@ -45,12 +58,13 @@ impl Tcp {
         &mut self.listener
     }
 
-    /// Accepts pending connections.
-    pub(crate) fn accept(&mut self, registry: &Registry) {
+    /// Accepts pending connections (dropping those over the total or per-address cap).
+    pub(crate) fn accept(&mut self, registry: &Registry, now: Instant) {
         loop {
             match self.listener.accept() {
                 Ok((stream, remote)) => {
-                    if self.conns.len() >= MAX_CONNS {
+                    let from_ip = self.per_ip.get(&remote.ip()).copied().unwrap_or(0);
+                    if self.conns.len() >= MAX_CONNS || from_ip >= MAX_CONNS_PER_IP {
                         continue;
                     }
                     let _ = stream.set_nodelay(true);
@@ -59,6 +73,9 @@ impl Tcp {
                         remote,
                         rbuf: Vec::new(),
                         wbuf: Vec::new(),
+                        opened: now,
+                        last_read: now,
+                        framed: false,
                     });
                     let registered = self.conns.get_mut(index).map(|c| {
                         registry.register(
@@ -69,6 +86,7 @@ impl Tcp {
                     });
                     if matches!(registered, Some(Ok(()))) {
                         self.by_remote.insert(remote, index);
+                        *self.per_ip.entry(remote.ip()).or_default() += 1;
                     } else {
                         self.conns.remove(index);
                     }
@@ -87,6 +105,7 @@ impl Tcp {
         index: usize,
         registry: &Registry,
         frames: &mut Vec<Vec<u8>>,
+        now: Instant,
     ) -> Option<SocketAddr> {
         let conn = self.conns.get_mut(index)?;
         let remote = conn.remote;
@@ -99,6 +118,7 @@ impl Tcp {
                     break;
                 }
                 Ok(n) => {
+                    conn.last_read = now;
                     conn.rbuf.extend_from_slice(&chunk[..n]);
                     if conn.rbuf.len() > MAX_BUFFER {
                         open = false;
@@ -121,6 +141,7 @@ impl Tcp {
             }
             frames.push(conn.rbuf[at + 2..at + 2 + len].to_vec());
             at += 2 + len;
+            conn.framed = true;
         }
         conn.rbuf.drain(..at);
         if !open {
@@ -189,6 +210,31 @@ impl Tcp {
         if let Some(mut conn) = self.conns.remove(index) {
             let _ = registry.deregister(&mut conn.stream);
             self.by_remote.remove(&conn.remote);
+            let ip = conn.remote.ip();
+            if let Some(n) = self.per_ip.get_mut(&ip) {
+                *n -= 1;
+                if *n == 0 {
+                    self.per_ip.remove(&ip);
+                }
+            }
+        }
+    }
+
+    /// Closes connections that never sent a frame in time, or went silent.
+    pub(crate) fn expire(&mut self, now: Instant, registry: &Registry) {
+        let stale: Vec<usize> = self
+            .conns
+            .iter()
+            .filter(|(_, c)| {
+                let silent = now.saturating_duration_since(c.last_read) >= IDLE_TIMEOUT;
+                let mute =
+                    !c.framed && now.saturating_duration_since(c.opened) >= FIRST_FRAME_TIMEOUT;
+                silent || mute
+            })
+            .map(|(i, _)| i)
+            .collect();
+        for index in stale {
+            self.close(index, registry);
         }
     }
 
@@ -211,19 +257,19 @@ mod tests {
         let mut tcp = Tcp::new(listener);
         let mut client = std::net::TcpStream::connect(addr).unwrap();
         std::thread::sleep(Duration::from_millis(50));
-        tcp.accept(poll.registry());
+        tcp.accept(poll.registry(), Instant::now());
         assert_eq!(tcp.len(), 1);
         client
             .write_all(&[0, 3, b'a', b'b', b'c', 0, 2, b'x'])
             .unwrap();
         std::thread::sleep(Duration::from_millis(50));
         let mut frames = Vec::new();
-        tcp.read(0, poll.registry(), &mut frames);
+        tcp.read(0, poll.registry(), &mut frames, Instant::now());
         assert_eq!(frames, vec![b"abc".to_vec()]);
         client.write_all(b"y").unwrap();
         std::thread::sleep(Duration::from_millis(50));
         frames.clear();
-        let remote = tcp.read(0, poll.registry(), &mut frames);
+        let remote = tcp.read(0, poll.registry(), &mut frames, Instant::now());
         assert_eq!(frames, vec![b"xy".to_vec()]);
         assert!(tcp.send(remote.unwrap(), b"hello", poll.registry()));
         let mut got = [0u8; 7];
@@ -235,7 +281,41 @@ mod tests {
         drop(client);
         std::thread::sleep(Duration::from_millis(50));
         frames.clear();
-        tcp.read(0, poll.registry(), &mut frames);
+        tcp.read(0, poll.registry(), &mut frames, Instant::now());
         assert_eq!(tcp.len(), 0, "closed on end of stream");
+    }
+
+    #[test]
+    fn silent_and_frameless_connections_expire() {
+        let poll = mio::Poll::new().unwrap();
+        let listener = TcpListener::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let mut tcp = Tcp::new(listener);
+        let start = Instant::now();
+        let _mute = std::net::TcpStream::connect(addr).unwrap();
+        let mut talker = std::net::TcpStream::connect(addr).unwrap();
+        std::thread::sleep(Duration::from_millis(50));
+        tcp.accept(poll.registry(), start);
+        assert_eq!(tcp.len(), 2);
+        talker.write_all(&[0, 1, b'a']).unwrap();
+        std::thread::sleep(Duration::from_millis(50));
+        let mut frames = Vec::new();
+        for index in 0..2 {
+            tcp.read(
+                index,
+                poll.registry(),
+                &mut frames,
+                start + Duration::from_secs(5),
+            );
+        }
+        assert_eq!(frames.len(), 1);
+        tcp.expire(start + FIRST_FRAME_TIMEOUT, poll.registry());
+        assert_eq!(tcp.len(), 1, "the connection that sent no frame is closed");
+        tcp.expire(
+            start + Duration::from_secs(5) + IDLE_TIMEOUT,
+            poll.registry(),
+        );
+        assert_eq!(tcp.len(), 0, "the silent one too, later");
+        assert!(tcp.per_ip.is_empty());
     }
 }

@@ -313,7 +313,7 @@ impl Worker {
                     WAKER => {}
                     LISTENER => {
                         if let Some(tcp) = self.tcp.as_mut() {
-                            tcp.accept(self.poll.registry());
+                            tcp.accept(self.poll.registry(), now);
                         }
                     }
                     Token(t) if t >= TCP_CONNS => {
@@ -385,7 +385,7 @@ impl Worker {
     fn read_tcp(&mut self, index: usize, now: Instant) {
         let Some(tcp) = self.tcp.as_mut() else { return };
         let mut frames = Vec::new();
-        let Some(remote) = tcp.read(index, self.poll.registry(), &mut frames) else {
+        let Some(remote) = tcp.read(index, self.poll.registry(), &mut frames, now) else {
             return;
         };
         for frame in frames {
@@ -1043,6 +1043,9 @@ impl Worker {
                 generation,
                 MemberState::Failed("connect timeout".into()),
             ));
+        }
+        if let Some(tcp) = self.tcp.as_mut() {
+            tcp.expire(now, self.poll.registry());
         }
         self.retry_keyframe_requests(now);
         self.select_layers(now);
