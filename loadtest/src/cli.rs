@@ -23,9 +23,14 @@ pub struct Args {
     #[arg(long, env = "WEFT_API_TOKEN", hide_env_values = true)]
     #[serde(skip)]
     pub api_token: String,
-    /// The server's Prometheus endpoint, scraped every second ("" to skip).
+    /// The server's Prometheus endpoint, scraped every second ("" to skip; `proc:<pid>` reads
+    /// only that local process's CPU from /proc).
     #[arg(long, default_value = "http://127.0.0.1:9100/metrics")]
     pub metrics: String,
+    /// Load-test Janus's VideoRoom at this HTTP API URL (`http://host:port/janus`) instead of
+    /// Weft (for the side-by-side benchmark; `--http` and the credentials are then unused).
+    #[arg(long)]
+    pub janus_url: Option<String>,
     /// Number of rooms.
     #[arg(long, default_value_t = 1)]
     pub rooms: usize,

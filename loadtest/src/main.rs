@@ -10,6 +10,7 @@ mod report;
 mod rest;
 mod rpc;
 mod run;
+mod scrape;
 mod session;
 mod stats;
 mod svg;

@@ -12,10 +12,12 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use crate::cli::Args;
-use crate::http::{HttpUrl, request};
+use crate::http::HttpUrl;
 use crate::media::{CounterSnapshot, MediaDriver, MediaPlan, PeerReport, is_peer_ip};
-use crate::metrics::{self, Scrape};
+use crate::metrics::Scrape;
 use crate::rest::Rest;
+use crate::scrape::Source;
+use crate::session::janus::{self, JanusTarget};
 use crate::session::{Context, JoinRecord, PeerJob, run_peer};
 use crate::udpstat;
 
@@ -23,6 +25,8 @@ use crate::udpstat;
 const SAMPLE_EVERY: Duration = Duration::from_secs(1);
 /// How long to wait after the joins for ICE/DTLS of the last peers.
 const CONNECT_GRACE: Duration = Duration::from_secs(5);
+/// Longest wait for one `/metrics` scrape.
+const SCRAPE_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// One timeline sample.
 #[derive(Debug, Clone)]
@@ -95,12 +99,19 @@ pub async fn run(args: &Args) -> Result<Outcome> {
         .name_prefix
         .clone()
         .unwrap_or_else(|| format!("lt{}", &uuid::Uuid::new_v4().simple().to_string()[..8]));
+    let janus = args
+        .janus_url
+        .as_deref()
+        .map(|url| JanusTarget::new(url, args.publishers).map(Arc::new))
+        .transpose()?;
     let mut addresses = Vec::new();
     for room in 0..args.rooms {
-        let address = rest
-            .create_room(&format!("{prefix}-room{room}"))
-            .await
-            .context("creating a video room")?;
+        let name = format!("{prefix}-room{room}");
+        let address = match &janus {
+            Some(janus) => janus.create_room(&name).await,
+            None => rest.create_room(&name).await,
+        }
+        .context("creating a video room")?;
         addresses.push(address);
     }
     let jobs = plan_peers(args, &prefix, &addresses);
@@ -123,9 +134,7 @@ pub async fn run(args: &Args) -> Result<Outcome> {
         server_ports: Default::default(),
     });
 
-    let metrics_url = (!args.metrics.is_empty())
-        .then(|| HttpUrl::parse(&args.metrics))
-        .transpose()?;
+    let metrics_url = Source::parse(&args.metrics)?;
     let sampler = tokio::spawn(sample(
         ctx.clone(),
         metrics_url,
@@ -141,8 +150,12 @@ pub async fn run(args: &Args) -> Result<Outcome> {
         tokio::time::sleep_until(next).await;
         next += interval;
         let ctx = ctx.clone();
+        let janus = janus.clone();
         tasks.spawn(async move {
-            let record = run_peer(ctx, job.clone()).await;
+            let record = match janus {
+                Some(janus) => janus::run_peer(ctx, janus, job.clone()).await,
+                None => run_peer(ctx, job.clone()).await,
+            };
             (job, record)
         });
     }
@@ -207,7 +220,7 @@ fn progress_bar(total: usize) -> ProgressBar {
 /// Samples counters and metrics every second until the stop, driving the progress bar.
 async fn sample(
     ctx: Arc<Context>,
-    metrics_url: Option<HttpUrl>,
+    metrics_url: Option<Source>,
     bar: ProgressBar,
     mut stop: watch::Receiver<bool>,
     total: usize,
@@ -221,14 +234,14 @@ async fn sample(
             _ = stop.changed() => true,
         };
         let scrape = match &metrics_url {
-            Some(url) => match request("GET", url, None, None).await {
-                Ok((200, body)) => Some(metrics::parse(&String::from_utf8_lossy(&body))),
-                Ok((status, _)) => {
-                    metrics_error = Some(format!("{}: HTTP {status}", url.path));
+            Some(source) => match tokio::time::timeout(SCRAPE_TIMEOUT, source.scrape()).await {
+                Ok(Ok(scrape)) => Some(scrape),
+                Ok(Err(e)) => {
+                    metrics_error = Some(e);
                     None
                 }
-                Err(e) => {
-                    metrics_error = Some(format!("{e:#}"));
+                Err(_) => {
+                    metrics_error = Some(format!("no reading within {SCRAPE_TIMEOUT:?}"));
                     None
                 }
             },

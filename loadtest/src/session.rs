@@ -18,6 +18,8 @@ use crate::media::{MediaDriver, MediaPlan, Milestones, PendingMedia, is_peer_ip,
 use crate::rest::Rest;
 use crate::udpstat;
 
+pub mod janus;
+
 /// How long a hang-up may take at the end.
 const HANGUP_WAIT: Duration = Duration::from_secs(3);
 
@@ -144,6 +146,25 @@ fn ns_since(epoch: Instant) -> u64 {
 }
 
 impl JoinRecord {
+    /// The record of `job`, starting now.
+    fn start(job: &PeerJob, epoch: Instant) -> Self {
+        Self {
+            id: job.plan.id,
+            room: job.room,
+            publisher: job.plan.publish,
+            call_id: None,
+            phases: Phases::default(),
+            joined: false,
+            error: None,
+            server_bye: None,
+            hung_up: false,
+            events: 0,
+            started: ns_since(epoch),
+            handed_off: None,
+            milestones: None,
+        }
+    }
+
     /// Fills the media phases from the worker's milestones (call once media ran).
     pub fn finish(&mut self, expects_media: bool) {
         let Some(m) = &self.milestones else { return };
@@ -185,21 +206,7 @@ impl JoinRecord {
 
 /// Runs one peer until the run stops; returns what its signaling did.
 pub async fn run_peer(ctx: Arc<Context>, job: PeerJob) -> JoinRecord {
-    let mut record = JoinRecord {
-        id: job.plan.id,
-        room: job.room,
-        publisher: job.plan.publish,
-        call_id: None,
-        phases: Phases::default(),
-        joined: false,
-        error: None,
-        server_bye: None,
-        hung_up: false,
-        events: 0,
-        started: ns_since(ctx.epoch),
-        handed_off: None,
-        milestones: None,
-    };
+    let mut record = JoinRecord::start(&job, ctx.epoch);
     let deadline = tokio::time::Instant::now() + ctx.join_timeout;
     let result = tokio::time::timeout_at(deadline, join(&ctx, &job, &mut record)).await;
     let session = match result {

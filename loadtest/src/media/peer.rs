@@ -26,6 +26,8 @@ use weft_media::testkit::{
 use super::Counters;
 use crate::stats::StreamStats;
 
+mod answer;
+
 /// Audio packet interval (Opus 20 ms frames) and size.
 const AUDIO_INTERVAL: Duration = Duration::from_millis(20);
 const AUDIO_PAYLOAD: usize = 80;
@@ -99,17 +101,7 @@ pub struct PendingMedia {
 impl PendingMedia {
     /// Builds the `Rtc` on a new socket bound to `ip` and makes the offer (all candidates inline).
     pub fn offer(plan: MediaPlan, ip: IpAddr, cert: &DtlsCert) -> Result<(Self, String), String> {
-        let socket = std::net::UdpSocket::bind((ip, 0)).map_err(|e| format!("bind {ip}: {e}"))?;
-        socket.set_nonblocking(true).map_err(|e| e.to_string())?;
-        let local = socket.local_addr().map_err(|e| e.to_string())?;
-        let now = Instant::now();
-        let mut rtc = RtcConfig::new()
-            .set_rtp_mode(true)
-            .set_dtls_cert(cert.clone())
-            .set_stats_interval(Some(Duration::from_secs(1)))
-            .build(now);
-        let candidate = Candidate::host(local, "udp").map_err(|e| e.to_string())?;
-        rtc.add_local_candidate(candidate);
+        let (mut rtc, socket, local) = bind_rtc(ip, cert)?;
         let mut api = rtc.sdp_api();
         let first = if plan.publish {
             Direction::SendRecv
@@ -169,34 +161,32 @@ impl PendingMedia {
             .sdp_api()
             .accept_answer(self.pending, answer)
             .map_err(|e| e.to_string())?;
-        let now = Instant::now();
-        Ok(MediaPeer {
-            plan: self.plan,
-            sending: self.sending,
-            rtc: self.rtc,
-            socket: mio::net::UdpSocket::from_std(self.socket),
-            local: self.local,
+        Ok(MediaPeer::running(
+            self.plan,
+            self.sending,
+            self.rtc,
+            self.socket,
+            self.local,
             epoch,
             milestones,
-            alive: true,
-            connected: false,
-            rtc_timeout: now,
-            audio: None,
-            video: None,
-            next_audio: now,
-            next_video: now,
-            last_keyframe: None,
-            keyframe_due: true,
-            picture_id: 0,
-            layer_seq: [1000, 1000, 1000],
-            streams: Vec::new(),
-            by_ssrc: HashMap::new(),
-            ingress: HashMap::new(),
-            egress: HashMap::new(),
-            keyframe_requests: 0,
-            sent_packets: 0,
-        })
+        ))
     }
+}
+
+/// A new `Rtc` (RTP mode, the shared certificate) on a new non-blocking socket bound to `ip`,
+/// with that socket as its one host candidate.
+fn bind_rtc(ip: IpAddr, cert: &DtlsCert) -> Result<(Rtc, std::net::UdpSocket, SocketAddr), String> {
+    let socket = std::net::UdpSocket::bind((ip, 0)).map_err(|e| format!("bind {ip}: {e}"))?;
+    socket.set_nonblocking(true).map_err(|e| e.to_string())?;
+    let local = socket.local_addr().map_err(|e| e.to_string())?;
+    let mut rtc = RtcConfig::new()
+        .set_rtp_mode(true)
+        .set_dtls_cert(cert.clone())
+        .set_stats_interval(Some(Duration::from_secs(1)))
+        .build(Instant::now());
+    let candidate = Candidate::host(local, "udp").map_err(|e| e.to_string())?;
+    rtc.add_local_candidate(candidate);
+    Ok((rtc, socket, local))
 }
 
 /// A publisher's send stream on one m-line.
@@ -257,6 +247,45 @@ pub struct MediaPeer {
 }
 
 impl MediaPeer {
+    /// A peer whose SDP exchange is done, ready for a media worker.
+    fn running(
+        plan: MediaPlan,
+        sending: Vec<(Mid, MediaKind)>,
+        rtc: Rtc,
+        socket: std::net::UdpSocket,
+        local: SocketAddr,
+        epoch: Instant,
+        milestones: Arc<Milestones>,
+    ) -> Self {
+        let now = Instant::now();
+        Self {
+            plan,
+            sending,
+            rtc,
+            socket: mio::net::UdpSocket::from_std(socket),
+            local,
+            epoch,
+            milestones,
+            alive: true,
+            connected: false,
+            rtc_timeout: now,
+            audio: None,
+            video: None,
+            next_audio: now,
+            next_video: now,
+            last_keyframe: None,
+            keyframe_due: true,
+            picture_id: 0,
+            layer_seq: [1000, 1000, 1000],
+            streams: Vec::new(),
+            by_ssrc: HashMap::new(),
+            ingress: HashMap::new(),
+            egress: HashMap::new(),
+            keyframe_requests: 0,
+            sent_packets: 0,
+        }
+    }
+
     /// Whether the `Rtc` is still usable.
     pub fn alive(&self) -> bool {
         self.alive
