@@ -39,30 +39,34 @@ def metrics_url(server) -> str:
     pytest.fail(f"no metrics address in the server log:\n{server.log()}")
 
 
-def test_small_load_test_joins_everyone_and_delivers_media(weft_factory, loadtest_bin, tmp_path):
-    server = weft_factory()
-    report_path, plot_path = tmp_path / "report.json", tmp_path / "plot.svg"
+def run_loadtest(binary: str, server, tmp_path: Path, *args: str) -> dict:
+    """Runs weft-loadtest against `server` with `args`; returns the parsed JSON report."""
+    report_path = tmp_path / "report.json"
     env = {k: v for k, v in os.environ.items() if not k.startswith("WEFT_")}
     env.update(WEFT_PROJECT_ID=server.project_id, WEFT_API_TOKEN=server.api_token)
-    command = [
-        loadtest_bin,
-        "--http", server.http_url,
-        "--metrics", metrics_url(server),
-        "--rooms", str(ROOMS),
-        "--publishers", str(PUBLISHERS),
-        "--subscribers", str(SUBSCRIBERS),
-        "--duration", str(DURATION_S),
-        "--ramp", "20",
-        "--report", str(report_path),
-        "--plot", str(plot_path),
-    ]
+    command = [binary, "--http", server.http_url, "--ramp", "20", "--report", str(report_path), *args]
     done = subprocess.run(
         command, env=env, capture_output=True, text=True, timeout=RUN_TIMEOUT_S, stdin=subprocess.DEVNULL
     )
     assert done.returncode == 0, f"weft-loadtest failed:\n{done.stdout}\n{done.stderr}"
     print(done.stdout)
+    return json.loads(report_path.read_text())
 
-    report = json.loads(report_path.read_text())
+
+def test_small_load_test_joins_everyone_and_delivers_media(weft_factory, loadtest_bin, tmp_path):
+    server = weft_factory()
+    plot_path = tmp_path / "plot.svg"
+    report = run_loadtest(
+        loadtest_bin,
+        server,
+        tmp_path,
+        "--metrics", metrics_url(server),
+        "--rooms", str(ROOMS),
+        "--publishers", str(PUBLISHERS),
+        "--subscribers", str(SUBSCRIBERS),
+        "--duration", str(DURATION_S),
+        "--plot", str(plot_path),
+    )
     total = ROOMS * (PUBLISHERS + SUBSCRIBERS)
     join = report["join"]
     assert (join["attempted"], join["succeeded"]) == (total, total), join
@@ -102,3 +106,27 @@ def test_small_load_test_joins_everyone_and_delivers_media(weft_factory, loadtes
     svg = ET.parse(plot_path).getroot()
     assert svg.tag == "{http://www.w3.org/2000/svg}svg"
     assert len(svg.findall(".//{http://www.w3.org/2000/svg}polyline")) >= 2
+
+
+def test_sdk_shaped_peers_get_the_mix_and_the_speaker(weft_factory, loadtest_bin, tmp_path):
+    """`--slots 1`: one audio and one video m-line, as the browser SDK offers. In a room of four, each
+    subscriber hears the server's mix (audio without a publisher's tag) and sees a publisher's video."""
+    server = weft_factory()
+    report = run_loadtest(
+        loadtest_bin, server, tmp_path,
+        "--metrics", "", "--rooms", "1", "--publishers", "2", "--subscribers", "2",
+        "--slots", "1", "--duration", "5",
+    )
+    assert report["join"]["succeeded"] == 4, report["join"]
+    publishers = {p["id"] for p in report["peers"] if p["publisher"]}
+    for peer in report["peers"]:
+        if peer["publisher"]:
+            continue
+        assert peer["received_all"], peer
+        streams = {s["kind"]: s for s in peer["streams"]}
+        assert set(streams) == {"audio", "video"}, peer
+        assert streams["audio"]["origins"] == [], peer  # the mix carries no publisher's tag
+        assert streams["audio"]["packets"] > 100, peer
+        assert set(streams["video"]["origins"]) <= publishers and streams["video"]["origins"], peer
+        assert streams["video"]["packets"] > 50, peer
+    assert report["media"]["loss_pct"] < 1.0, report["media"]
