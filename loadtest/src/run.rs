@@ -160,7 +160,8 @@ pub async fn run(args: &Args) -> Result<Outcome> {
         });
     }
     // Every join settles within its timeout; then give the last ICE/DTLS handshakes a moment.
-    while ctx.settled.load(Ordering::Relaxed) < total {
+    let settle_by = Instant::now() + ctx.join_timeout + CONNECT_GRACE;
+    while ctx.settled.load(Ordering::Relaxed) < total && Instant::now() < settle_by {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let joined = total - ctx.failed.load(Ordering::Relaxed);
