@@ -4,6 +4,7 @@ mod demux;
 mod forward;
 mod leg;
 mod mixing;
+mod outbox;
 mod peer;
 mod room;
 mod rtcp_stats;

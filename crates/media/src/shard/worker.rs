@@ -18,6 +18,7 @@ use tokio::sync::broadcast;
 use super::demux::{Demux, Match};
 use super::leg::{RtpLeg, parse_rtp};
 use super::mixing::MIX_INTERVAL;
+use super::outbox::Outbox;
 use super::peer::{Peer, Transport};
 use super::room::Room;
 use super::slab::Slab;
@@ -68,6 +69,8 @@ pub struct ShardCounters {
     pub datagrams_out: u64,
     /// Failed sends.
     pub send_errors: u64,
+    /// UDP send calls (fewer than `datagrams_out` when GSO joined runs to one destination).
+    pub send_calls: u64,
     /// Publisher RTP packets received.
     pub rtp_in: u64,
     /// Subscriber RTP packets written (forwarded).
@@ -184,6 +187,7 @@ impl Queues {
 /// Socket and output side of a shard, borrowed apart from the peers.
 pub(super) struct Io {
     pub socket: UdpSocket,
+    pub outbox: Outbox,
     pub events: broadcast::Sender<MediaEvent>,
     pub queues: Queues,
     pub counters: ShardCounters,
@@ -262,6 +266,7 @@ impl Worker {
             timers: TimerHeap::default(),
             directory: setup.directory,
             io: Io {
+                outbox: Outbox::new(&socket),
                 socket,
                 events: setup.events,
                 queues: Queues::default(),
@@ -544,6 +549,16 @@ impl Worker {
                 self.io.queues.dirty = dirty;
             }
         }
+        self.flush_outbox();
+    }
+
+    /// Sends the datagrams the pass produced (see [`Outbox`]).
+    pub(super) fn flush_outbox(&mut self) {
+        let flushed = self.io.outbox.flush(&self.io.socket);
+        let counters = &mut self.io.counters;
+        counters.datagrams_out += flushed.datagrams;
+        counters.send_calls += flushed.calls;
+        counters.send_errors += flushed.errors;
     }
 
     fn handle_connected(&mut self) {
@@ -1154,10 +1169,7 @@ fn drain_peer(
                     io.queues.tcp_out.push((t.destination, t.contents.into()));
                     continue;
                 }
-                match io.socket.send_to(&t.contents, t.destination) {
-                    Ok(_) => io.counters.datagrams_out += 1,
-                    Err(_) => io.counters.send_errors += 1,
-                }
+                io.outbox.push(t.destination, t.contents.into());
             }
             Output::Event(event) => queue_event(index, peer, io, event),
         }
