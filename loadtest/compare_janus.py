@@ -7,11 +7,11 @@ packet: the server process's CPU time from /proc over the steady phase ÷ the RT
 subscribers received in it (`weft-loadtest --metrics proc:<pid>`), and the ratio Janus ÷ Weft.
 
 Weft runs on loopback (its ICE offers loopback candidates). Janus runs in a network namespace
-created here (libnice never offers loopback candidates): a veth pair, 10.77.0.1 inside with
-Janus's HTTP API and its only ICE interface, 10.77.0.2 on this side where the peers bind.
-Needs root (netns) and `janus` (installed with apt-get if missing). Everything started here is
-stopped by PID and the namespace is deleted at the end; a leftover namespace of an interrupted
-run is replaced.
+created here (libnice never offers loopback candidates) with a veth pair: 10.77.x.1 inside, where
+Janus's HTTP API listens and its only ICE interface is, 10.77.x.2 on this side, where the peers
+bind. Needs root (netns) and `janus` (installed with apt-get if missing). Everything started here
+is stopped by PID and the namespace is deleted at the end; namespaces left by interrupted runs
+(their owner PID is gone) are removed first, with what still runs in them.
 
     python3 loadtest/compare_janus.py --subscribers 10,25,50 --duration 20 --json out.json
 """
@@ -19,6 +19,7 @@ run is replaced.
 from __future__ import annotations
 
 import argparse
+import ctypes
 import json
 import os
 import platform
@@ -35,11 +36,8 @@ import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-NETNS = "weft-janus"
-VETH_HOST, VETH_NS = "wjv0", "av0"
-HOST_IP, JANUS_IP = "10.77.0.2", "10.77.0.1"
+NETNS_PREFIX = "weft-janus-"
 JANUS_PORT = 8088
-JANUS_URL = f"http://{JANUS_IP}:{JANUS_PORT}/janus"
 JANUS_LIBS = Path("/usr/lib/x86_64-linux-gnu/janus")
 READY_TIMEOUT_S = 30.0
 
@@ -49,7 +47,15 @@ class BenchError(RuntimeError):
 
 
 def run(*cmd: str, check: bool = True) -> subprocess.CompletedProcess:
-    return subprocess.run(cmd, capture_output=True, text=True, check=check)
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    if check and done.returncode != 0:
+        raise BenchError(f"{' '.join(cmd)} exited with {done.returncode}: {done.stderr.strip()}")
+    return done
+
+
+def die_with_parent() -> None:
+    """In a child before exec: SIGTERM when this script dies, even by SIGKILL (PR_SET_PDEATHSIG)."""
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)
 
 
 def free_port() -> int:
@@ -74,29 +80,68 @@ def ensure_janus() -> str:
     return found
 
 
-def netns_up() -> None:
-    """(Re)creates the namespace and its veth pair."""
-    netns_down()
-    run("ip", "netns", "add", NETNS)
-    run("ip", "link", "add", VETH_HOST, "type", "veth", "peer", "name", VETH_NS)
-    run("ip", "link", "set", VETH_NS, "netns", NETNS)
-    run("ip", "addr", "add", f"{HOST_IP}/24", "dev", VETH_HOST)
-    run("ip", "link", "set", VETH_HOST, "up")
-    for args in (
-        ("addr", "add", f"{JANUS_IP}/24", "dev", VETH_NS),
-        ("link", "set", VETH_NS, "up"),
-        ("link", "set", "lo", "up"),
-    ):
-        run("ip", "netns", "exec", NETNS, "ip", *args)
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
-def netns_down() -> None:
-    run("ip", "link", "del", VETH_HOST, check=False)
-    run("ip", "netns", "del", NETNS, check=False)
+class Netns:
+    """A network namespace for Janus with a veth pair to it, named after the process that made it
+    (concurrent runs do not collide): `janus_ip` inside, `host_ip` on this side, a 10.77.x.0/24
+    that no interface here uses yet."""
+
+    def __init__(self, owner: int) -> None:
+        self.name = f"{NETNS_PREFIX}{owner}"
+        self.veth_host, self.veth_ns = f"wj{owner}h", f"wj{owner}n"
+        used = run("ip", "-4", "-o", "addr", "show").stdout
+        third = next(x for x in range(1, 255) if f" 10.77.{x}." not in used)
+        self.host_ip, self.janus_ip = f"10.77.{third}.2", f"10.77.{third}.1"
+
+    @property
+    def janus_url(self) -> str:
+        return f"http://{self.janus_ip}:{JANUS_PORT}/janus"
+
+    def up(self) -> None:
+        run("ip", "netns", "add", self.name)
+        run("ip", "link", "add", self.veth_host, "type", "veth", "peer", "name", self.veth_ns)
+        run("ip", "link", "set", self.veth_ns, "netns", self.name)
+        run("ip", "addr", "add", f"{self.host_ip}/24", "dev", self.veth_host)
+        run("ip", "link", "set", self.veth_host, "up")
+        for args in (
+            ("addr", "add", f"{self.janus_ip}/24", "dev", self.veth_ns),
+            ("link", "set", self.veth_ns, "up"),
+            ("link", "set", "lo", "up"),
+        ):
+            run("ip", "netns", "exec", self.name, "ip", *args)
+
+    def down(self) -> None:
+        run("ip", "link", "del", self.veth_host, check=False)
+        run("ip", "netns", "del", self.name, check=False)
 
 
-def janus_config(folder: Path) -> None:
-    """A minimal Janus configuration: VideoRoom only, HTTP only, ICE on the namespace's veth."""
+def remove_leftovers() -> None:
+    """Namespaces (and the Janus in them) of earlier runs of this script that did not clean up."""
+    for line in run("ip", "netns", "list", check=False).stdout.splitlines():
+        name = line.split()[0] if line.split() else ""
+        owner = name.removeprefix(NETNS_PREFIX)
+        if name.startswith(NETNS_PREFIX) and owner.isdigit() and not alive(int(owner)):
+            for pid in run("ip", "netns", "pids", name, check=False).stdout.split():
+                try:
+                    os.kill(int(pid), signal.SIGKILL)
+                except (ProcessLookupError, ValueError):
+                    pass
+            run("ip", "link", "del", f"wj{owner}h", check=False)
+            run("ip", "netns", "del", name, check=False)
+
+
+def janus_config(folder: Path, netns: Netns, event_loops: int) -> None:
+    """A minimal Janus configuration: VideoRoom only, HTTP only, ICE on the namespace's veth;
+    `event_loops` > 0 replaces Janus's default thread per handle with that many shared loops."""
     plugins = sorted(p.name for p in (JANUS_LIBS / "plugins").glob("libjanus_*.so"))
     transports = sorted(p.name for p in (JANUS_LIBS / "transports").glob("libjanus_*.so"))
     skip = lambda names, keep: ",".join(n for n in names if n != keep)  # noqa: E731
@@ -108,12 +153,13 @@ def janus_config(folder: Path) -> None:
     events_folder = "{JANUS_LIBS}/events"
     loggers_folder = "{JANUS_LIBS}/loggers"
     debug_level = 3
+    {f"event_loops = {event_loops}" if event_loops > 0 else ""}
     admin_secret = "{secrets.token_hex(8)}"
 }}
 media: {{
 }}
 nat: {{
-    ice_enforce_list = "{VETH_NS}"
+    ice_enforce_list = "{netns.veth_ns}"
 }}
 plugins: {{
     disable = "{skip(plugins, "libjanus_videoroom.so")}"
@@ -134,7 +180,7 @@ events: {{
     base_path = "/janus"
     http = true
     port = {JANUS_PORT}
-    ip = "{JANUS_IP}"
+    ip = "{netns.janus_ip}"
     https = false
 }}
 admin: {{
@@ -172,17 +218,18 @@ class Servers:
         self.weft_http = f"127.0.0.1:{free_port()}"
         self.weft: subprocess.Popen | None = None
         self.janus: subprocess.Popen | None = None
+        self.netns = Netns(os.getpid())
 
     def spawn(self, cmd: list[str], log: Path, env: dict | None = None) -> subprocess.Popen:
         with open(log, "ab") as out:
             proc = subprocess.Popen(
                 cmd, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                cwd=self.work, start_new_session=True,
+                cwd=self.work, start_new_session=True, preexec_fn=die_with_parent,
             )
         self.procs.append(proc)
         return proc
 
-    def start(self, janus_bin: str) -> None:
+    def start(self, janus_bin: str, event_loops: int) -> None:
         env = {k: v for k, v in os.environ.items() if not k.startswith("WEFT_")}
         env.update(
             WEFT_HTTP_LISTEN=self.weft_http,
@@ -199,17 +246,18 @@ class Servers:
         )
         wait_http(f"http://{self.weft_http}/healthz", self.weft, log)
 
-        netns_up()
+        remove_leftovers()
+        self.netns.up()
         config = self.work / "janus-config"
         config.mkdir(exist_ok=True)
-        janus_config(config)
+        janus_config(config, self.netns, event_loops)
         log = self.work / "janus.log"
         # `ip netns exec` execs janus: the PID we get is Janus's own.
         self.janus = self.spawn(
-            ["ip", "netns", "exec", NETNS, janus_bin, "-F", str(config), "-C", str(config / "janus.jcfg")],
+            ["ip", "netns", "exec", self.netns.name, janus_bin, "-F", str(config), "-C", str(config / "janus.jcfg")],
             log,
         )
-        wait_http(f"{JANUS_URL}/info", self.janus, log)
+        wait_http(f"{self.netns.janus_url}/info", self.janus, log)
 
     def stop(self) -> None:
         for proc in reversed(self.procs):
@@ -220,7 +268,7 @@ class Servers:
                 except subprocess.TimeoutExpired:
                     proc.kill()
                     proc.wait()
-        netns_down()
+        self.netns.down()
 
 
 def loadtest(
@@ -232,7 +280,9 @@ def loadtest(
         "--duration", str(duration), "--ramp", "25", "--name-prefix", report.stem,
         "--report", str(report),
     ]
-    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=duration + 180)
+    done = subprocess.run(
+        cmd, env=env, capture_output=True, text=True, timeout=duration + 180, preexec_fn=die_with_parent
+    )
     (report.with_suffix(".log")).write_text(done.stdout + done.stderr)
     if done.returncode != 0 or not report.exists():
         raise BenchError(f"{' '.join(cmd)} exited with {done.returncode}:\n{done.stderr[-3000:]}")
@@ -257,6 +307,10 @@ def main() -> int:
     ap.add_argument("--subscribers", default="10,25,50", help="comma-separated N values")
     ap.add_argument("--duration", type=float, default=20.0, help="steady seconds per run")
     ap.add_argument("--json", type=Path, help="write the results here")
+    ap.add_argument(
+        "--janus-event-loops", type=int, default=0,
+        help="Janus event_loops (default 0: Janus's default, a thread per handle)",
+    )
     ap.add_argument("--work-dir", type=Path, help="keep logs and reports here (default: a temp dir)")
     ap.add_argument("--weft", type=Path, default=ROOT / "target/release/weft")
     ap.add_argument("--loadtest", type=Path, default=ROOT / "target/release/weft-loadtest")
@@ -269,20 +323,24 @@ def main() -> int:
     if os.geteuid() != 0:
         print("needs root (network namespaces)", file=sys.stderr)
         return 2
-    janus_bin = ensure_janus()
+    try:
+        janus_bin = ensure_janus()
+    except BenchError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
     work = args.work_dir or Path(tempfile.mkdtemp(prefix="weft-vs-janus-"))
     work.mkdir(parents=True, exist_ok=True)
     servers = Servers(work, args.weft)
     results = []
     try:
-        servers.start(janus_bin)
+        servers.start(janus_bin, args.janus_event_loops)
         weft = (
             ["--http", f"http://{servers.weft_http}", "--metrics", f"proc:{servers.weft.pid}"],
             dict(os.environ, WEFT_PROJECT_ID=servers.project_id, WEFT_API_TOKEN=servers.api_token),
         )
         # Janus: publishers offer one audio and one video m-line (no extra receive slots).
         janus = (
-            ["--janus-url", JANUS_URL, "--metrics", f"proc:{servers.janus.pid}", "--slots", "1"],
+            ["--janus-url", servers.netns.janus_url, "--metrics", f"proc:{servers.janus.pid}", "--slots", "1"],
             dict(os.environ, WEFT_PROJECT_ID="unused", WEFT_API_TOKEN="unused"),
         )
         for n in counts:
@@ -294,13 +352,18 @@ def main() -> int:
             w, j = row["weft"]["cpu_us_per_packet"], row["janus"]["cpu_us_per_packet"]
             row["janus_over_weft"] = j / w if w and j else None
             results.append(row)
+    except BenchError as e:
+        print(f"error: {e}\nlogs and reports: {work}", file=sys.stderr)
+        return 1
     finally:
         servers.stop()
     out = {
         "machine": {"cpus": os.cpu_count(), "kernel": platform.release(), "janus": run(janus_bin, "--version", check=False).stdout.strip().splitlines()[:1]},
         "duration_s": args.duration,
+        "janus_event_loops": args.janus_event_loops,
         "weft_network": "loopback",
-        "janus_network": f"netns {NETNS}, veth {HOST_IP} <-> {JANUS_IP}",
+        "netns": servers.netns.name,
+        "janus_network": f"a network namespace, veth {servers.netns.host_ip} <-> {servers.netns.janus_ip}",
         "work_dir": str(work),
         "results": results,
     }
