@@ -78,8 +78,8 @@ impl Default for SignalingSettings {
 }
 
 impl SignalingSettings {
-    /// The signaling crate's configuration.
-    pub fn signaling_config(&self) -> Result<weft_signaling::SignalingConfig> {
+    /// The signaling crate's configuration; rooms hold as many members as the media engine takes.
+    pub fn signaling_config(&self, media: &MediaConfig) -> Result<weft_signaling::SignalingConfig> {
         if self.session_grace_secs == 0 || self.ring_timeout_secs == 0 {
             bail!("signaling: session_grace_secs and ring_timeout_secs must be > 0");
         }
@@ -94,6 +94,7 @@ impl SignalingSettings {
         config.hub.ring_timeout = std::time::Duration::from_secs(self.ring_timeout_secs);
         config.hub.max_sessions_per_subject = self.max_sessions_per_subscriber;
         config.hub.max_calls_per_session = self.max_calls_per_session;
+        config.hub.max_members_per_room = media.max_members_per_room;
         config.session.max_frame_bytes = self.max_frame_bytes;
         config.session.max_sdp_bytes = config.session.max_sdp_bytes.min(self.max_frame_bytes);
         config.session.requests_per_sec = self.requests_per_sec;
@@ -472,17 +473,26 @@ mod tests {
             ring_timeout_secs = 20
             max_sessions_per_subscriber = 3
             ice_servers = [{ urls = ["turn:turn.example.test:3478"], username = "u", credential = "p" }]
+            [media]
+            max_members_per_room = 300
         "#;
         let config: Config = toml::from_str(text).unwrap();
-        let signaling = config.signaling.signaling_config().unwrap();
+        let signaling = config.signaling.signaling_config(&config.media).unwrap();
         assert_eq!(signaling.hub.session_grace.as_secs(), 45);
         assert_eq!(signaling.hub.ring_timeout.as_secs(), 20);
         assert_eq!(signaling.hub.max_sessions_per_subject, 3);
         assert_eq!(
+            signaling.hub.max_members_per_room, 300,
+            "rooms hold what media takes"
+        );
+        assert_eq!(
             signaling.session.ice_servers[0]["urls"][0],
             "turn:turn.example.test:3478"
         );
-        let defaults = Config::default().signaling.signaling_config().unwrap();
+        let defaults = Config::default()
+            .signaling
+            .signaling_config(&MediaConfig::default())
+            .unwrap();
         assert_eq!(defaults.session.ice_servers, serde_json::json!([]));
         let mut env = Config::default();
         env.apply_env(|k| match k {
@@ -491,7 +501,7 @@ mod tests {
             _ => None,
         })
         .unwrap();
-        let signaling = env.signaling.signaling_config().unwrap();
+        let signaling = env.signaling.signaling_config(&env.media).unwrap();
         assert_eq!(signaling.hub.ring_timeout.as_secs(), 5);
         assert_eq!(
             signaling.session.ice_servers[0]["urls"],
@@ -500,6 +510,6 @@ mod tests {
         let bad = env.apply_env(|k| (k == "WEFT_SIGNALING_ICE_SERVERS").then(|| "{".into()));
         assert!(bad.is_err());
         env.signaling.ring_timeout_secs = 0;
-        assert!(env.signaling.signaling_config().is_err());
+        assert!(env.signaling.signaling_config(&env.media).is_err());
     }
 }

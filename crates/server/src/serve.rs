@@ -97,7 +97,7 @@ pub async fn run(config: Config) -> Result<()> {
     let media = MediaEngine::start(config.media.clone()).context("starting the media engine")?;
     let directory = StoreDirectory::new(store.clone(), api.issuer.clone());
     let signaling = Signaling::start_observed(
-        config.signaling.signaling_config()?,
+        config.signaling.signaling_config(&config.media)?,
         Arc::new(directory),
         Arc::new(media.clone()),
         Arc::new(crate::metrics::SignalingMetrics(metrics.clone())),

@@ -38,6 +38,8 @@ pub struct HubConfig {
     pub max_queued_events: usize,
     /// Calls (legs) one session may have at a time.
     pub max_calls_per_session: usize,
+    /// Members one video room may hold (the media engine's own cap should be at least this).
+    pub max_members_per_room: usize,
     /// `node_id` reported for members (the shell copies the session's).
     pub node_id: String,
 }
@@ -50,6 +52,7 @@ impl Default for HubConfig {
             max_sessions_per_subject: 10,
             max_queued_events: 1024,
             max_calls_per_session: 8,
+            max_members_per_room: crate::room::MAX_MEMBERS,
             node_id: "weft-node-1".into(),
         }
     }

@@ -18,7 +18,7 @@ pub const LAYOUTS: &[&str] = &[
     "5x5",
 ];
 
-/// Largest number of members in one room.
+/// Largest number of members in one room, unless the room is given another cap.
 pub const MAX_MEMBERS: usize = 100;
 
 /// What a member may do.
@@ -299,6 +299,8 @@ pub struct Room {
     pub layout: String,
     /// Locked: no new members.
     pub locked: bool,
+    /// Most members at once.
+    pub max_members: usize,
     members: Vec<Member>,
 }
 
@@ -318,6 +320,7 @@ impl Room {
             display_name: display_name.into(),
             layout: LAYOUTS[0].into(),
             locked: false,
+            max_members: MAX_MEMBERS,
             members: Vec::new(),
         }
     }
@@ -349,7 +352,7 @@ impl Room {
         if self.locked && info.role != Role::Moderator {
             return Err(RoomError::Locked);
         }
-        if self.members.len() >= MAX_MEMBERS {
+        if self.members.len() >= self.max_members {
             return Err(RoomError::Full);
         }
         if self.member(&info.member_id).is_some() {

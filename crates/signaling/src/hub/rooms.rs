@@ -62,7 +62,9 @@ impl Hub {
             Some(id) => id.clone(),
             None => {
                 let id = uuid::Uuid::new_v4().to_string();
-                let room = Room::new(&target.resource_id, &id, &target.name, &target.display_name);
+                let mut room =
+                    Room::new(&target.resource_id, &id, &target.name, &target.display_name);
+                room.max_members = self.cfg.max_members_per_room;
                 self.rooms.insert(
                     id.clone(),
                     RoomEntry {
