@@ -58,6 +58,7 @@ impl MediaEngine {
         let mut next_port = config.udp_port_min;
         for index in 0..config.shard_count() {
             let socket = bind_in_range(&config, &mut next_port)?;
+            enlarge_buffers(&socket);
             let port = socket
                 .local_addr()
                 .map_err(|e| MediaError::Config(e.to_string()))?
@@ -456,6 +457,26 @@ fn bind_in_range(config: &MediaConfig, next_port: &mut u16) -> Result<UdpSocket,
         "no free UDP port in {}..={}",
         config.udp_port_min, config.udp_port_max
     )))
+}
+
+/// What a shard socket asks the kernel to buffer in each direction: a shard serving hundreds of
+/// members must ride out bursts (keyframes, a stalled loop turn) without the kernel dropping
+/// datagrams. Linux caps the request at `net.core.rmem_max` / `wmem_max`.
+const SHARD_SOCKET_BUFFER: usize = 4 << 20;
+
+/// Asks for [`SHARD_SOCKET_BUFFER`] on a shard socket; warns when the kernel grants much less.
+fn enlarge_buffers(socket: &UdpSocket) {
+    let socket = socket2::SockRef::from(socket);
+    let _ = socket.set_recv_buffer_size(SHARD_SOCKET_BUFFER);
+    let _ = socket.set_send_buffer_size(SHARD_SOCKET_BUFFER);
+    let granted = socket.recv_buffer_size().unwrap_or(0);
+    if granted < SHARD_SOCKET_BUFFER {
+        tracing::warn!(
+            granted,
+            wanted = SHARD_SOCKET_BUFFER,
+            "media socket receive buffer is small; raise net.core.rmem_max and net.core.wmem_max"
+        );
+    }
 }
 
 /// Cores this process may run on.
