@@ -316,6 +316,7 @@ def main() -> int:
     ap.add_argument("--loadtest", type=Path, default=ROOT / "target/release/weft-loadtest")
     args = ap.parse_args()
     counts = [int(n) for n in args.subscribers.split(",") if n.strip()]
+    args.weft, args.loadtest = args.weft.resolve(), args.loadtest.resolve()
     for binary in (args.weft, args.loadtest):
         if not binary.exists():
             print(f"{binary} is missing: cargo build --release -p weft -p weft-loadtest", file=sys.stderr)

@@ -20,6 +20,8 @@ use crate::media::{MediaPeer, Milestones, PendingMedia};
 
 /// Pause between checks for a room's publishers, and between subscriber join attempts.
 const RETRY_EVERY: Duration = Duration::from_millis(100);
+/// The VideoRoom's error code for a feed that does not exist or has no media yet.
+const NO_SUCH_FEED: u64 = 428;
 /// How long the session's destroy may take at the end.
 const DESTROY_WAIT: Duration = Duration::from_secs(3);
 
@@ -210,11 +212,18 @@ async fn subscribe(
     let streams: Vec<Value> = feeds.iter().map(|f| json!({"feed": f})).collect();
     let invited = Instant::now();
     let body = json!({"request": "join", "room": room, "ptype": "subscriber", "streams": streams});
-    s.message(body, None).await?;
-    let event = s.plugin_event(record).await?;
-    if let Some(e) = plugin_error(&plugin_data(&event)) {
-        return Err(format!("join as subscriber: {e}"));
-    }
+    // A publisher's feed exists once its answer is out, but Janus refuses subscriptions to it
+    // (428) until its media is up: retry until then (the join timeout bounds it).
+    let event = loop {
+        s.message(body.clone(), None).await?;
+        let event = s.plugin_event(record).await?;
+        let data = plugin_data(&event);
+        match plugin_error(&data) {
+            None => break event,
+            Some(_) if data["error_code"] == NO_SUCH_FEED => tokio::time::sleep(RETRY_EVERY).await,
+            Some(e) => return Err(format!("join as subscriber: {e}")),
+        }
+    };
     let offer = jsep_sdp(&event, "offer").ok_or("join as subscriber: no offer")?;
     record.phases.invite_to_answer = Some(ms(invited.elapsed()));
     let milestones = Arc::new(Milestones::default());
