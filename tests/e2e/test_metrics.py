@@ -302,8 +302,10 @@ def test_prometheus_sees_forwarded_packets_rise_during_a_load_test(weft_factory,
         assert len(counts) == 6, counts
         # New subscribers need a keyframe: Weft asks the publisher (str0m's stats count the PLI).
         assert counts["pli", "out"] >= 1, counts
-        invites = prometheus_query(base, 'weft_ws_requests_total{method="verto.invite",result="ok"}')
-        assert invites and float(invites[0]["value"][1]) == 3, invites
+        # The synthetic peers came through the real signaling path: a connect and an invite each.
+        for method in ("signalwire.connect", "verto.invite"):
+            seen = prometheus_query(base, f'weft_ws_requests_total{{method="{method}",result="ok"}}')
+            assert seen and float(seen[0]["value"][1]) == 3, (method, seen)
     finally:
         prom.terminate()
         try:
