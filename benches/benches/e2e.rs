@@ -35,9 +35,12 @@ struct Scenario {
 }
 
 fn main() {
+    // BWE stays off: the sink does not send the TWCC feedback str0m's estimator and pacer need, so
+    // with it on the pacer would hold every subscriber to the initial estimate (the load tester,
+    // whose subscribers are live str0m peers, measures with BWE on).
     let scenarios = [
         Scenario {
-            name: "1 shard, full, no BWE",
+            name: "1 shard, full",
             bwe: false,
             shards: 1,
             publishers_per_room: 4,
@@ -45,24 +48,16 @@ fn main() {
             video_interval: Duration::from_millis(1),
         },
         Scenario {
-            name: "1 shard, full",
-            bwe: true,
-            shards: 1,
-            publishers_per_room: 4,
-            subscribers_per_room: 200,
-            video_interval: Duration::from_millis(1),
-        },
-        Scenario {
             name: "1 shard, half",
-            bwe: true,
+            bwe: false,
             shards: 1,
             publishers_per_room: 4,
-            subscribers_per_room: 60,
-            video_interval: Duration::from_millis(1),
+            subscribers_per_room: 100,
+            video_interval: Duration::from_millis(2),
         },
         Scenario {
             name: "2 shards, full",
-            bwe: true,
+            bwe: false,
             shards: 2,
             publishers_per_room: 4,
             subscribers_per_room: 200,
