@@ -42,8 +42,11 @@ const LEGS: usize = 16;
 const LEG_MID: &str = "leg";
 /// Largest datagram read; bigger ones are truncated and rejected by str0m.
 const RECV_BUFFER: usize = 2048;
-/// Datagrams handled between two flushes of queued writes.
+/// Most datagrams handled between two flushes of queued writes.
 const FLUSH_EVERY: usize = 16;
+/// Datagrams a group of received datagrams should cause at most: with large fan-outs the groups
+/// shrink (down to one received datagram), so the last copy leaves soon after the first.
+const FANOUT_BUDGET: u64 = 128;
 /// Interval of keyframe retries, speech and connect-timeout checks, stats.
 const HOUSEKEEPING: Duration = Duration::from_millis(50);
 /// A member that has not connected by then is dropped.
@@ -223,6 +226,8 @@ pub(crate) struct Worker {
     buf: Vec<u8>,
     stopping: bool,
     next_stats: Instant,
+    /// Received datagrams per group, adapted to the fan-out they cause (see [`FANOUT_BUDGET`]).
+    group_limit: usize,
 }
 
 impl Worker {
@@ -276,6 +281,7 @@ impl Worker {
             buf: vec![0; RECV_BUFFER],
             stopping: false,
             next_stats: Instant::now() + STATS_INTERVAL,
+            group_limit: FLUSH_EVERY,
         })
     }
 
@@ -358,8 +364,8 @@ impl Worker {
         }
     }
 
-    /// Reads the socket until it is empty, in groups of `FLUSH_EVERY` datagrams that share one
-    /// clock reading and one flush; records each group's wake-to-sent time.
+    /// Reads the socket until it is empty, in groups of up to `group_limit` datagrams that share
+    /// one clock reading and one flush; records each group's wake-to-sent time.
     fn read_socket(&mut self) {
         let mut group: Option<Instant> = None;
         let mut in_group = 0;
@@ -369,8 +375,8 @@ impl Worker {
                     let now = *group.get_or_insert_with(Instant::now);
                     self.handle_datagram(now, source, len, Protocol::Udp);
                     in_group += 1;
-                    if in_group == FLUSH_EVERY {
-                        self.finish_group(now);
+                    if in_group >= self.group_limit {
+                        self.finish_group(now, in_group);
                         group = None;
                         in_group = 0;
                     }
@@ -382,7 +388,7 @@ impl Worker {
             }
         }
         if let Some(start) = group {
-            self.finish_group(start);
+            self.finish_group(start, in_group);
         }
     }
 
@@ -401,9 +407,15 @@ impl Worker {
         self.settle(now);
     }
 
-    fn finish_group(&mut self, start: Instant) {
+    /// Settles and flushes a group of `received` datagrams; sizes the next group so that it
+    /// causes about [`FANOUT_BUDGET`] datagrams.
+    fn finish_group(&mut self, start: Instant, received: usize) {
+        let before = self.io.counters.datagrams_out;
         self.settle(start);
         self.io.counters.latency.record(start.elapsed());
+        let caused = (self.io.counters.datagrams_out - before).max(1);
+        let fitting = (received as u64 * FANOUT_BUDGET / caused) as usize;
+        self.group_limit = fitting.clamp(1, FLUSH_EVERY);
     }
 
     fn handle_datagram(&mut self, now: Instant, source: SocketAddr, len: usize, proto: Protocol) {
