@@ -239,6 +239,16 @@ fn run(s: &Scenario) -> Result<Outcome, String> {
         - before.iter().map(|c| c.rtp_forwarded).sum::<u64>();
     let datagrams: u64 = after.iter().map(|c| c.datagrams_out).sum::<u64>()
         - before.iter().map(|c| c.datagrams_out).sum::<u64>();
+    let delta = |f: fn(&weft_media::ShardCounters) -> u64| -> u64 {
+        after.iter().map(f).sum::<u64>() - before.iter().map(f).sum::<u64>()
+    };
+    println!(
+        "  ({}: datagrams in {:.0}/s, send calls {:.0}/s, publisher RTP in {:.0}/s)",
+        s.name,
+        delta(|c| c.datagrams_in) as f64 / MEASURE.as_secs_f64(),
+        delta(|c| c.send_calls) as f64 / MEASURE.as_secs_f64(),
+        delta(|c| c.rtp_in) as f64 / MEASURE.as_secs_f64()
+    );
     let mut latency = LatencyHistogram::default();
     for (a, b) in after.iter().zip(&before) {
         for i in 0..latency.counts.len() {
