@@ -96,11 +96,15 @@ class Netns:
     that no interface here uses yet."""
 
     def __init__(self, owner: int) -> None:
-        self.name = f"{NETNS_PREFIX}{owner}"
-        self.veth_host, self.veth_ns = f"wj{owner}h", f"wj{owner}n"
+        self.name, self.veth_host, self.veth_ns = self.names(owner)
         used = run("ip", "-4", "-o", "addr", "show").stdout
         third = next(x for x in range(1, 255) if f" 10.77.{x}." not in used)
         self.host_ip, self.janus_ip = f"10.77.{third}.2", f"10.77.{third}.1"
+
+    @staticmethod
+    def names(owner: int) -> tuple[str, str, str]:
+        """The namespace and the host-side and namespace-side veth of the run of PID `owner`."""
+        return f"{NETNS_PREFIX}{owner}", f"wj{owner}h", f"wj{owner}n"
 
     @property
     def janus_url(self) -> str:
@@ -127,15 +131,16 @@ class Netns:
 def remove_leftovers() -> None:
     """Namespaces (and the Janus in them) of earlier runs of this script that did not clean up."""
     for line in run("ip", "netns", "list", check=False).stdout.splitlines():
-        name = line.split()[0] if line.split() else ""
+        name = (line.split() or [""])[0]
         owner = name.removeprefix(NETNS_PREFIX)
         if name.startswith(NETNS_PREFIX) and owner.isdigit() and not alive(int(owner)):
+            _, veth_host, _ = Netns.names(int(owner))
             for pid in run("ip", "netns", "pids", name, check=False).stdout.split():
                 try:
                     os.kill(int(pid), signal.SIGKILL)
                 except (ProcessLookupError, ValueError):
                     pass
-            run("ip", "link", "del", f"wj{owner}h", check=False)
+            run("ip", "link", "del", veth_host, check=False)
             run("ip", "netns", "del", name, check=False)
 
 
@@ -358,8 +363,9 @@ def main() -> int:
         return 1
     finally:
         servers.stop()
+    janus_version = (run(janus_bin, "--version", check=False).stdout.strip().splitlines() or ["?"])[0]
     out = {
-        "machine": {"cpus": os.cpu_count(), "kernel": platform.release(), "janus": run(janus_bin, "--version", check=False).stdout.strip().splitlines()[:1]},
+        "machine": {"cpus": os.cpu_count(), "kernel": platform.release(), "janus": janus_version},
         "duration_s": args.duration,
         "janus_event_loops": args.janus_event_loops,
         "weft_network": "loopback",
@@ -370,13 +376,27 @@ def main() -> int:
     }
     if args.json:
         args.json.write_text(json.dumps(out, indent=2))
-    print("\n| N | Weft µs/pkt | Janus µs/pkt | Janus ÷ Weft | Weft pkt/s | Janus pkt/s |")
-    print("|---|---|---|---|---|---|")
-    fmt = lambda v, d=1: "–" if v is None else f"{v:.{d}f}"  # noqa: E731
-    for r in results:
-        print(f"| {r['subscribers']} | {fmt(r['weft']['cpu_us_per_packet'], 2)} | {fmt(r['janus']['cpu_us_per_packet'], 2)} "
-              f"| {fmt(r['janus_over_weft'])} | {fmt(r['weft']['received_pps'], 0)} | {fmt(r['janus']['received_pps'], 0)} |")
+    print(table(results))
     return 0
+
+
+def table(results: list[dict]) -> str:
+    """The results as a Markdown table."""
+
+    def fmt(v: float | None, digits: int) -> str:
+        return "–" if v is None else f"{v:.{digits}f}"
+
+    lines = [
+        "\n| N | Weft µs/pkt | Janus µs/pkt | Janus ÷ Weft | Weft pkt/s | Janus pkt/s |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in results:
+        w, j = r["weft"], r["janus"]
+        lines.append(
+            f"| {r['subscribers']} | {fmt(w['cpu_us_per_packet'], 2)} | {fmt(j['cpu_us_per_packet'], 2)} "
+            f"| {fmt(r['janus_over_weft'], 1)} | {fmt(w['received_pps'], 0)} | {fmt(j['received_pps'], 0)} |"
+        )
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":
