@@ -29,7 +29,9 @@ pub struct MediaConfig {
     pub max_members_per_room: usize,
     /// Most multi-slot streams a member receives per kind (last-N).
     pub last_n: usize,
-    /// Run str0m's TWCC bandwidth estimation (and its pacer) per peer; simulcast selection uses it.
+    /// Run str0m's TWCC bandwidth estimation (and its pacer) for members that receive several
+    /// videos (multi-slot clients); their simulcast layers are chosen from it. One-slot members
+    /// (the browser SDK) never run it: it pads every peer to 50 kbit/s even when idle.
     pub bandwidth_estimation: bool,
     /// Pin shard `i` to core `i` (modulo the core count), so each shard keeps its core's caches.
     /// Best when the machine runs little else; off by default.

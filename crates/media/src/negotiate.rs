@@ -48,9 +48,9 @@ impl RtcFactory {
         }
     }
 
-    fn build(&self) -> Result<Rtc, MediaError> {
+    fn build(&self, bwe: bool) -> Result<Rtc, MediaError> {
         let config = server_config(&self.cert);
-        let config = if self.bwe {
+        let config = if bwe {
             config.enable_bwe(Some(INITIAL_ESTIMATE))
         } else {
             config
@@ -76,7 +76,7 @@ impl RtcFactory {
     /// A new `Rtc` that has accepted `offer_sdp`; returns it with the answer SDP.
     pub(crate) fn answer(&self, offer_sdp: &str) -> Result<(Rtc, String), MediaError> {
         let offer = parse_offer(offer_sdp)?;
-        let mut rtc = self.build()?;
+        let mut rtc = self.build(self.bwe && receives_several_videos(offer_sdp))?;
         let answer = guarded(|| rtc.sdp_api().accept_offer(offer))?
             .map_err(|e| MediaError::Sdp(e.to_string()))?;
         Ok((rtc, answer.to_sdp_string()))
@@ -114,7 +114,8 @@ impl RtcFactory {
     }
 
     fn offer_one(&self, kind: Kind, stream: &str) -> Result<OfferPart, MediaError> {
-        let mut rtc = self.build()?;
+        // Inbound call legs are browser SDK clients: one video stream, nothing to choose from.
+        let mut rtc = self.build(false)?;
         let mut mid = None;
         let applied = guarded(|| {
             let mut api = rtc.sdp_api();
@@ -153,6 +154,19 @@ impl OfferPart {
 fn stream_id() -> String {
     use std::hash::{BuildHasher, RandomState};
     format!("weft{:016x}", RandomState::new().hash_one(Instant::now()))
+}
+
+/// Whether an offer has more than one video m-line: a multi-slot (SFU-aware) client that gets
+/// last-N streams and simulcast layers chosen from its bandwidth estimate. Only such members run
+/// str0m's TWCC estimator, whose pacer keeps every peer padded to at least 50 kbit/s even when
+/// idle (≈ 100× the timer wake-ups of a peer without it); one-slot members (the browser SDK)
+/// receive a single video and have no layer to choose.
+fn receives_several_videos(offer_sdp: &str) -> bool {
+    offer_sdp
+        .lines()
+        .filter(|l| l.starts_with("m=video") && !l.starts_with("m=video 0 "))
+        .count()
+        > 1
 }
 
 /// Parses a remote offer.

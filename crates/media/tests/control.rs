@@ -237,3 +237,28 @@ fn bad_requests_get_clear_errors() {
     h.rt.block_on(h.engine.close_room(&small)).expect("close");
     assert_eq!(h.engine.member_count(), 0);
 }
+
+#[test]
+fn idle_sdk_members_are_not_padded() {
+    // Bandwidth estimation is on (the default), but one-slot members do not run it: str0m's
+    // pacer would pad each of them to 50 kbit/s (hundreds of datagrams and timer wake-ups a
+    // second) even with no media flowing.
+    let h = Harness::new(1);
+    let a = h.join(PeerSpec::sdk(1));
+    let b = h.join(PeerSpec::sdk(2));
+    assert!(wait_until(SETTLE, || a.is_connected() && b.is_connected()));
+    a.set_sending(false);
+    b.set_sending(false);
+    std::thread::sleep(Duration::from_secs(1));
+    let counters = || h.rt.block_on(h.engine.shard_counters()).expect("counters")[0].clone();
+    let before = counters();
+    std::thread::sleep(Duration::from_secs(2));
+    let after = counters();
+    let sent = after.datagrams_out - before.datagrams_out;
+    let ticks = after.timer_ticks - before.timer_ticks;
+    assert!(sent < 40, "{sent} datagrams in 2 s to two idle members");
+    assert!(
+        ticks < 80,
+        "{ticks} timer wake-ups in 2 s for two idle members"
+    );
+}

@@ -74,6 +74,8 @@ pub struct ShardCounters {
     pub send_errors: u64,
     /// UDP send calls (fewer than `datagrams_out` when GSO joined runs to one destination).
     pub send_calls: u64,
+    /// Timer wake-ups of peers (str0m asked to be driven at a time, with no input).
+    pub timer_ticks: u64,
     /// Publisher RTP packets received.
     pub rtp_in: u64,
     /// Subscriber RTP packets written (forwarded).
@@ -506,6 +508,7 @@ impl Worker {
                 if let Some(p) = self.peers.get_mut(due.peer) {
                     p.timer_at = None;
                 }
+                self.io.counters.timer_ticks += 1;
                 self.tick(due.peer, now);
             }
         }
