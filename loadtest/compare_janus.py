@@ -242,6 +242,9 @@ class Servers:
             WEFT_METRICS_LISTEN="127.0.0.1:0",
             WEFT_BOOTSTRAP_PROJECT_ID=self.project_id,
             WEFT_BOOTSTRAP_API_TOKEN=self.api_token,
+            # Janus's VideoRoom runs no sender-side bandwidth estimator; neither does Weft here
+            # (str0m's would pad every multi-slot subscriber to 50 kbit/s).
+            WEFT_MEDIA_BANDWIDTH_ESTIMATION="false",
         )
         log = self.work / "weft.log"
         # A fresh data dir: the bootstrap project is created only in an empty one.

@@ -323,6 +323,9 @@ impl Config {
         if let Some(v) = opt("WEFT_MEDIA_SHARDS") {
             self.media.shards = parse("WEFT_MEDIA_SHARDS", v)?;
         }
+        if let Some(v) = opt("WEFT_MEDIA_BANDWIDTH_ESTIMATION") {
+            self.media.bandwidth_estimation = parse("WEFT_MEDIA_BANDWIDTH_ESTIMATION", v)?;
+        }
         if let Some(v) = opt("WEFT_OAUTH_ISSUER") {
             self.oauth.issuer = Some(v);
         }
@@ -497,12 +500,14 @@ mod tests {
         let mut env = Config::default();
         env.apply_env(|k| match k {
             "WEFT_SIGNALING_RING_TIMEOUT_SECS" => Some("5".into()),
+            "WEFT_MEDIA_BANDWIDTH_ESTIMATION" => Some("false".into()),
             "WEFT_SIGNALING_ICE_SERVERS" => Some(r#"[{"urls":"stun:127.0.0.1:3478"}]"#.into()),
             _ => None,
         })
         .unwrap();
         let signaling = env.signaling.signaling_config(&env.media).unwrap();
         assert_eq!(signaling.hub.ring_timeout.as_secs(), 5);
+        assert!(!env.media.bandwidth_estimation);
         assert_eq!(
             signaling.session.ice_servers[0]["urls"],
             "stun:127.0.0.1:3478"
