@@ -38,12 +38,22 @@ def pytest_runtest_makereport(item, call):
     return report
 
 
+def built_binary(name: str, variable: str) -> str:
+    """The release binary `name` (or the path in environment `variable`); fails the test if absent."""
+    binary = os.environ.get(variable) or str(REPO_ROOT / "target" / "release" / name)
+    if not os.access(binary, os.X_OK):
+        pytest.fail(f"{name} not found at {binary}: build it (cargo build --release) or set {variable}")
+    return binary
+
+
 @pytest.fixture(scope="session")
 def weft_bin() -> str:
-    binary = os.environ.get("WEFT_BIN") or str(REPO_ROOT / "target" / "release" / "weft")
-    if not os.access(binary, os.X_OK):
-        pytest.fail(f"weft binary not found at {binary}: build it or set WEFT_BIN")
-    return binary
+    return built_binary("weft", "WEFT_BIN")
+
+
+@pytest.fixture(scope="session")
+def loadtest_bin() -> str:
+    return built_binary("weft-loadtest", "WEFT_LOADTEST_BIN")
 
 
 @pytest.fixture(scope="session")

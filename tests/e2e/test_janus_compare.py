@@ -54,10 +54,8 @@ def janus_ready() -> None:
         sys.path.remove(str(SCRIPT.parent))
 
 
-def test_both_servers_forward_and_report_cpu_per_packet(janus_ready, weft_bin, tmp_path):
-    loadtest = os.environ.get("WEFT_LOADTEST_BIN") or str(REPO_ROOT / "target" / "release" / "weft-loadtest")
-    if not os.access(loadtest, os.X_OK):
-        pytest.fail(f"weft-loadtest not found at {loadtest}: cargo build --release -p weft-loadtest")
+def test_both_servers_forward_and_report_cpu_per_packet(janus_ready, weft_bin, loadtest_bin, tmp_path):
+    loadtest = loadtest_bin
     out = tmp_path / "compare.json"
     command = [
         sys.executable, str(SCRIPT), "--subscribers", str(SUBSCRIBERS), "--duration", str(DURATION_S),

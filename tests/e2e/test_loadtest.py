@@ -6,38 +6,16 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import subprocess
-import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 # The shape issue 6 names for CI: 2 rooms × 2 publishers × 4 subscribers for 20 s.
 ROOMS, PUBLISHERS, SUBSCRIBERS = 2, 2, 4
 DURATION_S = 20
 RUN_TIMEOUT_S = 180
-
-
-@pytest.fixture(scope="module")
-def loadtest_bin() -> str:
-    binary = os.environ.get("WEFT_LOADTEST_BIN") or str(REPO_ROOT / "target" / "release" / "weft-loadtest")
-    if not os.access(binary, os.X_OK):
-        pytest.fail(f"weft-loadtest not found at {binary}: build it (cargo build --release -p weft-loadtest)")
-    return binary
-
-
-def metrics_url(server) -> str:
-    """The metrics listener's URL, from the server's `weft ready` log line (port 0 was asked for)."""
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        found = re.search(r"metrics=(127\.0\.0\.1:\d+)", server.log())
-        if found:
-            return f"http://{found.group(1)}/metrics"
-        time.sleep(0.1)
-    pytest.fail(f"no metrics address in the server log:\n{server.log()}")
 
 
 def run_loadtest(binary: str, server, tmp_path: Path, *args: str) -> dict:
@@ -61,7 +39,7 @@ def test_small_load_test_joins_everyone_and_delivers_media(weft_factory, loadtes
         loadtest_bin,
         server,
         tmp_path,
-        "--metrics", metrics_url(server),
+        "--metrics", server.metrics_url(),
         "--rooms", str(ROOMS),
         "--publishers", str(PUBLISHERS),
         "--subscribers", str(SUBSCRIBERS),

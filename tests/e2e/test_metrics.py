@@ -27,17 +27,6 @@ SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(?:[^"}]|"(?:[^"\\]|\\.)*")*
 LABEL = re.compile(r'(\w+)="((?:[^"\\]|\\.)*)"')
 
 
-def metrics_url(server) -> str:
-    """The metrics listener's URL, from the server's `weft ready` log line (port 0 was asked for)."""
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        found = re.search(r"metrics=(127\.0\.0\.1:\d+)", server.log())
-        if found:
-            return f"http://{found.group(1)}/metrics"
-        time.sleep(0.1)
-    pytest.fail(f"no metrics address in the server log:\n{server.log()}")
-
-
 class Scrape:
     """One parsed scrape: the text, the declared families and their types, and the samples."""
 
@@ -135,7 +124,7 @@ def rpc(ws, id_: str, method: str, params: dict) -> dict:
 
 def test_every_documented_series_is_exported_and_moves_with_traffic(weft_factory, tmp_path):
     server = weft_factory()
-    url = metrics_url(server)
+    url = server.metrics_url()
     first = scrape(url)
 
     for kind in ("audio", "video"):
@@ -215,13 +204,6 @@ def test_every_documented_series_is_exported_and_moves_with_traffic(weft_factory
     promtool_check(last.text, tmp_path)
 
 
-def loadtest_binary() -> str:
-    binary = os.environ.get("WEFT_LOADTEST_BIN") or str(REPO_ROOT / "target" / "release" / "weft-loadtest")
-    if not os.access(binary, os.X_OK):
-        pytest.fail(f"weft-loadtest not found at {binary}: build it (cargo build --release -p weft-loadtest)")
-    return binary
-
-
 def prometheus_query(base: str, query: str) -> list[dict]:
     resp = requests.get(f"{base}/api/v1/query", params={"query": query}, timeout=10)
     assert resp.status_code == 200, resp.text
@@ -230,12 +212,12 @@ def prometheus_query(base: str, query: str) -> list[dict]:
     return body["data"]["result"]
 
 
-def test_prometheus_sees_forwarded_packets_rise_during_a_load_test(weft_factory, tmp_path):
+def test_prometheus_sees_forwarded_packets_rise_during_a_load_test(weft_factory, loadtest_bin, tmp_path):
     prometheus = shutil.which("prometheus")
     if prometheus is None:
         pytest.fail("prometheus is missing: scripts/test-all installs Debian's prometheus package")
     server = weft_factory()
-    url = metrics_url(server)
+    url = server.metrics_url()
     target = url.removeprefix("http://").removesuffix("/metrics")
     config = tmp_path / "prometheus.yml"
     config.write_text(
@@ -267,7 +249,7 @@ def test_prometheus_sees_forwarded_packets_rise_during_a_load_test(weft_factory,
         env.update(WEFT_PROJECT_ID=server.project_id, WEFT_API_TOKEN=server.api_token)
         done = subprocess.run(
             [
-                loadtest_binary(),
+                loadtest_bin,
                 "--http", server.http_url,
                 "--metrics", url,
                 "--rooms", "1",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import signal
 import socket
@@ -146,6 +147,17 @@ class WeftServer:
         """Starts a new process on the same data dir, database, ports and credentials."""
         self.kill()
         self.start()
+
+    def metrics_url(self) -> str:
+        """The metrics listener's `/metrics` URL, from the `weft ready` log line (tests ask for
+        port 0)."""
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            found = re.search(r"metrics=(127\.0\.0\.1:\d+)", self.log())
+            if found:
+                return f"http://{found.group(1)}/metrics"
+            time.sleep(0.1)
+        raise WeftError(f"no metrics address in the server log:\n{self.log()}")
 
     def log(self) -> str:
         """Everything the server printed so far (all starts)."""
