@@ -22,11 +22,19 @@ impl Store {
     pub async fn connect(url: &str) -> Result<Self> {
         sqlx::any::install_default_drivers();
         let sqlite = url.starts_with("sqlite:");
+        // Each connection to an in-memory SQLite database has a database of its own.
+        let in_memory = sqlite && url.contains(":memory:");
         let options = AnyConnectOptions::from_str(url)?;
         let pool = AnyPoolOptions::new()
-            // One SQLite connection serialises this process's writes; other processes (the admin
-            // CLI) wait on the busy timeout.
-            .max_connections(if sqlite { 1 } else { 16 })
+            // SQLite in WAL mode: readers (token checks, address lookups) run beside the one
+            // writer instead of queueing behind its fsync; writers, here or in another process
+            // (the admin CLI), take turns on the busy timeout. Every transaction starts with its
+            // write, so none has to upgrade a read snapshot (which the busy timeout cannot fix).
+            .max_connections(match (sqlite, in_memory) {
+                (true, true) => 1,
+                (true, false) => 4,
+                (false, _) => 16,
+            })
             .acquire_timeout(Duration::from_secs(10))
             .after_connect(move |conn, _meta| {
                 Box::pin(async move {
