@@ -561,25 +561,9 @@ impl Runner {
                 if !self.run_tcp(wait) {
                     break;
                 }
-                match self.drain() {
+                match self.drain_and_send() {
                     Some(t) => timeout = t,
                     None => break,
-                }
-                if self.shared.connected.load(Ordering::Relaxed)
-                    && self.shared.sending.load(Ordering::Relaxed)
-                {
-                    self.send_media(Instant::now());
-                    if self
-                        .rtc
-                        .handle_input(Input::Timeout(Instant::now()))
-                        .is_err()
-                    {
-                        break;
-                    }
-                    match self.drain() {
-                        Some(t) => timeout = t,
-                        None => break,
-                    }
                 }
                 continue;
             }
@@ -615,28 +599,26 @@ impl Runner {
             if result.is_err() && !self.rtc.is_alive() {
                 break;
             }
-            match self.drain() {
+            match self.drain_and_send() {
                 Some(t) => timeout = t,
                 None => break,
             }
-            if self.shared.connected.load(Ordering::Relaxed)
-                && self.shared.sending.load(Ordering::Relaxed)
-            {
-                self.send_media(Instant::now());
-                if self
-                    .rtc
-                    .handle_input(Input::Timeout(Instant::now()))
-                    .is_err()
-                {
-                    break;
-                }
-                match self.drain() {
-                    Some(t) => timeout = t,
-                    None => break,
-                }
-            }
         }
         self.shared.closed.store(true, Ordering::Relaxed);
+    }
+
+    /// Drains the `Rtc`, then, once connected and sending, writes the media that is due and
+    /// drains again; returns the next timeout, or `None` when the peer is done.
+    fn drain_and_send(&mut self) -> Option<Instant> {
+        let timeout = self.drain()?;
+        if !(self.shared.connected.load(Ordering::Relaxed)
+            && self.shared.sending.load(Ordering::Relaxed))
+        {
+            return Some(timeout);
+        }
+        self.send_media(Instant::now());
+        self.rtc.handle_input(Input::Timeout(Instant::now())).ok()?;
+        self.drain()
     }
 
     fn offer_video(&mut self) -> Result<String, String> {
