@@ -20,7 +20,7 @@ use str0m::net::{DatagramRecv, Protocol, Receive};
 use str0m::rtp::{ExtensionValues, RtpPacket, RtpWrite, Ssrc};
 use str0m::{Candidate, Event, IceConnectionState, Input, Output, Rtc, RtcConfig};
 use weft_media::testkit::{
-    SIMULCAST_LAYERS, audio_payload, tag_of, vp8_layer_payload, vp8_payload,
+    SIMULCAST_LAYERS, audio_payload, payload_type, tag_of, vp8_layer_payload, vp8_payload,
 };
 
 use super::Counters;
@@ -436,13 +436,7 @@ impl MediaPeer {
                 MediaKind::Audio => Codec::Opus,
                 MediaKind::Video => Codec::Vp8,
             };
-            let Some(pt) = self
-                .rtc
-                .codec_config()
-                .iter()
-                .find(|c| c.spec().codec == codec)
-                .map(|c| c.pt())
-            else {
+            let Some(pt) = payload_type(&self.rtc, codec) else {
                 continue;
             };
             let sender = Some(Sender {

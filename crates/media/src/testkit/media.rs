@@ -2,6 +2,10 @@
 
 use std::time::Duration;
 
+use str0m::Rtc;
+use str0m::format::Codec;
+use str0m::media::Pt;
+
 /// How often the synthetic publisher sends a keyframe unprompted (long, so tests prove PLI works).
 pub const VP8_KEYFRAME_INTERVAL: Duration = Duration::from_secs(30);
 
@@ -69,6 +73,14 @@ pub fn picture_id_of(payload: &[u8]) -> Option<u16> {
         }
         _ => None,
     }
+}
+
+/// The payload type `rtc` negotiated for `codec`, if any.
+pub fn payload_type(rtc: &Rtc, codec: Codec) -> Option<Pt> {
+    rtc.codec_config()
+        .iter()
+        .find(|c| c.spec().codec == codec)
+        .map(|c| c.pt())
 }
 
 #[cfg(test)]

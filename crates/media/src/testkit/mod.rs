@@ -11,8 +11,8 @@ mod report;
 mod tone;
 
 pub use media::{
-    SIMULCAST_LAYERS, VP8_KEYFRAME_INTERVAL, audio_payload, layer_of, tag_of, vp8_layer_payload,
-    vp8_payload,
+    SIMULCAST_LAYERS, VP8_KEYFRAME_INTERVAL, audio_payload, layer_of, payload_type, tag_of,
+    vp8_layer_payload, vp8_payload,
 };
 pub use memory::MemoryPair;
 pub use peer::{PeerSpec, PendingPeer, TestPeer};

@@ -16,8 +16,8 @@ use str0m::rtp::{ExtensionValues, RtpPacket, RtpWrite};
 use str0m::{Candidate, Event, Input, Output, Rtc, RtcConfig};
 
 use super::media::{
-    SIMULCAST_LAYERS, VP8_KEYFRAME_INTERVAL, audio_payload, layer_of, picture_id_of, tag_of,
-    vp8_layer_payload, vp8_payload,
+    SIMULCAST_LAYERS, VP8_KEYFRAME_INTERVAL, audio_payload, layer_of, payload_type, picture_id_of,
+    tag_of, vp8_layer_payload, vp8_payload,
 };
 use super::report::StreamReport;
 use super::tone::{ToneSink, ToneSource};
@@ -765,13 +765,7 @@ impl Runner {
                 MediaKind::Audio => (Codec::Opus, self.spec.audio),
                 MediaKind::Video => (Codec::Vp8, self.spec.video),
             };
-            let Some(pt) = self
-                .rtc
-                .codec_config()
-                .iter()
-                .find(|c| c.spec().codec == codec)
-                .map(|c| c.pt())
-            else {
+            let Some(pt) = payload_type(&self.rtc, codec) else {
                 continue;
             };
             let sender = Sender {
