@@ -46,10 +46,7 @@ before(async () => {
 }, LIMIT);
 
 afterEach(async (t) => {
-  if (t.passed === false) {
-    for (const p of lab?.pages ?? []) console.log(p.tail());
-    console.log(`--- weft log ---\n${lab?.weft.log().split('\n').slice(-60).join('\n')}`);
-  }
+  if (t.passed === false) lab?.printFailureContext();
 });
 
 after(async () => {

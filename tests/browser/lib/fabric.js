@@ -95,6 +95,12 @@ export class FabricLab {
     return fp;
   }
 
+  /** After a failed test: every page's console tail and the end of the server's log. */
+  printFailureContext() {
+    for (const p of this.pages) console.log(p.tail());
+    console.log(`--- weft log ---\n${this.weft.log().split('\n').slice(-60).join('\n')}`);
+  }
+
   /** Closes every page's browser, the site and the server. */
   async stop() {
     await Promise.allSettled(this.pages.map((p) => p.close()));
