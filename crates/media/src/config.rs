@@ -72,7 +72,7 @@ impl MediaConfig {
         if self.shards > 0 {
             self.shards
         } else {
-            std::thread::available_parallelism().map_or(1, |n| n.get())
+            available_cores()
         }
     }
 
@@ -99,4 +99,9 @@ impl MediaConfig {
         }
         Ok(())
     }
+}
+
+/// Cores this process may run on.
+pub(crate) fn available_cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
 }

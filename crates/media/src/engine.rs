@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::broadcast;
 
-use crate::config::MediaConfig;
+use crate::config::{MediaConfig, available_cores};
 use crate::directory::Directory;
 use crate::error::MediaError;
 use crate::event::MediaEvent;
@@ -477,11 +477,6 @@ fn enlarge_buffers(socket: &UdpSocket) {
             "media socket receive buffer is small; raise net.core.rmem_max and net.core.wmem_max"
         );
     }
-}
-
-/// Cores this process may run on.
-fn available_cores() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
 #[cfg(test)]

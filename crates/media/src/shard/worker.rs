@@ -568,7 +568,7 @@ impl Worker {
     }
 
     /// Sends the datagrams the pass produced (see [`Outbox`]).
-    pub(super) fn flush_outbox(&mut self) {
+    fn flush_outbox(&mut self) {
         let flushed = self.io.outbox.flush(&self.io.socket);
         let counters = &mut self.io.counters;
         counters.datagrams_out += flushed.datagrams;
