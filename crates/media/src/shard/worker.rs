@@ -47,6 +47,9 @@ const FLUSH_EVERY: usize = 16;
 /// Datagrams a group of received datagrams should cause at most: with large fan-outs the groups
 /// shrink (down to one received datagram), so the last copy leaves soon after the first.
 const FANOUT_BUDGET: u64 = 128;
+/// Most groups read from the socket in one loop turn: under sustained load the socket never runs
+/// empty, and commands, timers and the mixer must still get their turn.
+const GROUPS_PER_TURN: usize = 8;
 /// Interval of keyframe retries, speech and connect-timeout checks, stats.
 const HOUSEKEEPING: Duration = Duration::from_millis(50);
 /// A member that has not connected by then is dropped.
@@ -230,6 +233,8 @@ pub(crate) struct Worker {
     next_stats: Instant,
     /// Received datagrams per group, adapted to the fan-out they cause (see [`FANOUT_BUDGET`]).
     group_limit: usize,
+    /// The socket may hold more datagrams than the last turn read.
+    backlog: bool,
 }
 
 impl Worker {
@@ -284,6 +289,7 @@ impl Worker {
             stopping: false,
             next_stats: Instant::now() + STATS_INTERVAL,
             group_limit: FLUSH_EVERY,
+            backlog: false,
         })
     }
 
@@ -309,7 +315,11 @@ impl Worker {
                 next_housekeeping
             };
             let deadline = self.timers.next().map_or(wake, |t| t.min(wake));
-            let timeout = deadline.saturating_duration_since(now);
+            let timeout = if self.backlog {
+                Duration::ZERO
+            } else {
+                deadline.saturating_duration_since(now)
+            };
             if let Err(e) = self.poll.poll(&mut events, Some(timeout))
                 && e.kind() != ErrorKind::Interrupted
             {
@@ -320,9 +330,13 @@ impl Worker {
             if now >= deadline {
                 self.io.counters.loop_lag.record(now - deadline);
             }
+            let mut socket_read = false;
             for event in events.iter() {
                 match event.token() {
-                    SOCKET => self.read_socket(),
+                    SOCKET => {
+                        self.read_socket();
+                        socket_read = true;
+                    }
                     WAKER => {}
                     LISTENER => {
                         if let Some(tcp) = self.tcp.as_mut() {
@@ -341,6 +355,9 @@ impl Worker {
                     }
                     Token(t) => self.read_leg(t - LEGS, now),
                 }
+            }
+            if self.backlog && !socket_read {
+                self.read_socket();
             }
             self.read_commands(now);
             self.run_timers(now);
@@ -366,12 +383,19 @@ impl Worker {
         }
     }
 
-    /// Reads the socket until it is empty, in groups of up to `group_limit` datagrams that share
-    /// one clock reading and one flush; records each group's wake-to-sent time.
+    /// Reads the socket until it is empty or [`GROUPS_PER_TURN`] groups are done (then
+    /// `backlog` is set), in groups of up to `group_limit` datagrams that share one clock reading
+    /// and one flush; records each group's wake-to-sent time.
     fn read_socket(&mut self) {
         let mut group: Option<Instant> = None;
         let mut in_group = 0;
+        let mut groups = 0;
+        self.backlog = false;
         loop {
+            if groups == GROUPS_PER_TURN {
+                self.backlog = true;
+                break;
+            }
             match self.io.socket.recv_from(&mut self.buf) {
                 Ok((len, source)) => {
                     let now = *group.get_or_insert_with(Instant::now);
@@ -381,6 +405,7 @@ impl Worker {
                         self.finish_group(now, in_group);
                         group = None;
                         in_group = 0;
+                        groups += 1;
                     }
                 }
                 Err(e) if e.kind() == ErrorKind::WouldBlock => break,
