@@ -12,7 +12,7 @@
 //!
 //! Run: `cargo bench -p weft-benches --bench e2e` (or `-- <scenario name substring>`)
 
-use std::net::UdpSocket;
+use std::net::{SocketAddr, UdpSocket};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -24,6 +24,8 @@ use weft_media::{
 };
 
 const MEASURE: Duration = Duration::from_secs(5);
+/// How often the sink replays a stopped subscriber's binding request.
+const KEEPALIVE: Duration = Duration::from_secs(1);
 
 struct Scenario {
     name: &'static str,
@@ -128,26 +130,45 @@ struct Outcome {
 
 /// Drains subscriber sockets on one thread without sleeping; counts datagrams.
 struct Sink {
+    add: std::sync::mpsc::Sender<SinkPeer>,
     received: Arc<AtomicU64>,
     stop: Arc<AtomicBool>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
+/// A stopped subscriber: its socket, and the STUN binding request that keeps it alive.
+type SinkPeer = (UdpSocket, Option<(SocketAddr, Vec<u8>)>);
+
 impl Sink {
-    fn start(sockets: Vec<UdpSocket>) -> Result<Self, String> {
-        for s in &sockets {
-            s.set_nonblocking(true).map_err(|e| e.to_string())?;
-        }
+    /// Drains the sockets and, once a second, replays each peer's last binding request: the
+    /// server's ICE-lite agent drops a remote that stops checking (after a few seconds), which
+    /// would shrink the room during the measurement. Peers come in through [`Sink::add`].
+    fn start() -> Self {
+        let (add, added) = std::sync::mpsc::channel::<SinkPeer>();
         let received = Arc::new(AtomicU64::new(0));
         let stop = Arc::new(AtomicBool::new(false));
         let (count, halt) = (received.clone(), stop.clone());
         let thread = std::thread::spawn(move || {
             let mut buf = [0u8; 2048];
+            let mut next_keepalive = Instant::now();
+            let mut peers = Vec::new();
             while !halt.load(Ordering::Relaxed) {
+                peers.extend(added.try_iter());
+                if Instant::now() >= next_keepalive {
+                    for (s, keepalive) in &peers {
+                        if let Some((server, request)) = keepalive {
+                            let _ = s.send_to(request, *server);
+                        }
+                    }
+                    next_keepalive += KEEPALIVE;
+                }
                 let mut got = 0u64;
-                for s in &sockets {
-                    while s.recv(&mut buf).is_ok() {
-                        got += 1;
+                for (s, _) in &peers {
+                    while let Ok(len) = s.recv(&mut buf) {
+                        // STUN (first byte 0 or 1) is the keepalive's answer, not media.
+                        if len > 0 && buf[0] > 1 {
+                            got += 1;
+                        }
                     }
                 }
                 count.fetch_add(got, Ordering::Relaxed);
@@ -156,11 +177,17 @@ impl Sink {
                 }
             }
         });
-        Ok(Self {
+        Self {
+            add,
             received,
             stop,
             thread: Some(thread),
-        })
+        }
+    }
+
+    /// Hands a stopped subscriber (non-blocking socket) to the sink.
+    fn add(&self, peer: SinkPeer) {
+        let _ = self.add.send(peer);
     }
 
     fn received(&self) -> u64 {
@@ -186,7 +213,7 @@ fn run(s: &Scenario) -> Result<Outcome, String> {
     };
     let engine = MediaEngine::start(config).map_err(|e| e.to_string())?;
     let mut publishers = Vec::new();
-    let mut sockets = Vec::new();
+    let sink = Sink::start();
     for room_index in 0..s.shards {
         let room = RoomId::from(format!("room-{room_index}"));
         let big = RoomOptions {
@@ -203,7 +230,10 @@ fn run(s: &Scenario) -> Result<Outcome, String> {
                 discard_media: true,
                 ..PeerSpec::sdk(base + p as u32)
             };
-            publishers.push(join(&rt, &engine, &room, publisher)?);
+            let publisher = join(&rt, &engine, &room, publisher)?;
+            // Quiet while subscribers join: a saturated shard would delay their handshakes.
+            publisher.set_sending(false);
+            publishers.push(publisher);
         }
         for k in 0..s.subscribers_per_room {
             // A slot per publisher: every subscriber receives every publisher's streams.
@@ -213,15 +243,20 @@ fn run(s: &Scenario) -> Result<Outcome, String> {
                 discard_media: true,
                 ..PeerSpec::multi(
                     base + (s.publishers_per_room + k) as u32,
-                    s.publishers_per_room - 1,
+                    s.publishers_per_room,
                 )
             };
             let peer = join(&rt, &engine, &room, subscriber)?;
-            sockets.push(peer.into_socket().ok_or("no socket")?);
+            let keepalive = peer.last_binding_request();
+            let socket = peer.into_socket().ok_or("no socket")?;
+            socket.set_nonblocking(true).map_err(|e| e.to_string())?;
+            sink.add((socket, keepalive));
         }
     }
-    let sink = Sink::start(sockets)?;
-    std::thread::sleep(Duration::from_secs(1));
+    for publisher in &publishers {
+        publisher.set_sending(true);
+    }
+    std::thread::sleep(Duration::from_secs(2));
     let before = rt
         .block_on(engine.shard_counters())
         .map_err(|e| e.to_string())?;
@@ -243,11 +278,18 @@ fn run(s: &Scenario) -> Result<Outcome, String> {
         after.iter().map(f).sum::<u64>() - before.iter().map(f).sum::<u64>()
     };
     println!(
-        "  ({}: datagrams in {:.0}/s, send calls {:.0}/s, publisher RTP in {:.0}/s)",
+        "  ({}: datagrams in {:.0}/s, send calls {:.0}/s, send errors {}, publisher RTP in {:.0}/s, \
+         per kind in {:?} out {:?}, PLI out {}, peers {:?} → {:?})",
         s.name,
         delta(|c| c.datagrams_in) as f64 / MEASURE.as_secs_f64(),
         delta(|c| c.send_calls) as f64 / MEASURE.as_secs_f64(),
-        delta(|c| c.rtp_in) as f64 / MEASURE.as_secs_f64()
+        delta(|c| c.send_errors),
+        delta(|c| c.rtp_in) as f64 / MEASURE.as_secs_f64(),
+        [delta(|c| c.received[0]), delta(|c| c.received[1])],
+        [delta(|c| c.forwarded[0]), delta(|c| c.forwarded[1])],
+        delta(|c| c.rtcp_out[1]),
+        before.iter().map(|c| c.peers).collect::<Vec<_>>(),
+        after.iter().map(|c| c.peers).collect::<Vec<_>>(),
     );
     let mut latency = LatencyHistogram::default();
     for (a, b) in after.iter().zip(&before) {

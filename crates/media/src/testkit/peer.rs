@@ -133,6 +133,8 @@ struct Shared {
     pcm: Mutex<Vec<f32>>,
     sending: AtomicBool,
     streams: Mutex<HashMap<String, StreamReport>>,
+    /// The last STUN binding request the peer sent over UDP, and where to.
+    last_binding_request: Mutex<Option<(SocketAddr, Vec<u8>)>>,
 }
 
 enum PeerCommand {
@@ -245,6 +247,17 @@ impl TestPeer {
             let _ = thread.join();
         }
         self.socket.take()
+    }
+
+    /// The last STUN binding request the peer sent over UDP and its destination. Replaying it
+    /// keeps the server's ICE agent seeing a live remote after [`TestPeer::into_socket`] (an
+    /// ICE-lite server drops a remote that stops checking).
+    pub fn last_binding_request(&self) -> Option<(SocketAddr, Vec<u8>)> {
+        self.shared
+            .last_binding_request
+            .lock()
+            .ok()
+            .and_then(|last| last.clone())
     }
 
     /// The peer's sender tag.
@@ -713,6 +726,11 @@ impl Runner {
                             link.send(&t.contents);
                         }
                     } else {
+                        if is_binding_request(&t.contents) {
+                            if let Ok(mut last) = self.shared.last_binding_request.lock() {
+                                *last = Some((t.destination, t.contents.to_vec()));
+                            }
+                        }
                         let _ = self.socket.send_to(&t.contents, t.destination);
                     }
                 }
@@ -956,4 +974,11 @@ impl Runner {
         }
         report.last_timestamps.push(packet.header.timestamp);
     }
+}
+
+/// Whether a datagram is a STUN binding request (RFC 5389: type 0x0001 and the magic cookie).
+fn is_binding_request(datagram: &[u8]) -> bool {
+    datagram.len() >= 20
+        && datagram[..2] == [0x00, 0x01]
+        && datagram[4..8] == [0x21, 0x12, 0xa4, 0x42]
 }
