@@ -726,10 +726,10 @@ impl Runner {
                             link.send(&t.contents);
                         }
                     } else {
-                        if is_binding_request(&t.contents) {
-                            if let Ok(mut last) = self.shared.last_binding_request.lock() {
-                                *last = Some((t.destination, t.contents.to_vec()));
-                            }
+                        if is_binding_request(&t.contents)
+                            && let Ok(mut last) = self.shared.last_binding_request.lock()
+                        {
+                            *last = Some((t.destination, t.contents.to_vec()));
                         }
                         let _ = self.socket.send_to(&t.contents, t.destination);
                     }
