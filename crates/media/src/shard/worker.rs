@@ -43,10 +43,16 @@ const LEG_MID: &str = "leg";
 /// Largest datagram read; bigger ones are truncated and rejected by str0m.
 const RECV_BUFFER: usize = 2048;
 /// Most datagrams handled between two flushes of queued writes.
-const FLUSH_EVERY: usize = 16;
-/// Datagrams a group of received datagrams should cause at most: with large fan-outs the groups
-/// shrink (down to one received datagram), so the last copy leaves soon after the first.
-const FANOUT_BUDGET: u64 = 128;
+const FLUSH_EVERY: usize = 64;
+/// Datagrams a group of received datagrams should cause while the shard keeps up: with large
+/// fan-outs the groups shrink (down to one received datagram), so the last copy leaves soon after
+/// the first.
+const MIN_FANOUT_BUDGET: u64 = 128;
+/// The budget under sustained load. Each group that fills while more datagrams wait doubles the
+/// budget up to this; a drained socket resets it. Bigger groups tick each subscriber's `Rtc` once
+/// for several packets and let GSO join a subscriber's packets into one send: under load that
+/// buys throughput with latency the backlog would cost anyway.
+const MAX_FANOUT_BUDGET: u64 = 1024;
 /// Most groups read from the socket in one loop turn: under sustained load the socket never runs
 /// empty, and commands, timers and the mixer must still get their turn.
 const GROUPS_PER_TURN: usize = 8;
@@ -231,8 +237,10 @@ pub(crate) struct Worker {
     buf: Vec<u8>,
     stopping: bool,
     next_stats: Instant,
-    /// Received datagrams per group, adapted to the fan-out they cause (see [`FANOUT_BUDGET`]).
+    /// Received datagrams per group, adapted to the fan-out they cause (see [`MIN_FANOUT_BUDGET`]).
     group_limit: usize,
+    /// Datagrams a group may cause, between [`MIN_FANOUT_BUDGET`] and [`MAX_FANOUT_BUDGET`].
+    fanout_budget: u64,
     /// The socket may hold more datagrams than the last turn read.
     backlog: bool,
 }
@@ -289,6 +297,7 @@ impl Worker {
             stopping: false,
             next_stats: Instant::now() + STATS_INTERVAL,
             group_limit: FLUSH_EVERY,
+            fanout_budget: MIN_FANOUT_BUDGET,
             backlog: false,
         })
     }
@@ -387,7 +396,7 @@ impl Worker {
     /// `backlog` is set), in groups of up to `group_limit` datagrams that share one clock reading
     /// and one flush; records each group's wake-to-sent time.
     fn read_socket(&mut self) {
-        let mut group: Option<Instant> = None;
+        let mut group: Option<(Instant, u64)> = None;
         let mut in_group = 0;
         let mut groups = 0;
         self.backlog = false;
@@ -398,24 +407,31 @@ impl Worker {
             }
             match self.io.socket.recv_from(&mut self.buf) {
                 Ok((len, source)) => {
-                    let now = *group.get_or_insert_with(Instant::now);
+                    let rtp_in = self.io.counters.rtp_in;
+                    let (now, rtp_before) = *group.get_or_insert_with(|| (Instant::now(), rtp_in));
                     self.handle_datagram(now, source, len, Protocol::Udp);
                     in_group += 1;
                     if in_group >= self.group_limit {
-                        self.finish_group(now, in_group);
+                        // A full group: more may be waiting, so batch harder.
+                        self.fanout_budget = (self.fanout_budget * 2).min(MAX_FANOUT_BUDGET);
+                        self.finish_group(now, rtp_before);
                         group = None;
                         in_group = 0;
                         groups += 1;
                     }
                 }
-                Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                    // Drained: the shard keeps up, so favour latency again.
+                    self.fanout_budget = MIN_FANOUT_BUDGET;
+                    break;
+                }
                 Err(e) if e.kind() == ErrorKind::Interrupted => continue,
                 // ICMP errors surfacing on the socket (e.g. port unreachable) are not fatal.
                 Err(_) => continue,
             }
         }
-        if let Some(start) = group {
-            self.finish_group(start, in_group);
+        if let Some((start, rtp_before)) = group {
+            self.finish_group(start, rtp_before);
         }
     }
 
@@ -434,15 +450,20 @@ impl Worker {
         self.settle(now);
     }
 
-    /// Settles and flushes a group of `received` datagrams; sizes the next group so that it
-    /// causes about [`FANOUT_BUDGET`] datagrams.
-    fn finish_group(&mut self, start: Instant, received: usize) {
+    /// Settles and flushes a group of datagrams that began when `rtp_in` was `rtp_before`; sizes
+    /// the next group so that it causes about `fanout_budget` datagrams. Only RTP counts: STUN
+    /// checks and RTCP cause next to nothing, and counting them would let a group of media grow
+    /// far past the budget.
+    fn finish_group(&mut self, start: Instant, rtp_before: u64) {
         let before = self.io.counters.datagrams_out;
         self.settle(start);
         self.io.counters.latency.record(start.elapsed());
-        let caused = (self.io.counters.datagrams_out - before).max(1);
-        let fitting = (received as u64 * FANOUT_BUDGET / caused) as usize;
-        self.group_limit = fitting.clamp(1, FLUSH_EVERY);
+        let media = self.io.counters.rtp_in - rtp_before;
+        if media > 0 {
+            let caused = (self.io.counters.datagrams_out - before).max(1);
+            let fitting = (media * self.fanout_budget / caused) as usize;
+            self.group_limit = fitting.clamp(1, FLUSH_EVERY);
+        }
     }
 
     fn handle_datagram(&mut self, now: Instant, source: SocketAddr, len: usize, proto: Protocol) {
