@@ -2,14 +2,18 @@
 //!
 //! Each member sends a distinct Opus tone (pre-encoded, untimed). Per frame the mixer decodes the
 //! three loudest, sums, encodes once for the listeners who are not speakers and once per speaker.
+//! With `g711`, member 0 is a µ-law plain-RTP leg instead (a G.711 tone in; its mix-minus
+//! resampled to 8 kHz and encoded as G.711 out).
 //!
-//! Run: `cargo bench -p weft-benches --bench mixer [-- MEMBERS...]`
+//! Run: `cargo bench -p weft-benches --bench mixer [-- [g711] MEMBERS...]`
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use weft_benches::thread_cpu_time;
-use weft_media::mixer::{MixedFrame, Mixer};
+use weft_media::RtpCodec;
+use weft_media::g711::{self, Law};
+use weft_media::mixer::{FRAME_8K, MixedFrame, Mixer};
 use weft_media::testkit::ToneSource;
 
 /// Frames measured per run (10 s of audio).
@@ -18,22 +22,26 @@ const REPEATS: usize = 3;
 const FRAME_TIME: Duration = Duration::from_millis(20);
 
 fn main() {
-    let sizes: Vec<usize> = std::env::args()
-        .skip(1)
-        .filter_map(|a| a.parse().ok())
-        .collect();
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let leg = args.iter().any(|a| a == "g711");
+    let sizes: Vec<usize> = args.iter().filter_map(|a| a.parse().ok()).collect();
     let sizes = if sizes.is_empty() {
         vec![3, 10, 50]
     } else {
         sizes
     };
-    println!("mixer, 48 kHz mono Opus 20 ms frames, 3 loudest mixed, best of {REPEATS}");
+    let shape = if leg {
+        "member 0 a µ-law leg, the rest 48 kHz mono Opus"
+    } else {
+        "48 kHz mono Opus"
+    };
+    println!("mixer, {shape}, 20 ms frames, 3 loudest mixed, best of {REPEATS}");
     println!(
         "{:>8} {:>14} {:>16} {:>14} {:>10}",
         "members", "µs/frame", "µs/member/frame", "% of a core", "outputs"
     );
     for members in sizes {
-        let (per_frame, outputs) = bench(members);
+        let (per_frame, outputs) = bench(members, leg);
         let us = per_frame.as_secs_f64() * 1e6;
         println!(
             "{:>8} {:>14.0} {:>16.1} {:>13.1}% {:>10}",
@@ -46,18 +54,44 @@ fn main() {
     }
 }
 
-fn bench(members: usize) -> (Duration, usize) {
+/// `FRAMES` µ-law packets of a tone.
+fn g711_tone(freq: f32, amplitude: f32) -> Vec<(Arc<[u8]>, u8)> {
+    let pcm: Vec<f32> = (0..FRAMES * FRAME_8K)
+        .map(|i| amplitude * (std::f32::consts::TAU * freq * i as f32 / 8_000.0).sin())
+        .collect();
+    let level = weft_media::mixer::dbov(amplitude * amplitude / 2.0);
+    pcm.chunks(FRAME_8K)
+        .map(|frame| {
+            let mut bytes = vec![0u8; FRAME_8K];
+            g711::encode(Law::Mu, frame, &mut bytes);
+            (Arc::from(bytes), level)
+        })
+        .collect()
+}
+
+fn bench(members: usize, leg: bool) -> (Duration, usize) {
+    let codec = |m: usize| {
+        if leg && m == 0 {
+            RtpCodec::Pcmu
+        } else {
+            RtpCodec::Opus
+        }
+    };
     let packets: Vec<Vec<(Arc<[u8]>, u8)>> = (0..members)
         .map(|m| {
             // Distinct tones; the first three loudest so the speaker set is stable.
             let amplitude = if m < 3 { 0.3 } else { 0.05 };
-            let mut tone = ToneSource::new(300.0 + 70.0 * m as f32, amplitude);
+            let freq = 300.0 + 70.0 * m as f32;
+            if codec(m) == RtpCodec::Pcmu {
+                return g711_tone(freq, amplitude);
+            }
+            let mut tone = ToneSource::new(freq, amplitude);
             (0..FRAMES)
                 .map(|_| (tone.next_packet(), tone.level()))
                 .collect()
         })
         .collect();
-    let listeners: Vec<usize> = (0..members).collect();
+    let listeners: Vec<(usize, RtpCodec)> = (0..members).map(|m| (m, codec(m))).collect();
     let mut best = Duration::MAX;
     let mut outputs = 0;
     for _ in 0..REPEATS {
@@ -67,7 +101,7 @@ fn bench(members: usize) -> (Duration, usize) {
         for frame in 0..FRAMES {
             for (m, p) in packets.iter().enumerate() {
                 let (payload, level) = &p[frame];
-                mixer.push(m, payload.clone(), *level);
+                mixer.push(m, codec(m), payload.clone(), *level);
             }
             out.clear();
             mixer.mix(&listeners, &mut out).expect("mix");

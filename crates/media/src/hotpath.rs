@@ -15,9 +15,11 @@ use str0m::rtp::{ExtensionValues, RtpPacket, RtpWrite, VideoOrientation, Vp8Desc
 use crate::rewrite::{PictureIdRewriter, StreamRewriter};
 
 /// The str0m configuration of every server-side peer: ICE-lite, RTP mode, the shared certificate,
-/// per-stream stats once a second (the shards' NACK/PLI/FIR counters).
+/// per-stream stats once a second (the shards' NACK/PLI/FIR counters), Opus with RED (RFC 2198)
+/// for peers that offer it.
 pub fn server_config(cert: &DtlsCert) -> RtcConfig {
     RtcConfig::new()
+        .enable_opus(true, true)
         .set_ice_lite(true)
         .set_rtp_mode(true)
         .set_dtls_cert(cert.clone())
@@ -30,7 +32,8 @@ pub struct SlotWriter {
     rewriter: StreamRewriter,
     pictures: PictureIdRewriter,
     waiting_keyframe: bool,
-    pt_map: Option<(Pt, Pt)>,
+    /// Incoming payload type → the subscriber's payload type and its RED payload type, if any.
+    pt_map: Option<(Pt, Pt, Option<Pt>)>,
 }
 
 /// What is being forwarded: one publisher packet with its codec, decided once per fan-out. The
@@ -63,6 +66,18 @@ pub struct Forwarded {
     pub keyframe: bool,
     /// Whether the packet is video (nackable, keyframe-gated).
     pub video: bool,
+    /// The RED (RFC 2198) packet this one was unwrapped from, for subscribers that take RED;
+    /// `payload` is its primary block.
+    pub red: Option<Red>,
+}
+
+/// A RED packet as its publisher sent it.
+#[derive(Debug, Clone)]
+pub struct Red {
+    /// The publisher's RED payload type.
+    pub pt: Pt,
+    /// The RED payload (redundant blocks, then the primary).
+    pub payload: Arc<[u8]>,
 }
 
 impl Forwarded {
@@ -83,7 +98,27 @@ impl Forwarded {
             spec,
             keyframe: video && is_keyframe(spec.codec, &packet.payload),
             video,
+            red: None,
         }
+    }
+
+    /// Turns a RED packet into its primary block, of payload type `primary_pt`, keeping the RED
+    /// original for subscribers that negotiated RED; `false` if the payload is malformed or its
+    /// primary is of another payload type.
+    pub fn unwrap_red(&mut self, primary_pt: Pt) -> bool {
+        let Some((pt, range)) = crate::red::primary(&self.payload) else {
+            return false;
+        };
+        if pt != *primary_pt {
+            return false;
+        }
+        let primary: Arc<[u8]> = Arc::from(&self.payload[range]);
+        self.red = Some(Red {
+            pt: self.pt,
+            payload: std::mem::replace(&mut self.payload, primary),
+        });
+        self.pt = primary_pt;
+        true
     }
 }
 
@@ -117,14 +152,14 @@ impl SlotWriter {
     /// (waiting for a keyframe, no matching codec, stale after a switch, no send stream).
     /// The caller must tick (`Input::Timeout`) and drain `rtc` afterwards to release it.
     pub fn write(&mut self, rtc: &mut Rtc, mid: Mid, f: &Forwarded, now: Instant) -> bool {
-        let out_pt = match self.pt_map {
-            Some((i, o)) if i == f.pt => o,
+        let (out_pt, out_red) = match self.pt_map {
+            Some((i, o, r)) if i == f.pt => (o, r),
             _ => {
-                let Some(o) = matching_pt(rtc, &f.spec) else {
+                let Some((o, r)) = matching_pt(rtc, &f.spec) else {
                     return false;
                 };
-                self.pt_map = Some((f.pt, o));
-                o
+                self.pt_map = Some((f.pt, o, r));
+                (o, r)
             }
         };
         let Some((seq, ts)) = self.admit(f, now) else {
@@ -136,7 +171,17 @@ impl SlotWriter {
             video_orientation: f.video_orientation,
             ..ExtensionValues::default()
         };
-        let mut write = RtpWrite::new(out_pt, seq.into(), ts, f.received, f.payload.clone())
+        let (pt, payload) = match (&f.red, out_red) {
+            // RED to a subscriber that negotiated it, its blocks numbered as the subscriber
+            // numbers the codec.
+            (Some(red), Some(red_pt)) if out_pt == f.pt => (red_pt, red.payload.clone()),
+            (Some(red), Some(red_pt)) => match crate::red::with_block_pt(&red.payload, *out_pt) {
+                Some(p) => (red_pt, Arc::from(p)),
+                None => return false,
+            },
+            _ => (out_pt, f.payload.clone()),
+        };
+        let mut write = RtpWrite::new(pt, seq.into(), ts, f.received, payload)
             .marker(f.marker)
             .ext_vals(ext)
             .nackable(f.video);
@@ -278,8 +323,9 @@ fn vp8_picture_id(payload: &[u8]) -> Option<(u16, bool)> {
     Some((u16::from(hi & 0x7f) << 8 | u16::from(lo), true))
 }
 
-/// The subscriber's payload type for the publisher's codec.
-fn matching_pt(rtc: &Rtc, spec: &CodecSpec) -> Option<Pt> {
+/// The subscriber's payload type for the publisher's codec, and its RED payload type if it
+/// negotiated RED.
+fn matching_pt(rtc: &Rtc, spec: &CodecSpec) -> Option<(Pt, Option<Pt>)> {
     let config = rtc.codec_config();
     config
         .iter()
@@ -289,7 +335,7 @@ fn matching_pt(rtc: &Rtc, spec: &CodecSpec) -> Option<Pt> {
                 .iter()
                 .find(|c| c.spec().codec == spec.codec && c.spec().clock_rate == spec.clock_rate)
         })
-        .map(|c| c.pt())
+        .map(|c| (c.pt(), c.red()))
 }
 
 /// Whether an RTP payload starts a keyframe of `codec` (codecs without a detector count as yes).

@@ -1,6 +1,8 @@
-//! Mix-minus audio for one-slot members: decode the loudest few speakers' Opus, sum them, and
-//! encode once for everyone who is not one of them plus once per chosen speaker (their mix minus
-//! their own voice). Sans-IO: the shard pushes packets and calls [`Mixer::mix`] every 20 ms.
+//! Mix-minus audio for one-slot members: decode the loudest few speakers, sum them, and encode
+//! once for everyone who is not one of them plus once per chosen speaker (their mix minus their
+//! own voice). Inputs and outputs are Opus, or G.711 for plain-RTP legs (resampled between 8 and
+//! 48 kHz; one G.711 encode per distinct mix, like the shared Opus encode). Sans-IO: the shard
+//! pushes packets and calls [`Mixer::mix`] every 20 ms.
 
 use std::collections::hash_map::Entry;
 use std::collections::{HashMap, VecDeque};
@@ -8,10 +10,16 @@ use std::sync::Arc;
 
 use opus_rs::{Application, OpusDecoder, OpusEncoder};
 
+use crate::g711::{self, Law};
+use crate::options::RtpCodec;
+use crate::resample::{Downsampler, FACTOR, Upsampler};
+
 /// Opus clock and the mixer's sample rate.
 pub const SAMPLE_RATE: u32 = 48_000;
 /// Samples in one 20 ms mono frame.
 pub const FRAME: usize = 960;
+/// Samples in one 20 ms frame at G.711's 8 kHz.
+pub const FRAME_8K: usize = FRAME / FACTOR;
 /// Most speakers mixed at once (the loudest by audio level).
 pub const MAX_SPEAKERS: usize = 3;
 /// Packets buffered per input before the oldest is dropped.
@@ -30,10 +38,12 @@ const COMPLEXITY: i32 = 5;
 pub struct MixedFrame {
     /// The listener.
     pub listener: usize,
-    /// The Opus packet (shared between listeners hearing the same mix).
+    /// The packet in the listener's codec (shared between listeners hearing the same mix).
     pub payload: Arc<[u8]>,
     /// The mix's level in `-dBov` (0 loudest, 127 silence).
     pub level: u8,
+    /// The payload's codec.
+    pub codec: RtpCodec,
 }
 
 /// Errors from the codec.
@@ -41,14 +51,34 @@ pub struct MixedFrame {
 #[error("opus: {0}")]
 pub struct MixError(&'static str);
 
+/// How an input's packets become 48 kHz PCM.
+enum Decoder {
+    Opus(OpusDecoder),
+    G711(Law, Upsampler),
+}
+
 struct Input {
-    decoder: OpusDecoder,
+    codec: RtpCodec,
+    decoder: Decoder,
     queue: VecDeque<(Arc<[u8]>, u8)>,
     /// Enough packets are queued to absorb arrival jitter; cleared when the queue runs dry.
     primed: bool,
 }
 
 impl Input {
+    fn new(codec: RtpCodec) -> Option<Self> {
+        let decoder = match codec.law() {
+            Some(law) => Decoder::G711(law, Upsampler::default()),
+            None => Decoder::Opus(OpusDecoder::new(SAMPLE_RATE as i32, 1).ok()?),
+        };
+        Some(Self {
+            codec,
+            decoder,
+            queue: VecDeque::with_capacity(MAX_QUEUE),
+            primed: false,
+        })
+    }
+
     fn pop(&mut self) -> Option<(Arc<[u8]>, u8)> {
         if !self.primed {
             return None;
@@ -57,24 +87,83 @@ impl Input {
         self.primed = !self.queue.is_empty();
         head
     }
+
+    /// Decodes one packet into `out` (one 48 kHz frame); `pcm8` is scratch. Returns the samples
+    /// written.
+    fn decode(
+        &mut self,
+        payload: &[u8],
+        out: &mut [f32],
+        pcm8: &mut [f32],
+    ) -> Result<usize, MixError> {
+        match &mut self.decoder {
+            Decoder::Opus(d) => d.decode(payload, FRAME, out).map_err(MixError),
+            Decoder::G711(law, up) => {
+                let n = payload.len().min(FRAME_8K);
+                g711::decode(*law, &payload[..n], &mut pcm8[..n]);
+                up.process(&pcm8[..n], &mut out[..n * FACTOR]);
+                Ok(n * FACTOR)
+            }
+        }
+    }
+}
+
+/// A chosen speaker's own (mix-minus) encoder.
+enum OwnEncoder {
+    Opus(OpusEncoder),
+    G711(Law, Downsampler),
+}
+
+impl OwnEncoder {
+    fn new(codec: RtpCodec) -> Result<Self, MixError> {
+        Ok(match codec.law() {
+            Some(law) => Self::G711(law, Downsampler::default()),
+            None => Self::Opus(opus_encoder()?),
+        })
+    }
+
+    fn codec(&self) -> RtpCodec {
+        match self {
+            Self::Opus(_) => RtpCodec::Opus,
+            Self::G711(Law::Mu, _) => RtpCodec::Pcmu,
+            Self::G711(Law::A, _) => RtpCodec::Pcma,
+        }
+    }
 }
 
 /// The audio mixer of one room.
 pub struct Mixer {
     inputs: HashMap<usize, Input>,
     shared: OpusEncoder,
-    own: HashMap<usize, OpusEncoder>,
+    /// Decimates the shared mix for G.711 listeners.
+    shared_down: Downsampler,
+    own: HashMap<usize, OwnEncoder>,
     total: Vec<f32>,
     frames: Vec<(usize, Vec<f32>)>,
+    /// The shared mix, clipped.
+    mixed: Vec<f32>,
+    /// The shared mix at 8 kHz.
+    mixed_8k: Vec<f32>,
     scratch: Vec<f32>,
+    scratch_8k: Vec<f32>,
     packet: Vec<u8>,
 }
 
-fn encoder() -> Result<OpusEncoder, MixError> {
+/// The Opus encoder of mixes and transcoded legs: 48 kHz mono VoIP, 32 kbit/s, complexity 5.
+pub(crate) fn opus_encoder() -> Result<OpusEncoder, MixError> {
     let mut e = OpusEncoder::new(SAMPLE_RATE as i32, 1, Application::Voip).map_err(MixError)?;
     e.bitrate_bps = BITRATE;
     e.complexity = COMPLEXITY;
     Ok(e)
+}
+
+/// Index of a codec in per-codec arrays.
+fn codec_index(codec: RtpCodec) -> usize {
+    match codec {
+        RtpCodec::Opus => 0,
+        RtpCodec::Pcmu => 1,
+        RtpCodec::Pcma => 2,
+    }
 }
 
 impl Mixer {
@@ -82,26 +171,34 @@ impl Mixer {
     pub fn new() -> Result<Self, MixError> {
         Ok(Self {
             inputs: HashMap::new(),
-            shared: encoder()?,
+            shared: opus_encoder()?,
+            shared_down: Downsampler::default(),
             own: HashMap::new(),
             total: vec![0.0; FRAME],
             frames: (0..MAX_SPEAKERS).map(|_| (0, vec![0.0; FRAME])).collect(),
+            mixed: vec![0.0; FRAME],
+            mixed_8k: vec![0.0; FRAME_8K],
             scratch: vec![0.0; FRAME],
+            scratch_8k: vec![0.0; FRAME_8K],
             packet: vec![0; MAX_PACKET],
         })
     }
 
-    /// Queues one Opus packet from `member` with its audio level (`-dBov`; 127 when unknown).
-    pub fn push(&mut self, member: usize, payload: Arc<[u8]>, level: u8) {
+    /// Queues one 20 ms packet of `codec` from `member` with its audio level (`-dBov`; 127 when
+    /// unknown).
+    pub fn push(&mut self, member: usize, codec: RtpCodec, payload: Arc<[u8]>, level: u8) {
         let input = match self.inputs.entry(member) {
-            Entry::Occupied(e) => e.into_mut(),
-            Entry::Vacant(v) => match OpusDecoder::new(SAMPLE_RATE as i32, 1) {
-                Ok(decoder) => v.insert(Input {
-                    decoder,
-                    queue: VecDeque::with_capacity(MAX_QUEUE),
-                    primed: false,
-                }),
-                Err(_) => return,
+            Entry::Occupied(e) if e.get().codec == codec => e.into_mut(),
+            Entry::Occupied(mut e) => match Input::new(codec) {
+                Some(input) => {
+                    e.insert(input);
+                    e.into_mut()
+                }
+                None => return,
+            },
+            Entry::Vacant(v) => match Input::new(codec) {
+                Some(input) => v.insert(input),
+                None => return,
             },
         };
         if input.queue.len() == MAX_QUEUE {
@@ -117,9 +214,13 @@ impl Mixer {
         self.own.remove(&member);
     }
 
-    /// Mixes one 20 ms frame for `listeners`; appends one frame per listener to `out`. Nothing is
-    /// produced when no one sent audio.
-    pub fn mix(&mut self, listeners: &[usize], out: &mut Vec<MixedFrame>) -> Result<(), MixError> {
+    /// Mixes one 20 ms frame for `listeners` (each with the codec it receives); appends one frame
+    /// per listener to `out`. Nothing is produced when no one sent audio.
+    pub fn mix(
+        &mut self,
+        listeners: &[(usize, RtpCodec)],
+        out: &mut Vec<MixedFrame>,
+    ) -> Result<(), MixError> {
         let mut heads: Vec<(usize, Arc<[u8]>, u8)> = self
             .inputs
             .iter_mut()
@@ -137,18 +238,18 @@ impl Mixer {
             };
             let frame = &mut self.frames[slot];
             frame.0 = *member;
-            let n = input
-                .decoder
-                .decode(payload, FRAME, &mut frame.1)
-                .map_err(MixError)?;
+            let n = input.decode(payload, &mut frame.1, &mut self.scratch_8k)?;
             frame.1[n.min(FRAME)..].iter_mut().for_each(|s| *s = 0.0);
             for (t, s) in self.total.iter_mut().zip(&frame.1) {
                 *t += s;
             }
         }
         let speakers: Vec<usize> = self.frames[..chosen].iter().map(|f| f.0).collect();
-        let mut shared: Option<(Arc<[u8]>, u8)> = None;
-        for &listener in listeners {
+        // The shared mix per codec, encoded at most once each, and its level.
+        let mut shared: [Option<Arc<[u8]>>; 3] = Default::default();
+        let mut shared_level: Option<u8> = None;
+        let mut shared_8k = false;
+        for &(listener, codec) in listeners {
             if let Some(slot) = speakers.iter().position(|s| *s == listener) {
                 for ((out, t), own) in self
                     .scratch
@@ -158,51 +259,86 @@ impl Mixer {
                 {
                     *out = t - own;
                 }
+                let level = clip(&mut self.scratch);
                 let enc = match self.own.entry(listener) {
-                    Entry::Occupied(e) => e.into_mut(),
-                    Entry::Vacant(v) => v.insert(encoder()?),
+                    Entry::Occupied(e) if e.get().codec() == codec => e.into_mut(),
+                    Entry::Occupied(mut e) => {
+                        e.insert(OwnEncoder::new(codec)?);
+                        e.into_mut()
+                    }
+                    Entry::Vacant(v) => v.insert(OwnEncoder::new(codec)?),
                 };
-                let frame = encode(enc, &mut self.scratch, &mut self.packet)?;
+                let payload = match enc {
+                    OwnEncoder::Opus(e) => encode_opus(e, &self.scratch, &mut self.packet)?,
+                    OwnEncoder::G711(law, down) => {
+                        down.process(&self.scratch, &mut self.scratch_8k);
+                        encode_g711(*law, &self.scratch_8k, &mut self.packet)
+                    }
+                };
                 out.push(MixedFrame {
                     listener,
-                    payload: frame.0,
-                    level: frame.1,
+                    payload,
+                    level,
+                    codec,
                 });
-            } else {
-                if shared.is_none() {
-                    self.scratch.copy_from_slice(&self.total);
-                    shared = Some(encode(
-                        &mut self.shared,
-                        &mut self.scratch,
-                        &mut self.packet,
-                    )?);
-                }
-                if let Some((payload, level)) = &shared {
-                    out.push(MixedFrame {
-                        listener,
-                        payload: payload.clone(),
-                        level: *level,
-                    });
-                }
+                continue;
             }
+            let level = *shared_level.get_or_insert_with(|| {
+                self.mixed.copy_from_slice(&self.total);
+                clip(&mut self.mixed)
+            });
+            let payload = match &mut shared[codec_index(codec)] {
+                Some(payload) => payload.clone(),
+                empty => {
+                    let payload = match codec.law() {
+                        None => encode_opus(&mut self.shared, &self.mixed, &mut self.packet)?,
+                        Some(law) => {
+                            if !shared_8k {
+                                self.shared_down.process(&self.mixed, &mut self.mixed_8k);
+                                shared_8k = true;
+                            }
+                            encode_g711(law, &self.mixed_8k, &mut self.packet)
+                        }
+                    };
+                    empty.insert(payload).clone()
+                }
+            };
+            out.push(MixedFrame {
+                listener,
+                payload,
+                level,
+                codec,
+            });
         }
         Ok(())
     }
 }
 
-/// Clips, encodes and measures one frame.
-fn encode(
-    enc: &mut OpusEncoder,
-    pcm: &mut [f32],
-    packet: &mut [u8],
-) -> Result<(Arc<[u8]>, u8), MixError> {
+/// Clips one frame to full scale; returns its level.
+fn clip(pcm: &mut [f32]) -> u8 {
     let mut energy = 0.0f32;
     for s in pcm.iter_mut() {
         *s = s.clamp(-1.0, 1.0);
         energy += *s * *s;
     }
+    dbov(energy / pcm.len().max(1) as f32)
+}
+
+/// Encodes one clipped 48 kHz frame as Opus.
+fn encode_opus(
+    enc: &mut OpusEncoder,
+    pcm: &[f32],
+    packet: &mut [u8],
+) -> Result<Arc<[u8]>, MixError> {
     let n = enc.encode(pcm, FRAME, packet).map_err(MixError)?;
-    Ok((Arc::from(&packet[..n]), dbov(energy / FRAME as f32)))
+    Ok(Arc::from(&packet[..n]))
+}
+
+/// Encodes one 8 kHz frame as G.711.
+fn encode_g711(law: Law, pcm: &[f32], packet: &mut [u8]) -> Arc<[u8]> {
+    let n = pcm.len().min(packet.len());
+    g711::encode(law, &pcm[..n], &mut packet[..n]);
+    Arc::from(&packet[..n])
 }
 
 /// RFC 6464 level (`-dBov`, 0..=127) of a mean square.
@@ -217,7 +353,7 @@ pub fn dbov(mean_square: f32) -> u8 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testkit::{ToneSource, tone_amplitude};
+    use crate::testkit::{ToneSource, tone_amplitude, tone_amplitude_at};
 
     fn decode_all(packets: &[Arc<[u8]>]) -> Vec<f32> {
         let mut d = OpusDecoder::new(SAMPLE_RATE as i32, 1).unwrap();
@@ -242,10 +378,11 @@ mod tests {
         let mut out = Vec::new();
         for _ in 0..50 {
             for (m, s) in sources.iter_mut().enumerate() {
-                mixer.push(m, s.next_packet(), s.level());
+                mixer.push(m, RtpCodec::Opus, s.next_packet(), s.level());
             }
             out.clear();
-            mixer.mix(&[0, 1, 2, 9], &mut out).unwrap();
+            let listeners = [0, 1, 2, 9].map(|l| (l, RtpCodec::Opus));
+            mixer.mix(&listeners, &mut out).unwrap();
             for f in &out {
                 heard.entry(f.listener).or_default().push(f.payload.clone());
             }
@@ -267,6 +404,81 @@ mod tests {
         for f in freqs {
             assert!(tone_amplitude(&pcm[FRAME * 10..], f) > 0.05);
         }
+    }
+
+    /// 20 ms of a G.711 tone, continuing at sample `start`.
+    fn g711_tone(law: Law, freq: f32, start: usize) -> Arc<[u8]> {
+        let pcm: Vec<f32> = (start..start + FRAME_8K)
+            .map(|i| 0.3 * (std::f32::consts::TAU * freq * i as f32 / 8_000.0).sin())
+            .collect();
+        let mut bytes = vec![0u8; FRAME_8K];
+        g711::encode(law, &pcm, &mut bytes);
+        bytes.into()
+    }
+
+    #[test]
+    fn g711_legs_are_mixed_and_hear_their_mix_minus_in_g711() {
+        let mut mixer = Mixer::new().unwrap();
+        let mut opus = [ToneSource::new(440.0, 0.3), ToneSource::new(660.0, 0.3)];
+        // Members 0 and 1 speak Opus, 2 is a µ-law leg; 9 and 10 only listen.
+        let listeners = [
+            (0, RtpCodec::Opus),
+            (1, RtpCodec::Opus),
+            (2, RtpCodec::Pcmu),
+            (9, RtpCodec::Pcmu),
+            (10, RtpCodec::Pcma),
+        ];
+        let mut heard: HashMap<usize, Vec<MixedFrame>> = HashMap::new();
+        let mut out = Vec::new();
+        for frame in 0..50 {
+            for (m, s) in opus.iter_mut().enumerate() {
+                mixer.push(m, RtpCodec::Opus, s.next_packet(), s.level());
+            }
+            mixer.push(
+                2,
+                RtpCodec::Pcmu,
+                g711_tone(Law::Mu, 990.0, frame * FRAME_8K),
+                13,
+            );
+            out.clear();
+            mixer.mix(&listeners, &mut out).unwrap();
+            // Nothing until the inputs' jitter buffers are primed, then every listener.
+            assert!(out.is_empty() || out.len() == listeners.len());
+            for f in out.drain(..) {
+                heard.entry(f.listener).or_default().push(f);
+            }
+        }
+        // The two G.711 listeners who are not speakers share one mix, each in its own law.
+        assert_eq!(heard[&9][20].payload.len(), FRAME_8K);
+        assert_eq!(heard[&9][20].codec, RtpCodec::Pcmu);
+        assert_eq!(heard[&10][20].codec, RtpCodec::Pcma);
+        let g711_pcm = |frames: &[MixedFrame]| {
+            let mut pcm = vec![0.0; frames.len() * FRAME_8K];
+            for (f, out) in frames.iter().zip(pcm.chunks_mut(FRAME_8K)) {
+                g711::decode(f.codec.law().unwrap(), &f.payload, out);
+            }
+            pcm.split_off(10 * FRAME_8K)
+        };
+        let opus_pcm = |frames: &[MixedFrame]| {
+            let packets: Vec<Arc<[u8]>> = frames.iter().map(|f| f.payload.clone()).collect();
+            decode_all(&packets).split_off(10 * FRAME)
+        };
+        let leg = g711_pcm(&heard[&2]);
+        assert!(tone_amplitude_at(&leg, 440.0, 8_000) > 0.1);
+        assert!(tone_amplitude_at(&leg, 660.0, 8_000) > 0.1);
+        let own = tone_amplitude_at(&leg, 990.0, 8_000);
+        assert!(own < 0.01, "the leg hears itself: {own}");
+        for listener in [9, 10] {
+            let pcm = g711_pcm(&heard[&listener]);
+            for f in [440.0, 660.0, 990.0] {
+                let a = tone_amplitude_at(&pcm, f, 8_000);
+                assert!(a > 0.1, "listener {listener} misses {f} Hz: {a}");
+            }
+        }
+        let member = opus_pcm(&heard[&0]);
+        let leg_heard = tone_amplitude(&member, 990.0);
+        assert!(leg_heard > 0.1, "member 0 misses the leg: {leg_heard}");
+        assert!(tone_amplitude(&member, 440.0) < 0.01);
     }
 
     #[test]

@@ -1,6 +1,9 @@
 //! Small value types used by the control API.
 
 use serde::{Deserialize, Serialize};
+use str0m::format::Codec;
+
+use crate::g711::Law;
 
 /// Audio or video.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -92,7 +95,8 @@ impl Default for LayerPreference {
     }
 }
 
-/// Codec of a plain-RTP leg (no transcoding: WebRTC members must have negotiated the same codec).
+/// Codec of a plain-RTP leg. A G.711 leg's audio is transcoded to and from Opus for WebRTC
+/// members that did not negotiate its codec, and mixed with theirs in rooms of three or more.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RtpCodec {
@@ -102,6 +106,44 @@ pub enum RtpCodec {
     Pcmu,
     /// G.711 A-law, 8 kHz.
     Pcma,
+}
+
+impl RtpCodec {
+    /// The codec of a str0m codec, if it is one of ours.
+    pub fn of(codec: Codec) -> Option<Self> {
+        match codec {
+            Codec::Opus => Some(Self::Opus),
+            Codec::PCMU => Some(Self::Pcmu),
+            Codec::PCMA => Some(Self::Pcma),
+            _ => None,
+        }
+    }
+
+    /// The str0m codec.
+    pub fn codec(self) -> Codec {
+        match self {
+            Self::Opus => Codec::Opus,
+            Self::Pcmu => Codec::PCMU,
+            Self::Pcma => Codec::PCMA,
+        }
+    }
+
+    /// The G.711 law, unless this is Opus.
+    pub fn law(self) -> Option<Law> {
+        match self {
+            Self::Opus => None,
+            Self::Pcmu => Some(Law::Mu),
+            Self::Pcma => Some(Law::A),
+        }
+    }
+
+    /// The RTP clock rate (and sample rate).
+    pub fn clock_rate(self) -> u32 {
+        match self {
+            Self::Opus => crate::mixer::SAMPLE_RATE,
+            Self::Pcmu | Self::Pcma => crate::g711::RATE,
+        }
+    }
 }
 
 /// A plain-RTP leg: audio only, no SRTP.

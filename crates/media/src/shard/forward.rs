@@ -5,6 +5,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::time::{Duration, Instant};
 
 use str0m::change::{SdpAnswer, SdpOffer};
+use str0m::format::Codec;
 use str0m::media::{Direction, KeyframeRequestKind, Mid, Rid};
 use str0m::rtp::RtpPacket;
 
@@ -16,7 +17,8 @@ use crate::event::{MediaEvent, MemberState};
 use crate::hotpath::{Forwarded, PlainHeader};
 use crate::ids::{MemberId, RoomId};
 use crate::negotiate::{AnswerParts, guarded};
-use crate::options::MediaKind;
+use crate::options::{MediaKind, RtpCodec};
+use crate::transcode::Adapted;
 
 /// How much louder (0–100 scale) a member must be to take over from a talking active speaker.
 const SPEAKER_MARGIN: u8 = 5;
@@ -182,17 +184,21 @@ impl Worker {
             return;
         };
         let pt = packet.header.payload_type;
-        let Some(spec) = rtc
+        // A RED payload type belongs to its primary codec.
+        let Some((spec, main_pt)) = rtc
             .codec_config()
             .iter()
-            .find(|c| c.pt() == pt)
-            .map(|c| c.spec())
+            .find(|c| c.pt() == pt || c.red() == Some(pt))
+            .map(|c| (c.spec(), c.pt()))
         else {
             return;
         };
         let Some(line) = p.line_of(mid) else { return };
         let video = p.lines[line].kind == MediaKind::Video;
         let mut forwarded = Forwarded::from_rtp(packet, spec, video);
+        if pt != main_pt && !forwarded.unwrap_red(main_pt) {
+            return;
+        }
         forwarded.rid = rid;
         self.fan_out(publisher, line, &forwarded, now);
     }
@@ -237,9 +243,10 @@ impl Worker {
         };
         if kind == MediaKind::Audio
             && let Some(mixer) = r.mixer.as_mut()
+            && let Some(codec) = RtpCodec::of(forwarded.spec.codec)
         {
             let level = forwarded.audio_level.map_or(127, i8::unsigned_abs);
-            mixer.push(publisher, forwarded.payload.clone(), level);
+            mixer.push(publisher, codec, forwarded.payload.clone(), level);
         }
         let Some(s) = r.sources.get_mut(source) else {
             return;
@@ -636,6 +643,29 @@ pub(super) enum Written {
     No,
 }
 
+/// The codec a subscriber needs for audio of `codec`: `Ok(None)` if it takes `codec` itself,
+/// `Err(())` if it takes none of ours.
+fn audio_codec_for(transport: &Transport, codec: Codec) -> Result<Option<RtpCodec>, ()> {
+    match transport {
+        Transport::WebRtc(rtc) => {
+            let has = |c: Codec| rtc.codec_config().iter().any(|p| p.spec().codec == c);
+            if has(codec) {
+                Ok(None)
+            } else if RtpCodec::of(codec).is_none() {
+                Err(())
+            } else {
+                [RtpCodec::Opus, RtpCodec::Pcmu, RtpCodec::Pcma]
+                    .into_iter()
+                    .find(|c| has(c.codec()))
+                    .map(Some)
+                    .ok_or(())
+            }
+        }
+        Transport::Rtp(leg) if leg.codec.codec() == codec => Ok(None),
+        Transport::Rtp(leg) => Ok(Some(leg.codec)),
+    }
+}
+
 /// Writes a forwarded packet into one of a subscriber's slots.
 fn write_slot(sub: &mut Peer, line: usize, forwarded: &Forwarded, now: Instant) -> Written {
     let Some(l) = sub.lines.get_mut(line) else {
@@ -644,6 +674,23 @@ fn write_slot(sub: &mut Peer, line: usize, forwarded: &Forwarded, now: Instant) 
     let mid = l.mid;
     let Some(slot) = l.slot.as_mut() else {
         return Written::No;
+    };
+    // Audio in a codec the subscriber did not negotiate (a G.711 leg and an Opus member).
+    let converted;
+    let forwarded = if forwarded.video {
+        forwarded
+    } else {
+        match slot
+            .codec
+            .adapt(forwarded, |codec| audio_codec_for(&sub.transport, codec))
+        {
+            Adapted::AsIs => forwarded,
+            Adapted::Converted(f) => {
+                converted = f;
+                &converted
+            }
+            Adapted::Drop => return Written::No,
+        }
     };
     if let Some(rid) = forwarded.rid
         && slot.layer != Some(rid)
@@ -664,9 +711,6 @@ fn write_slot(sub: &mut Peer, line: usize, forwarded: &Forwarded, now: Instant) 
             }
         }
         Transport::Rtp(leg) => {
-            if forwarded.spec.codec != leg.spec().codec {
-                return Written::No;
-            }
             let header = PlainHeader {
                 pt: leg.pt,
                 ssrc: leg.ssrc,

@@ -7,6 +7,8 @@ use mio::net::UdpSocket;
 use str0m::format::{Codec, CodecSpec, FormatParams};
 use str0m::media::Frequency;
 
+use crate::g711;
+use crate::mixer::dbov;
 use crate::options::RtpCodec;
 
 /// A plain-RTP endpoint owned by a shard.
@@ -66,6 +68,13 @@ impl RtpLeg {
             channels,
             format: FormatParams::default(),
         }
+    }
+
+    /// The RFC 6464 level (negative dBov) of a G.711 payload, measured (SIP peers send no level
+    /// extension); `None` for Opus.
+    pub(crate) fn audio_level(&self, payload: &[u8]) -> Option<i8> {
+        let law = self.codec.law()?;
+        Some(-(dbov(g711::mean_square(law, payload)) as i8))
     }
 
     /// Sends the serialised packet in `out` to the latched remote, if any.

@@ -2,10 +2,8 @@
 //! speaker's video.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use str0m::format::Codec;
 use str0m::media::Pt;
 
 use super::forward::Written;
@@ -13,7 +11,7 @@ use super::peer::Transport;
 use super::worker::Worker;
 use crate::event::MemberState;
 use crate::hotpath::{Generated, PlainHeader};
-use crate::mixer::{FRAME, MixedFrame, Mixer};
+use crate::mixer::{FRAME, FRAME_8K, MixedFrame, Mixer};
 use crate::options::{MediaKind, RtpCodec};
 
 /// Mixer frame interval.
@@ -100,21 +98,24 @@ impl Worker {
             let Some(mixer) = r.mixer.as_mut() else {
                 continue;
             };
-            let listeners: Vec<usize> = r
+            let listeners: Vec<(usize, RtpCodec)> = r
                 .members
                 .iter()
-                .copied()
-                .filter(|m| {
-                    self.peers
-                        .get(*m)
-                        .is_some_and(|p| p.mixed && p.connected && !p.deaf)
+                .filter_map(|m| {
+                    let p = self.peers.get(*m)?;
+                    let codec = match &p.transport {
+                        Transport::WebRtc(_) => RtpCodec::Opus,
+                        Transport::Rtp(leg) => leg.codec,
+                    };
+                    (p.mixed && p.connected && !p.deaf).then_some((*m, codec))
                 })
                 .collect();
             frames.clear();
             let mixed = catch_unwind(AssertUnwindSafe(|| mixer.mix(&listeners, &mut frames)));
             // Time always advances (a skipped frame is silence); the sequence only when sent.
-            let (seq, ts) = (r.mix_seq, r.mix_ts);
+            let (seq, ts) = (r.mix_seq, [r.mix_ts, r.mix_ts_8k]);
             r.mix_ts = r.mix_ts.wrapping_add(FRAME as u32);
+            r.mix_ts_8k = r.mix_ts_8k.wrapping_add(FRAME_8K as u32);
             if !frames.is_empty() {
                 r.mix_seq += 1;
             }
@@ -132,20 +133,20 @@ impl Worker {
                 }
             }
             for frame in frames.drain(..) {
-                self.write_mixed(frame.listener, seq, ts, frame.payload, frame.level, now);
+                let ts = if frame.codec.law().is_some() {
+                    ts[1]
+                } else {
+                    ts[0]
+                };
+                self.write_mixed(&frame, seq, ts, now);
             }
         }
     }
 
-    fn write_mixed(
-        &mut self,
-        listener: usize,
-        seq: u64,
-        ts: u32,
-        payload: Arc<[u8]>,
-        level: u8,
-        now: Instant,
-    ) {
+    /// Writes one mixed frame to its listener; `ts` is in the frame's codec clock.
+    fn write_mixed(&mut self, frame: &MixedFrame, seq: u64, ts: u32, now: Instant) {
+        let listener = frame.listener;
+        let (payload, level) = (frame.payload.clone(), frame.level);
         let Some(p) = self.peers.get_mut(listener) else {
             return;
         };
@@ -162,14 +163,14 @@ impl Worker {
                 let pt = rtc
                     .codec_config()
                     .iter()
-                    .find(|c| c.spec().codec == Codec::Opus)
+                    .find(|c| c.spec().codec == frame.codec.codec())
                     .map(|c| c.pt());
                 let Some(pt) = pt else { return Written::No };
                 let g = Generated {
                     pt,
                     seq,
                     ts,
-                    clock_rate: crate::mixer::SAMPLE_RATE,
+                    clock_rate: frame.codec.clock_rate(),
                     payload,
                     level,
                 };
@@ -180,7 +181,7 @@ impl Worker {
                 }
             }
             Transport::Rtp(leg) => {
-                if leg.codec != RtpCodec::Opus {
+                if leg.codec != frame.codec {
                     return Written::No;
                 }
                 let header = PlainHeader {
@@ -191,7 +192,7 @@ impl Worker {
                     pt: Pt::new_with_value(leg.pt),
                     seq,
                     ts,
-                    clock_rate: crate::mixer::SAMPLE_RATE,
+                    clock_rate: frame.codec.clock_rate(),
                     payload,
                     level,
                 };

@@ -14,6 +14,7 @@ use crate::ids::MemberId;
 use crate::negotiate::PendingOffer;
 use crate::options::{LayerPreference, MediaKind, MemberOptions};
 use crate::speech::SpeechDetector;
+use crate::transcode::SlotCodec;
 
 /// How a member's media travels.
 pub(crate) enum Transport {
@@ -80,6 +81,8 @@ pub(crate) struct Slot {
     /// Simulcast: the layer being forwarded, and the one to switch to on its next keyframe.
     pub layer: Option<Rid>,
     pub target: Option<Rid>,
+    /// Audio: passed as is or transcoded into the subscriber's codec.
+    pub codec: SlotCodec,
 }
 
 impl Peer {

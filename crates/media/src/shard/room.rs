@@ -24,9 +24,11 @@ pub(crate) struct Room {
     pub previous_speaker: Option<usize>,
     /// Mix-minus audio for one-slot members (rooms of three or more).
     pub mixer: Option<Mixer>,
-    /// Sequence number and RTP timestamp of the mixer's output frames (rewritten per listener).
+    /// Sequence number and RTP timestamps (48 kHz, and 8 kHz for G.711 listeners) of the mixer's
+    /// output frames (rewritten per listener).
     pub mix_seq: u64,
     pub mix_ts: u32,
+    pub mix_ts_8k: u32,
 }
 
 /// One stream published by a member, and who receives it.
@@ -67,6 +69,7 @@ impl Room {
             mixer: None,
             mix_seq: 1,
             mix_ts: 0,
+            mix_ts_8k: 0,
         }
     }
 

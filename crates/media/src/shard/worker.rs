@@ -986,13 +986,14 @@ impl Worker {
             if !*connected {
                 self.io.queues.connected.push(index);
             }
+            let payload: Arc<[u8]> = Arc::from(&self.buf[rtp.payload.0..rtp.payload.1]);
             let forwarded = Forwarded {
                 seq: leg.seq.extend(rtp.seq),
                 ts: rtp.ts,
                 pt: Pt::new_with_value(rtp.pt),
                 marker: rtp.marker,
-                payload: Arc::from(&self.buf[rtp.payload.0..rtp.payload.1]),
-                audio_level: None,
+                audio_level: leg.audio_level(&payload),
+                payload,
                 voice_activity: None,
                 video_orientation: None,
                 received: now,
@@ -1000,6 +1001,7 @@ impl Worker {
                 spec: leg.spec(),
                 keyframe: false,
                 video: false,
+                red: None,
             };
             self.io.counters.rtp_in += 1;
             if let Some(p) = self.peers.get_mut(index) {

@@ -17,7 +17,9 @@ pub use media::{
 pub use memory::MemoryPair;
 pub use peer::{PeerSpec, PendingPeer, TestPeer};
 pub use report::StreamReport;
-pub use tone::{ToneSink, ToneSource, tone_amplitude, tone_presence};
+pub use tone::{
+    ToneSink, ToneSource, tone_amplitude, tone_amplitude_at, tone_presence, tone_presence_at,
+};
 
 use std::time::{Duration, Instant};
 

@@ -83,12 +83,17 @@ impl ToneSink {
     }
 }
 
-/// Amplitude of the `freq` Hz component of `pcm` (single-bin DFT).
+/// Amplitude of the `freq` Hz component of 48 kHz `pcm` (single-bin DFT).
 pub fn tone_amplitude(pcm: &[f32], freq: f32) -> f32 {
+    tone_amplitude_at(pcm, freq, SAMPLE_RATE)
+}
+
+/// Amplitude of the `freq` Hz component of `pcm` sampled at `rate` Hz (single-bin DFT).
+pub fn tone_amplitude_at(pcm: &[f32], freq: f32, rate: u32) -> f32 {
     if pcm.is_empty() {
         return 0.0;
     }
-    let step = TAU * freq / SAMPLE_RATE as f32;
+    let step = TAU * freq / rate as f32;
     let (mut re, mut im) = (0.0f64, 0.0f64);
     for (n, s) in pcm.iter().enumerate() {
         let angle = (step as f64) * n as f64;
@@ -98,12 +103,17 @@ pub fn tone_amplitude(pcm: &[f32], freq: f32) -> f32 {
     (2.0 * (re * re + im * im).sqrt() / pcm.len() as f64) as f32
 }
 
-/// Mean amplitude of the `freq` Hz component over consecutive 100 ms windows of `pcm`; robust to
-/// the phase jumps that lost or concealed frames cause.
+/// Mean amplitude of the `freq` Hz component over consecutive 100 ms windows of 48 kHz `pcm`;
+/// robust to the phase jumps that lost or concealed frames cause.
 pub fn tone_presence(pcm: &[f32], freq: f32) -> f32 {
+    tone_presence_at(pcm, freq, SAMPLE_RATE)
+}
+
+/// [`tone_presence`] for `pcm` sampled at `rate` Hz.
+pub fn tone_presence_at(pcm: &[f32], freq: f32, rate: u32) -> f32 {
     let windows: Vec<f32> = pcm
-        .chunks_exact(SAMPLE_RATE as usize / 10)
-        .map(|w| tone_amplitude(w, freq))
+        .chunks_exact(rate as usize / 10)
+        .map(|w| tone_amplitude_at(w, freq, rate))
         .collect();
     if windows.is_empty() {
         return 0.0;
