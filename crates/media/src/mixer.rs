@@ -53,7 +53,7 @@ pub struct MixError(&'static str);
 
 /// How an input's packets become 48 kHz PCM.
 enum Decoder {
-    Opus(OpusDecoder),
+    Opus(Box<OpusDecoder>),
     G711(Law, Upsampler),
 }
 
@@ -69,7 +69,7 @@ impl Input {
     fn new(codec: RtpCodec) -> Option<Self> {
         let decoder = match codec.law() {
             Some(law) => Decoder::G711(law, Upsampler::default()),
-            None => Decoder::Opus(OpusDecoder::new(SAMPLE_RATE as i32, 1).ok()?),
+            None => Decoder::Opus(Box::new(OpusDecoder::new(SAMPLE_RATE as i32, 1).ok()?)),
         };
         Some(Self {
             codec,
@@ -110,7 +110,7 @@ impl Input {
 
 /// A chosen speaker's own (mix-minus) encoder.
 enum OwnEncoder {
-    Opus(OpusEncoder),
+    Opus(Box<OpusEncoder>),
     G711(Law, Downsampler),
 }
 
@@ -118,7 +118,7 @@ impl OwnEncoder {
     fn new(codec: RtpCodec) -> Result<Self, MixError> {
         Ok(match codec.law() {
             Some(law) => Self::G711(law, Downsampler::default()),
-            None => Self::Opus(opus_encoder()?),
+            None => Self::Opus(Box::new(opus_encoder()?)),
         })
     }
 

@@ -15,7 +15,7 @@ pub use media::{
     vp8_layer_payload, vp8_payload,
 };
 pub use memory::MemoryPair;
-pub use peer::{PeerSpec, PendingPeer, TestPeer};
+pub use peer::{DTX_INTERVAL, DTX_PAYLOAD, PeerSpec, PendingPeer, TestPeer};
 pub use report::StreamReport;
 pub use tone::{
     ToneSink, ToneSource, tone_amplitude, tone_amplitude_at, tone_presence, tone_presence_at,

@@ -53,7 +53,18 @@ pub struct PeerSpec {
     pub discard_media: bool,
     /// Use ICE-TCP only (an active TCP candidate, RFC 4571 framing) instead of UDP.
     pub tcp: bool,
+    /// Offer RED (RFC 2198) for Opus and, when negotiated, send audio as RED (each packet
+    /// carrying the previous one as a redundant block).
+    pub red: bool,
+    /// Send audio as Opus DTX does: one second of 20 ms packets, then one second of silence with
+    /// one small packet every 400 ms ([`DTX_INTERVAL`]); timestamps keep running.
+    pub dtx: bool,
 }
+
+/// Time between the packets of a DTX silence.
+pub const DTX_INTERVAL: Duration = Duration::from_millis(400);
+/// Payload size of a DTX silence packet.
+pub const DTX_PAYLOAD: usize = 5;
 
 impl PeerSpec {
     /// An SDK-shaped peer: one sendrecv audio and one sendrecv video m-line.
@@ -69,6 +80,8 @@ impl PeerSpec {
             video_interval: VIDEO_INTERVAL,
             discard_media: false,
             tcp: false,
+            red: false,
+            dtx: false,
         }
     }
 
@@ -126,6 +139,7 @@ struct Shared {
     closed: AtomicBool,
     keyframe_requests: AtomicU64,
     sent_packets: AtomicU64,
+    sent_audio: AtomicU64,
     drop_video: AtomicU32,
     discarded: AtomicU64,
     audio_level: AtomicU8,
@@ -158,7 +172,7 @@ pub struct TestPeer {
 impl TestPeer {
     /// Builds a peer and its SDP offer (all candidates inline).
     pub fn offer(spec: PeerSpec) -> Result<(PendingPeer, String), String> {
-        let (mut rtc, socket) = new_rtc(spec.tcp)?;
+        let (mut rtc, socket) = new_rtc(&spec)?;
         let mut api = rtc.sdp_api();
         let mut mids = Vec::new();
         if spec.audio {
@@ -197,7 +211,7 @@ impl TestPeer {
     /// Builds a peer answering the server's offer (inbound call leg); returns it and the answer.
     pub fn answer(spec: PeerSpec, offer_sdp: &str) -> Result<(TestPeer, String), String> {
         let offer = SdpOffer::from_sdp_string(offer_sdp).map_err(|e| e.to_string())?;
-        let (mut rtc, socket) = new_rtc(spec.tcp)?;
+        let (mut rtc, socket) = new_rtc(&spec)?;
         let answer = rtc
             .sdp_api()
             .accept_offer(offer)
@@ -283,6 +297,11 @@ impl TestPeer {
     /// Keyframe requests (PLI/FIR) this peer received as a publisher.
     pub fn keyframe_requests(&self) -> u64 {
         self.shared.keyframe_requests.load(Ordering::Relaxed)
+    }
+
+    /// Audio RTP packets this peer sent.
+    pub fn sent_audio(&self) -> u64 {
+        self.shared.sent_audio.load(Ordering::Relaxed)
     }
 
     /// RTP packets this peer sent.
@@ -402,11 +421,14 @@ fn is_rtp_media(d: &[u8]) -> bool {
 const TCP_ACTIVE: SocketAddr =
     SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 9);
 
-fn new_rtc(tcp: bool) -> Result<(Rtc, UdpSocket), String> {
+fn new_rtc(spec: &PeerSpec) -> Result<(Rtc, UdpSocket), String> {
     let socket = UdpSocket::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
     let local = socket.local_addr().map_err(|e| e.to_string())?;
-    let mut rtc = RtcConfig::new().set_rtp_mode(true).build(Instant::now());
-    let candidate = if tcp {
+    let mut rtc = RtcConfig::new()
+        .enable_opus(true, spec.red)
+        .set_rtp_mode(true)
+        .build(Instant::now());
+    let candidate = if spec.tcp {
         Candidate::builder()
             .tcp()
             .host(TCP_ACTIVE)
@@ -494,12 +516,18 @@ struct Runner {
     pending: Option<SdpPendingOffer>,
     /// The ICE-TCP connection (`tcp` peers), made on the first TCP transmit.
     tcp: Option<TcpLink>,
+    /// Audio ticks (20 ms) so far, for the DTX pattern.
+    audio_ticks: u64,
+    /// The last audio payload sent, repeated as the redundant block of the next RED packet.
+    previous_audio: Option<Arc<[u8]>>,
 }
 
 /// Sequence and timestamp state of one outgoing synthetic stream.
 struct Sender {
     mid: Mid,
     pt: Pt,
+    /// The RED payload type to send audio with, when RED was negotiated and wanted.
+    red: Option<Pt>,
     seq: u64,
     ts: u32,
 }
@@ -535,6 +563,8 @@ impl Runner {
             layer_seq: [100, 20_000, 40_000],
             pending: None,
             tcp: None,
+            audio_ticks: 0,
+            previous_audio: None,
             spec,
         }
     }
@@ -786,9 +816,17 @@ impl Runner {
             let Some(pt) = payload_type(&self.rtc, codec) else {
                 continue;
             };
+            let red = self
+                .rtc
+                .codec_config()
+                .iter()
+                .find(|c| c.pt() == pt)
+                .and_then(|c| c.red())
+                .filter(|_| self.spec.red);
             let sender = Sender {
                 mid,
                 pt,
+                red,
                 seq: 1000 + u64::from(self.spec.tag % 1000),
                 ts: 5000,
             };
@@ -806,7 +844,17 @@ impl Runner {
             // A steady cadence, as a real sender's audio clock.
             self.next_audio = (self.next_audio + AUDIO_INTERVAL).max(now - AUDIO_INTERVAL);
             if let Some(a) = self.audio.as_mut() {
+                // DTX: of every 100 ticks, the last 50 are silence with a packet every 20th.
+                let tick = self.audio_ticks % 100;
+                self.audio_ticks += 1;
+                let silent = self.spec.dtx && tick >= 50;
+                let per_dtx = (DTX_INTERVAL.as_millis() / AUDIO_INTERVAL.as_millis()) as u64;
+                if silent && !(tick - 50).is_multiple_of(per_dtx) {
+                    a.ts = a.ts.wrapping_add(960);
+                    return self.send_video(now);
+                }
                 let (payload, level): (Arc<[u8]>, u8) = match self.tone.as_mut() {
+                    _ if silent => (audio_payload(tag, DTX_PAYLOAD).into(), 127),
                     Some(tone) => {
                         let amplitude =
                             f32::from_bits(self.shared.tone_amplitude.load(Ordering::Relaxed));
@@ -823,7 +871,19 @@ impl Runner {
                     voice_activity: Some(level < 127),
                     ..ExtensionValues::default()
                 };
-                let write = RtpWrite::new(a.pt, a.seq.into(), a.ts, now, payload)
+                let (pt, payload) = match a.red {
+                    Some(red_pt) => {
+                        let previous = self.previous_audio.replace(payload.clone());
+                        let red = crate::red::encode(
+                            *a.pt,
+                            &payload,
+                            previous.as_deref().map(|p| (p, 960)),
+                        );
+                        (red_pt, Arc::from(red))
+                    }
+                    None => (a.pt, payload),
+                };
+                let write = RtpWrite::new(pt, a.seq.into(), a.ts, now, payload)
                     .marker(false)
                     .ext_vals(ext);
                 a.seq += 1;
@@ -831,9 +891,15 @@ impl Runner {
                 if let Some(tx) = self.rtc.direct_api().stream_tx_by_mid(a.mid, None) {
                     tx.write_rtp(write);
                     self.shared.sent_packets.fetch_add(1, Ordering::Relaxed);
+                    self.shared.sent_audio.fetch_add(1, Ordering::Relaxed);
                 }
             }
         }
+        self.send_video(now);
+    }
+
+    fn send_video(&mut self, now: Instant) {
+        let tag = self.spec.tag;
         if now >= self.next_video {
             self.next_video =
                 (self.next_video + self.spec.video_interval).max(now - self.spec.video_interval);
@@ -910,11 +976,18 @@ impl Runner {
             .media(mid)
             .is_some_and(|m| m.kind() == MediaKind::Video);
         let keyframe = video && str0m::format::detect_vp8_keyframe(&packet.payload);
+        // RED audio: what it carries is its primary block.
+        let pt = packet.header.payload_type;
+        let red = !video && self.rtc.codec_config().iter().any(|c| c.red() == Some(pt));
+        let payload = match crate::red::primary(&packet.payload).filter(|_| red) {
+            Some((_, range)) => &packet.payload[range],
+            None => &packet.payload[..],
+        };
         if !video
             && self.tone.is_some()
             && let Ok(mut pcm) = self.shared.pcm.lock()
         {
-            self.sink.decode_into(&packet.payload, &mut pcm);
+            self.sink.decode_into(payload, &mut pcm);
             if pcm.len() > MAX_PCM {
                 let excess = pcm.len() - MAX_PCM;
                 pcm.drain(..excess);
@@ -940,7 +1013,19 @@ impl Runner {
         if !report.ssrcs.contains(&ssrc) {
             report.ssrcs.push(ssrc);
         }
-        if let Some(tag) = tag_of(&packet.payload, video) {
+        if !report.payload_types.contains(&*pt) {
+            report.payload_types.push(*pt);
+        }
+        if !video && payload.len() <= DTX_PAYLOAD {
+            report.small_packets += 1;
+        }
+        if let Some(last) = report.last_timestamps.last() {
+            let step = packet.header.timestamp.wrapping_sub(*last);
+            if (step as i32) > 0 {
+                *report.timestamp_steps.entry(step).or_default() += 1;
+            }
+        }
+        if let Some(tag) = tag_of(payload, video) {
             if !report.origins.contains(&tag) {
                 report.origins.push(tag);
             }

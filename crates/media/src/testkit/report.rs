@@ -1,6 +1,6 @@
 //! What a test peer received on one m-line.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// Received packets of one m-line.
 #[derive(Debug, Clone, Default)]
@@ -37,6 +37,12 @@ pub struct StreamReport {
     pub timestamp_regressions: u64,
     /// The last VP8 picture id received.
     pub last_picture_id: Option<u16>,
+    /// Payload types seen, in order of first appearance (a RED payload type for RED audio).
+    pub payload_types: Vec<u8>,
+    /// Forward RTP timestamp steps between packets in arrival order, and how often each occurred.
+    pub timestamp_steps: BTreeMap<u32, u64>,
+    /// Audio packets of a DTX silence's size (at most [`super::DTX_PAYLOAD`] bytes).
+    pub small_packets: u64,
 }
 
 impl StreamReport {
