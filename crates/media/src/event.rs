@@ -73,6 +73,17 @@ pub enum MediaEvent {
         /// The publishing member that was asked.
         member: MemberId,
     },
+    /// A plain-RTP leg's peer pressed a key (RFC 4733 telephone-event), reported when released.
+    Dtmf {
+        /// The room.
+        room: RoomId,
+        /// The leg.
+        member: MemberId,
+        /// `0`–`9`, `*`, `#`, `A`–`D`.
+        digit: char,
+        /// How long the key was held.
+        duration_ms: u32,
+    },
     /// Periodic counters for one member.
     Stats {
         /// The room.

@@ -25,8 +25,14 @@
 //! - Keyframes: late joiners and switches ask the publisher (PLI, throttled); NACKs from
 //!   subscribers are answered from str0m's RTX cache.
 //! - With [`MediaConfig::ice_tcp`], shards also accept ICE-TCP (passive, RFC 4571 framing).
-//! - A **plain-RTP leg** (SIP media: no SRTP, one audio codec shared with the WebRTC side) joins
-//!   with [`MediaEngine::add_rtp_leg`], which returns the local address for the leg's SDP.
+//! - A **plain-RTP leg** (SIP media: no SRTP; Opus, PCMU or PCMA) joins with
+//!   [`MediaEngine::add_rtp_leg`], which returns the local address for the leg's SDP. A G.711
+//!   leg is transcoded to and from Opus for WebRTC members that did not negotiate its codec (a
+//!   1:1 call), and in rooms of three or more it is mixed like a one-slot member, hearing its
+//!   mix-minus as G.711 ([`g711`], [`resample`]). Its RFC 4733 key presses become
+//!   [`MediaEvent::Dtmf`].
+//! - Opus DTX passes through as sent; RED (RFC 2198) is negotiated with peers that offer it,
+//!   forwarded as RED to subscribers that negotiated it and as its primary Opus to the rest.
 //! - [`MediaEngine::update_media`] renegotiates; [`MediaEngine::set_muted`],
 //!   [`MediaEngine::set_deaf`] and [`MediaEngine::set_layer_preference`] change forwarding;
 //!   [`MediaEngine::remove_member`] frees everything the member had.
@@ -70,6 +76,7 @@
 
 mod config;
 mod directory;
+pub mod dtmf;
 mod engine;
 mod error;
 mod event;

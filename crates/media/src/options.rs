@@ -156,6 +156,10 @@ pub struct RtpLegOptions {
     /// Where to send, if known from the remote SDP; otherwise the leg latches onto the source of
     /// the first RTP packet it receives (symmetric RTP). Incoming packets always re-latch.
     pub remote: Option<std::net::SocketAddr>,
+    /// The payload type of `telephone-event/8000` (RFC 4733) in the leg's SDP, if negotiated: key
+    /// presses become [`crate::MediaEvent::Dtmf`].
+    #[serde(default)]
+    pub telephone_event: Option<u8>,
     /// Initial mute/deaf state.
     #[serde(default)]
     pub member: MemberOptions,

@@ -5,15 +5,16 @@ mod common;
 
 use std::f32::consts::TAU;
 use std::net::{SocketAddr, UdpSocket};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use common::{Harness, SETTLE};
+use tokio::sync::broadcast::error::RecvError;
 use weft_media::g711::{self, Law};
 use weft_media::testkit::{PeerSpec, TestPeer, tone_presence, tone_presence_at, wait_until};
-use weft_media::{MemberId, MemberOptions, RtpCodec, RtpLegOptions};
+use weft_media::{MediaEvent, MemberId, MemberOptions, RtpCodec, RtpLegOptions};
 
 /// Samples per 20 ms G.711 packet.
 const PACKET: usize = 160;
@@ -26,6 +27,8 @@ const MAX_PCM: usize = 4 * 8_000;
 #[derive(Default)]
 struct PhoneState {
     stop: AtomicBool,
+    /// A key to press (RFC 4733 event code + 1), 0 for none.
+    press: AtomicU32,
     pcm: Mutex<Vec<f32>>,
     received: AtomicU64,
     /// Received packets that broke the rules: wrong payload type, SSRC or size, or a sequence gap.
@@ -59,6 +62,13 @@ impl Phone {
 
     fn clear(&self) {
         self.state.pcm.lock().expect("pcm").clear();
+    }
+
+    /// Presses and releases a key: a 60 ms telephone-event, its end packet sent three times.
+    fn press(&self, event: u8) {
+        self.state
+            .press
+            .store(u32::from(event) + 1, Ordering::Relaxed);
     }
 
     fn received(&self) -> u64 {
@@ -102,6 +112,25 @@ fn run_phone(state: &PhoneState, socket: &UdpSocket, law: Law, pt: u8, freq: f32
             socket.send_to(&packet, leg).expect("send");
             seq = seq.wrapping_add(1);
             ts = ts.wrapping_add(PACKET as u32);
+            let press = state.press.swap(0, Ordering::Relaxed);
+            if press > 0 {
+                for (duration, end) in [
+                    (160u16, false),
+                    (320, false),
+                    (480, true),
+                    (480, true),
+                    (480, true),
+                ] {
+                    let mut event = vec![0x80, TELEPHONE_EVENT];
+                    event.extend_from_slice(&seq.to_be_bytes());
+                    event.extend_from_slice(&ts.to_be_bytes());
+                    event.extend_from_slice(&0x5151_5151u32.to_be_bytes());
+                    event.extend_from_slice(&[(press - 1) as u8, if end { 0x8a } else { 0x0a }]);
+                    event.extend_from_slice(&duration.to_be_bytes());
+                    socket.send_to(&event, leg).expect("send");
+                    seq = seq.wrapping_add(1);
+                }
+            }
         }
         let Ok((len, from)) = socket.recv_from(&mut buf) else {
             continue;
@@ -137,6 +166,9 @@ fn run_phone(state: &PhoneState, socket: &UdpSocket, law: Law, pt: u8, freq: f32
     }
 }
 
+/// Payload type of telephone-events on the legs.
+const TELEPHONE_EVENT: u8 = 101;
+
 /// Adds a G.711 leg that learns its remote from the phone's first packet.
 fn add_leg(h: &Harness, member: &MemberId, codec: RtpCodec, pt: u8) -> SocketAddr {
     h.rt.block_on(h.engine.add_rtp_leg(
@@ -146,6 +178,7 @@ fn add_leg(h: &Harness, member: &MemberId, codec: RtpCodec, pt: u8) -> SocketAdd
             codec,
             payload_type: pt,
             remote: None,
+            telephone_event: Some(TELEPHONE_EVENT),
             member: MemberOptions::default(),
         },
     ))
@@ -268,6 +301,36 @@ fn a_pcma_leg_and_an_opus_member_hear_each_other_in_a_call() {
     assert_eq!(audio.len(), 1);
     assert_eq!(audio[0].missing(), 0);
     assert_eq!(audio[0].payload_types, vec![111], "Opus to the member");
+
+    // A key pressed on the phone is reported once, when released.
+    let mut events = h.engine.events();
+    phone.press(7);
+    let dtmf = h.rt.block_on(async {
+        tokio::time::timeout(SETTLE, async {
+            loop {
+                match events.recv().await {
+                    Ok(MediaEvent::Dtmf {
+                        member,
+                        digit,
+                        duration_ms,
+                        ..
+                    }) => break (member.to_string(), digit, duration_ms),
+                    Ok(_) | Err(RecvError::Lagged(_)) => continue,
+                    Err(RecvError::Closed) => panic!("events closed"),
+                }
+            }
+        })
+        .await
+        .expect("a DTMF event")
+    });
+    assert_eq!(dtmf, ("sip-trunk".to_string(), '7', 60));
+    std::thread::sleep(Duration::from_millis(100));
+    while let Ok(event) = events.try_recv() {
+        assert!(
+            !matches!(event, MediaEvent::Dtmf { .. }),
+            "one event per key press"
+        );
+    }
 
     // Muting the member stops what the leg hears.
     h.rt.block_on(

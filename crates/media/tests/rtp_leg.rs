@@ -35,6 +35,7 @@ fn plain_rtp_leg_and_webrtc_member_hear_each_other() {
                 codec: RtpCodec::Opus,
                 payload_type: OPUS_PT,
                 remote: None,
+                telephone_event: None,
                 member: MemberOptions::default(),
             },
         ))

@@ -7,6 +7,7 @@ use mio::net::UdpSocket;
 use str0m::format::{Codec, CodecSpec, FormatParams};
 use str0m::media::Frequency;
 
+use crate::dtmf::DtmfReceiver;
 use crate::g711;
 use crate::mixer::dbov;
 use crate::options::RtpCodec;
@@ -17,6 +18,9 @@ pub(crate) struct RtpLeg {
     pub remote: Option<SocketAddr>,
     pub codec: RtpCodec,
     pub pt: u8,
+    /// Payload type of RFC 4733 telephone-events, and their receiver.
+    pub telephone_event: Option<u8>,
+    pub dtmf: DtmfReceiver,
     /// SSRC of what the engine sends on this leg.
     pub ssrc: u32,
     /// Extends incoming 16-bit sequence numbers.
@@ -41,7 +45,7 @@ impl RtpLeg {
         socket: UdpSocket,
         remote: Option<SocketAddr>,
         codec: RtpCodec,
-        pt: u8,
+        (pt, telephone_event): (u8, Option<u8>),
         ssrc: u32,
     ) -> Self {
         Self {
@@ -49,6 +53,8 @@ impl RtpLeg {
             remote,
             codec,
             pt,
+            telephone_event,
+            dtmf: DtmfReceiver::default(),
             ssrc,
             seq: SeqExtender::default(),
             out: Vec::with_capacity(1500),

@@ -903,7 +903,8 @@ impl Worker {
         socket.set_nonblocking(true).map_err(config_err)?;
         let socket = UdpSocket::from_std(socket);
         let ssrc = leg_ssrc(&member, now);
-        let leg = RtpLeg::new(socket, opts.remote, opts.codec, opts.payload_type, ssrc);
+        let pts = (opts.payload_type, opts.telephone_event);
+        let leg = RtpLeg::new(socket, opts.remote, opts.codec, pts, ssrc);
         let (index, generation) = self.peers.insert(Peer::new(
             Transport::Rtp(leg),
             0,
@@ -978,10 +979,21 @@ impl Worker {
                 Err(_) => continue,
             };
             self.io.counters.datagrams_in += 1;
-            let Some(rtp) = parse_rtp(&self.buf[..len]).filter(|r| r.pt == leg.pt) else {
+            let Some(rtp) = parse_rtp(&self.buf[..len]) else {
                 self.io.counters.datagrams_unmatched += 1;
                 continue;
             };
+            if leg.telephone_event == Some(rtp.pt) {
+                let payload = &self.buf[rtp.payload.0..rtp.payload.1];
+                if let Some(digit) = leg.dtmf.receive(payload, rtp.ts, crate::g711::RATE) {
+                    self.emit_dtmf(index, digit);
+                }
+                continue;
+            }
+            if rtp.pt != leg.pt {
+                self.io.counters.datagrams_unmatched += 1;
+                continue;
+            }
             leg.remote = Some(source);
             if !*connected {
                 self.io.queues.connected.push(index);
@@ -1012,6 +1024,20 @@ impl Worker {
             self.fan_out(index, 0, &forwarded, now);
         }
         self.settle(now);
+    }
+
+    fn emit_dtmf(&self, index: usize, digit: crate::dtmf::Digit) {
+        let Some(p) = self.peers.get(index) else {
+            return;
+        };
+        if let Some(r) = self.rooms.get(p.room) {
+            self.io.emit(MediaEvent::Dtmf {
+                room: r.id.clone(),
+                member: p.member.clone(),
+                digit: digit.digit,
+                duration_ms: digit.duration_ms,
+            });
+        }
     }
 
     fn close_room(&mut self, room: &RoomId) -> Result<(), MediaError> {
