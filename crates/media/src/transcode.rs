@@ -2,6 +2,7 @@
 //! (through 8 kHz ↔ 48 kHz resampling) and µ-law ↔ A-law. Used where a G.711 plain-RTP leg and
 //! an Opus WebRTC member hear each other directly (a 1:1 call); mixes have their own path.
 
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 
 use opus_rs::{OpusDecoder, OpusEncoder};
@@ -195,7 +196,14 @@ impl SlotCodec {
         };
         match decision {
             Decision::AsIs => Adapted::AsIs,
-            Decision::Transcode(t) => t.convert(f).map_or(Adapted::Drop, Adapted::Converted),
+            Decision::Transcode(t) => match catch_unwind(AssertUnwindSafe(|| t.convert(f))) {
+                Ok(converted) => converted.map_or(Adapted::Drop, Adapted::Converted),
+                Err(_) => {
+                    // A codec panic on a hostile packet: drop it and start afresh with the next.
+                    self.decision = None;
+                    Adapted::Drop
+                }
+            },
             Decision::Refuse => Adapted::Drop,
         }
     }
