@@ -93,7 +93,7 @@ fn run_phone(state: &PhoneState, socket: &UdpSocket, law: Law, pt: u8, freq: f32
     let (mut seq, mut ts, mut n) = (40_000u16, 1_000u32, 0u64);
     let mut next_send = Instant::now();
     let mut buf = [0u8; 1500];
-    let mut last: Option<(u16, u32)> = None;
+    let mut last: Option<(u16, u32, u32)> = None;
     let mut pcm = vec![0.0f32; PACKET];
     let mut packet = vec![0u8; 12 + PACKET];
     while !state.stop.load(Ordering::Relaxed) {
@@ -145,15 +145,20 @@ fn run_phone(state: &PhoneState, socket: &UdpSocket, law: Law, pt: u8, freq: f32
             continue;
         }
         let rseq = u16::from_be_bytes([d[2], d[3]]);
+        let rts = u32::from_be_bytes([d[4], d[5], d[6], d[7]]);
         let ssrc = u32::from_be_bytes([d[8], d[9], d[10], d[11]]);
-        if let Some((lseq, lssrc)) = last
-            && (rseq != lseq.wrapping_add(1) || ssrc != lssrc)
-        {
-            fault(format!(
-                "seq {lseq} -> {rseq}, ssrc {lssrc:#x} -> {ssrc:#x}"
-            ));
+        // Continuous: the next sequence number, the same SSRC, and time in whole 20 ms packets
+        // (more than one after a frame the mixer had nothing for).
+        if let Some((lseq, lts, lssrc)) = last {
+            let step = rts.wrapping_sub(lts);
+            let whole = step > 0 && step % PACKET as u32 == 0 && step <= 50 * PACKET as u32;
+            if rseq != lseq.wrapping_add(1) || ssrc != lssrc || !whole {
+                fault(format!(
+                    "seq {lseq} -> {rseq}, ts {lts} -> {rts}, ssrc {lssrc:#x} -> {ssrc:#x}"
+                ));
+            }
         }
-        last = Some((rseq, ssrc));
+        last = Some((rseq, rts, ssrc));
         state.received.fetch_add(1, Ordering::Relaxed);
         let mut decoded = [0.0f32; PACKET];
         g711::decode(law, &d[12..], &mut decoded);
