@@ -349,3 +349,48 @@ fn a_pcma_leg_and_an_opus_member_hear_each_other_in_a_call() {
     std::thread::sleep(Duration::from_millis(300));
     assert!(during >= before && phone.received() - during <= 1, "muted");
 }
+
+#[test]
+fn multi_slot_members_receive_a_g711_leg_transcoded_and_the_leg_hears_their_mix() {
+    let h = Harness::new(1);
+    let tones = [(1u32, 440.0f32), (2, 660.0)];
+    let peers: Vec<TestPeer> = tones
+        .iter()
+        .map(|(tag, f)| {
+            h.join(PeerSpec {
+                tone: Some(*f),
+                video: false,
+                ..PeerSpec::multi(*tag, 1)
+            })
+        })
+        .collect();
+    let leg_addr = add_leg(&h, &MemberId::from("sip-phone"), RtpCodec::Pcmu, 0);
+    let phone = Phone::start(Law::Mu, 0, 1_320.0, leg_addr);
+
+    // Each multi-slot member gets the other member and the leg on its two slots, both as Opus
+    // (it negotiated no G.711): one stream per slot, transcoded for the leg's.
+    for p in &peers {
+        assert!(
+            wait_until(SETTLE, || {
+                let audio = p.received(false);
+                audio.len() == 2 && audio.iter().all(|s| s.packets >= 50)
+            }),
+            "peer {} streams: {:?}",
+            p.tag(),
+            p.received(false)
+                .iter()
+                .map(|s| (s.packets, s.payload_types.clone()))
+                .collect::<Vec<_>>()
+        );
+        for s in p.received(false) {
+            assert_eq!(s.payload_types, vec![111]);
+            assert_eq!(s.missing(), 0);
+        }
+    }
+    // The leg, one slot in a room of three, hears both members mixed, not itself.
+    phone.clear();
+    let heard = phone_hears(&phone, &[440.0, 660.0, 1_320.0]);
+    assert!(heard[0] > HEARD && heard[1] > HEARD, "{heard:?}");
+    assert!(heard[2] < SILENT, "the leg hears itself: {heard:?}");
+    assert_eq!(phone.faults(), Vec::<String>::new(), "the leg's stream");
+}
