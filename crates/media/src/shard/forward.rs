@@ -646,23 +646,23 @@ pub(super) enum Written {
 /// The codec a subscriber needs for audio of `codec`: `Ok(None)` if it takes `codec` itself,
 /// `Err(())` if it takes none of ours.
 fn audio_codec_for(transport: &Transport, codec: Codec) -> Result<Option<RtpCodec>, ()> {
-    match transport {
-        Transport::WebRtc(rtc) => {
-            let has = |c: Codec| rtc.codec_config().iter().any(|p| p.spec().codec == c);
-            if has(codec) {
-                Ok(None)
-            } else if RtpCodec::of(codec).is_none() {
-                Err(())
-            } else {
-                [RtpCodec::Opus, RtpCodec::Pcmu, RtpCodec::Pcma]
-                    .into_iter()
-                    .find(|c| has(c.codec()))
-                    .map(Some)
-                    .ok_or(())
-            }
-        }
-        Transport::Rtp(leg) if leg.codec.codec() == codec => Ok(None),
-        Transport::Rtp(leg) => Ok(Some(leg.codec)),
+    if let Transport::Rtp(leg) = transport {
+        return Ok((leg.codec.codec() != codec).then_some(leg.codec));
+    }
+    let Transport::WebRtc(rtc) = transport else {
+        return Err(());
+    };
+    let has = |c: Codec| rtc.codec_config().iter().any(|p| p.spec().codec == c);
+    if has(codec) {
+        Ok(None)
+    } else if RtpCodec::of(codec).is_none() {
+        Err(())
+    } else {
+        [RtpCodec::Opus, RtpCodec::Pcmu, RtpCodec::Pcma]
+            .into_iter()
+            .find(|c| has(c.codec()))
+            .map(Some)
+            .ok_or(())
     }
 }
 

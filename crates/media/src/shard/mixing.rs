@@ -104,8 +104,8 @@ impl Worker {
                 .filter_map(|m| {
                     let p = self.peers.get(*m)?;
                     let codec = match &p.transport {
-                        Transport::WebRtc(_) => RtpCodec::Opus,
                         Transport::Rtp(leg) => leg.codec,
+                        _ => RtpCodec::Opus,
                     };
                     (p.mixed && p.connected && !p.deaf).then_some((*m, codec))
                 })
