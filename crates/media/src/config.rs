@@ -27,6 +27,13 @@ pub struct MediaConfig {
     pub ice_tcp: bool,
     /// Largest number of members in one room.
     pub max_members_per_room: usize,
+    /// Members of one room a shard takes before the room spreads to the least-loaded other shard
+    /// (a replica there; packets cross with one message per remote shard). Default 64: a room of
+    /// 64 multi-slot members with `last_n` 16 makes about 64 × 150 packets/s × 16 ≈ 150,000
+    /// subscriber-packets per second, about half of what one shard forwards, so smaller rooms
+    /// (calls, meetings) stay on one core and only large ones use several. With one shard it
+    /// changes nothing.
+    pub room_members_per_shard: usize,
     /// Most multi-slot streams a member receives per kind (last-N).
     pub last_n: usize,
     /// Run str0m's TWCC bandwidth estimation (and its pacer) for members that receive several
@@ -48,6 +55,7 @@ impl Default for MediaConfig {
             shards: 0,
             ice_tcp: false,
             max_members_per_room: 100,
+            room_members_per_shard: 64,
             last_n: 16,
             bandwidth_estimation: true,
             pin_shards: false,
@@ -95,6 +103,11 @@ impl MediaConfig {
         if self.max_members_per_room == 0 {
             return Err(MediaError::Config(
                 "max_members_per_room must be > 0".into(),
+            ));
+        }
+        if self.room_members_per_shard == 0 {
+            return Err(MediaError::Config(
+                "room_members_per_shard must be > 0".into(),
             ));
         }
         Ok(())

@@ -2,12 +2,12 @@
 
 use std::net::{SocketAddr, TcpListener, UdpSocket};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, mpsc};
 
 use tokio::sync::broadcast;
 
 use crate::config::{MediaConfig, available_cores};
-use crate::directory::Directory;
+use crate::directory::{Directory, Placement};
 use crate::error::MediaError;
 use crate::event::MediaEvent;
 use crate::ids::{MemberId, RoomId};
@@ -16,7 +16,7 @@ use crate::options::{
     LayerPreference, MediaKind, MemberOptions, OfferOptions, RoomOptions, RtpLegOptions,
 };
 use crate::sdp_sections::join_unbundled;
-use crate::shard::{Command, ShardCounters, ShardHandle, ShardSetup};
+use crate::shard::{Command, Link, ShardCounters, ShardHandle, ShardSetup};
 
 /// Capacity of the event channel; a receiver that falls further behind loses the oldest events.
 const EVENT_CAPACITY: usize = 4096;
@@ -35,6 +35,8 @@ struct Inner {
     events: broadcast::Sender<MediaEvent>,
     next_shard: AtomicUsize,
     max_members_per_room: usize,
+    /// Serialises member placement, so a new replica exists before anyone joins it.
+    placement: tokio::sync::Mutex<()>,
     stopped: Mutex<bool>,
     /// Where plain-RTP leg sockets bind: the configuration and the next port to try.
     config: MediaConfig,
@@ -50,13 +52,16 @@ impl MediaEngine {
             .dtls_provider
             .generate_certificate()
             .ok_or_else(|| MediaError::Config("cannot generate a DTLS certificate".into()))?;
-        let directory = Arc::new(Directory::default());
+        let count = config.shard_count();
+        let directory = Arc::new(Directory::new(count, config.room_members_per_shard));
         let (events, _) = broadcast::channel(EVENT_CAPACITY);
         let advertised_ips = config.advertised();
         let mut shards = Vec::new();
         let mut factories = Vec::new();
         let mut next_port = config.udp_port_min;
-        for index in 0..config.shard_count() {
+        let (relay_senders, relay_receivers): (Vec<_>, Vec<_>) =
+            (0..count).map(|_| mpsc::channel()).unzip();
+        for (index, relays) in relay_receivers.into_iter().enumerate() {
             let socket = bind_in_range(&config, &mut next_port)?;
             enlarge_buffers(&socket);
             let port = socket
@@ -95,8 +100,23 @@ impl MediaEngine {
                 directory: directory.clone(),
                 events: events.clone(),
                 last_n: config.last_n,
+                relays,
                 pin_core: config.pin_shards.then(|| index % available_cores()),
             })?);
+        }
+        for (index, shard) in shards.iter().enumerate() {
+            let links = relay_senders
+                .iter()
+                .zip(&shards)
+                .enumerate()
+                .map(|(other, (sender, handle))| {
+                    (other != index).then(|| Link {
+                        sender: sender.clone(),
+                        waker: handle.waker(),
+                    })
+                })
+                .collect();
+            shard.send(Command::Links(links))?;
         }
         Ok(Self {
             inner: Arc::new(Inner {
@@ -106,6 +126,7 @@ impl MediaEngine {
                 events,
                 next_shard: AtomicUsize::new(0),
                 max_members_per_room: config.max_members_per_room,
+                placement: tokio::sync::Mutex::new(()),
                 stopped: Mutex::new(false),
                 config,
                 next_leg_port: Mutex::new(next_port),
@@ -131,12 +152,14 @@ impl MediaEngine {
     pub async fn create_room(&self, room: &RoomId, opts: RoomOptions) -> Result<(), MediaError> {
         let count = self.inner.shards.len();
         let shard = self.inner.next_shard.fetch_add(1, Ordering::Relaxed) % count;
-        self.inner.directory.add_room(room, shard)?;
         let max_members = opts.max_members.unwrap_or(self.inner.max_members_per_room);
+        self.inner.directory.add_room(room, shard, max_members)?;
         let result = self.inner.shards[shard]
             .request(|reply| Command::CreateRoom {
                 room: room.clone(),
                 max_members,
+                replicas: Vec::new(),
+                home: true,
                 reply,
             })
             .await;
@@ -146,17 +169,63 @@ impl MediaEngine {
         result
     }
 
-    /// Closes a room, disconnecting all its members (each gets a `Closed` state event).
+    /// Closes a room, disconnecting all its members (each gets a `Closed` state event); a room
+    /// that spans shards closes on each of them.
     pub async fn close_room(&self, room: &RoomId) -> Result<(), MediaError> {
-        let shard = self.inner.directory.room_shard(room)?;
-        let result = self.inner.shards[shard]
-            .request(|reply| Command::CloseRoom {
-                room: room.clone(),
-                reply,
-            })
-            .await;
+        let shards = self.inner.directory.room_shards(room)?;
+        let mut result = Ok(());
+        for (i, shard) in shards.into_iter().enumerate() {
+            let closed = self.inner.shards[shard]
+                .request(|reply| Command::CloseRoom {
+                    room: room.clone(),
+                    reply,
+                })
+                .await;
+            // The home's answer is the room's; a replica may be gone already.
+            if i == 0 {
+                result = closed;
+            }
+        }
         self.inner.directory.remove_room(room);
         result
+    }
+
+    /// Reserves `member` in `room` and returns its shard; creates the room's replica there first
+    /// when the member is the first of the room on that shard.
+    async fn place(&self, room: &RoomId, member: &MemberId) -> Result<usize, MediaError> {
+        let _serial = self.inner.placement.lock().await;
+        let placement = self.inner.directory.reserve_member(room, member)?;
+        if placement.new_replica
+            && let Err(e) = self.add_replica(room, &placement).await
+        {
+            self.inner.directory.remove_member(member);
+            return Err(e);
+        }
+        Ok(placement.shard)
+    }
+
+    /// Creates a replica of `room` on the placement's shard and links the room's other shards
+    /// to it (they send it their members, then their media).
+    async fn add_replica(&self, room: &RoomId, placement: &Placement) -> Result<(), MediaError> {
+        self.inner.shards[placement.shard]
+            .request(|reply| Command::CreateRoom {
+                room: room.clone(),
+                max_members: placement.max_members,
+                replicas: placement.others.clone(),
+                home: false,
+                reply,
+            })
+            .await?;
+        for &other in &placement.others {
+            self.inner.shards[other]
+                .request(|reply| Command::AddReplica {
+                    room: room.clone(),
+                    shard: placement.shard,
+                    reply,
+                })
+                .await?;
+        }
+        Ok(())
     }
 
     /// Adds a member to `room` from its SDP offer; returns the SDP answer (ICE-lite, all candidates
@@ -168,7 +237,7 @@ impl MediaEngine {
         offer_sdp: &str,
         opts: MemberOptions,
     ) -> Result<String, MediaError> {
-        let shard = self.inner.directory.reserve_member(room, member)?;
+        let shard = self.place(room, member).await?;
         let result = self.join_on(shard, room, member, offer_sdp, opts).await;
         if result.is_err() {
             self.inner.directory.remove_member(member);
@@ -210,7 +279,7 @@ impl MediaEngine {
         offer: OfferOptions,
         opts: MemberOptions,
     ) -> Result<String, MediaError> {
-        let shard = self.inner.directory.reserve_member(room, member)?;
+        let shard = self.place(room, member).await?;
         let result = async {
             let parts = self.inner.factories[shard].offer(offer)?;
             let sdp = match parts.as_slice() {
@@ -251,7 +320,7 @@ impl MediaEngine {
         member: &MemberId,
         opts: RtpLegOptions,
     ) -> Result<SocketAddr, MediaError> {
-        let shard = self.inner.directory.reserve_member(room, member)?;
+        let shard = self.place(room, member).await?;
         let result = async {
             let socket = {
                 let mut next = self

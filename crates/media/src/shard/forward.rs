@@ -10,6 +10,7 @@ use str0m::media::{Direction, KeyframeRequestKind, Mid, Rid};
 use str0m::rtp::RtpPacket;
 
 use super::peer::{Line, Peer, Slot, Transport};
+use super::relay::Relay;
 use super::room::{LayerStat, Source};
 use super::worker::{ShardCounters, Worker};
 use crate::error::MediaError;
@@ -75,6 +76,7 @@ impl Worker {
                     self.fill_free_slots(member);
                 }
             }
+            self.announce_source(peer, line);
         }
         self.fill_free_slots(peer);
         self.apply_policy(room);
@@ -143,6 +145,23 @@ impl Worker {
             mixer.remove(peer);
         }
         let room_id = r.id.clone();
+        self.refill(freed);
+        Some(room_id)
+    }
+
+    /// Removes one source from `room`; its subscribers' slots take other sources.
+    pub(super) fn free_source(&mut self, room: usize, source: usize) {
+        if let Some(s) = self
+            .rooms
+            .get_mut(room)
+            .and_then(|r| r.sources.remove(source))
+        {
+            self.refill(s.subscribers);
+        }
+    }
+
+    /// Empties the `(subscriber, line)` slots of removed sources and gives them other sources.
+    fn refill(&mut self, freed: Vec<(usize, usize)>) {
         for (subscriber, line) in &freed {
             if let Some(slot) = self
                 .peers
@@ -156,7 +175,6 @@ impl Worker {
         for (subscriber, _) in freed {
             self.fill_free_slots(subscriber);
         }
-        Some(room_id)
     }
 
     /// Fans out the publisher packets queued while draining.
@@ -215,14 +233,17 @@ impl Worker {
         let Some(p) = self.peers.get_mut(publisher) else {
             return;
         };
-        let (kind, source) = (p.lines[line].kind, p.lines[line].source);
+        let (kind, source, mid) = (p.lines[line].kind, p.lines[line].source, p.lines[line].mid);
         let k = ShardCounters::kind_index(kind);
         self.io.counters.received[k] += 1;
         let Some(source) = source else { return };
+        // A remote member's talking events come from its own shard.
+        let local = p.remote().is_none();
         if kind == MediaKind::Audio
             && !p.audio_muted
             && let Some(level) = forwarded.audio_level
             && let Some(talking) = p.speech.observe(level.unsigned_abs(), now)
+            && local
         {
             let (member, level) = (p.member.clone(), p.speech.level());
             if let Some(r) = self.rooms.get(p.room) {
@@ -237,10 +258,22 @@ impl Worker {
         if p.muted(kind) {
             return;
         }
-        let room = p.room;
+        let (room, origin) = (p.room, p.companion_of.unwrap_or(publisher));
         let Some(r) = self.rooms.get_mut(room) else {
             return;
         };
+        if local {
+            for &shard in &r.replicas {
+                self.io.relay.push(
+                    shard,
+                    Relay::Rtp {
+                        from: origin,
+                        mid,
+                        packet: forwarded.clone(),
+                    },
+                );
+            }
+        }
         if kind == MediaKind::Audio
             && let Some(mixer) = r.mixer.as_mut()
             && let Some(codec) = RtpCodec::of(forwarded.spec.codec)
@@ -360,6 +393,22 @@ impl Worker {
             return;
         }
         let (publisher, mid) = (s.publisher, s.mid);
+        if self.relay_keyframe_request(publisher, mid, None) {
+            if let Some(s) = self
+                .rooms
+                .get_mut(room)
+                .and_then(|r| r.sources.get_mut(source))
+            {
+                s.last_keyframe_request = Some(now);
+            }
+            return;
+        }
+        let Some(r) = self.rooms.get_mut(room) else {
+            return;
+        };
+        let Some(s) = r.sources.get_mut(source) else {
+            return;
+        };
         let Some(p) = self.peers.get_mut(publisher) else {
             return;
         };
@@ -398,7 +447,9 @@ impl Worker {
                 let Some(p) = self.peers.get_mut(m) else {
                     continue;
                 };
-                if let Some(talking) = p.speech.idle(now) {
+                if let Some(talking) = p.speech.idle(now)
+                    && p.remote().is_none()
+                {
                     let _ = self.io.events.send(MediaEvent::Talking {
                         room: r.id.clone(),
                         member: p.member.clone(),
@@ -427,7 +478,9 @@ impl Worker {
             r.previous_speaker = r.active_speaker.replace(loudest);
             let member_of =
                 |i: Option<usize>| i.and_then(|i| self.peers.get(i)).map(|p| p.member.clone());
-            if let Some(member) = member_of(Some(loudest)) {
+            if r.home
+                && let Some(member) = member_of(Some(loudest))
+            {
                 let _ = self.io.events.send(MediaEvent::ActiveSpeaker {
                     room: r.id.clone(),
                     member,
@@ -543,29 +596,25 @@ impl Worker {
         kind: MediaKind,
         muted: bool,
     ) -> Result<(), MediaError> {
-        for index in self.transports_of(member)? {
-            self.set_muted_on(member, index, kind, muted)?;
+        let transports = self.transports_of(member)?;
+        for &index in &transports {
+            self.set_muted_on(index, kind, muted);
         }
+        self.announce_muted(transports[0], kind, muted);
         Ok(())
     }
 
-    fn set_muted_on(
-        &mut self,
-        member: &MemberId,
-        index: usize,
-        kind: MediaKind,
-        muted: bool,
-    ) -> Result<(), MediaError> {
-        let p = self
-            .peers
-            .get_mut(index)
-            .ok_or_else(|| MediaError::NoSuchMember(member.clone()))?;
+    /// Mutes or unmutes what one transport (or remote member) sends of `kind`.
+    pub(super) fn set_muted_on(&mut self, index: usize, kind: MediaKind, muted: bool) {
+        let Some(p) = self.peers.get_mut(index) else {
+            return;
+        };
         match kind {
             MediaKind::Audio => p.audio_muted = muted,
             MediaKind::Video => p.video_muted = muted,
         }
         if muted {
-            return Ok(());
+            return;
         }
         // Unmuted: subscribers continue seamlessly from a fresh mapping (and a keyframe for video).
         let sources: Vec<usize> = p
@@ -575,7 +624,7 @@ impl Worker {
             .filter_map(|l| l.source)
             .collect();
         let Some(r) = self.rooms.get_mut(p.room) else {
-            return Ok(());
+            return;
         };
         for source in sources {
             let Some(s) = r.sources.get_mut(source) else {
@@ -593,7 +642,6 @@ impl Worker {
                 }
             }
         }
-        Ok(())
     }
 
     pub(super) fn set_deaf(&mut self, member: &MemberId, deaf: bool) -> Result<(), MediaError> {
@@ -710,6 +758,7 @@ fn write_slot(sub: &mut Peer, line: usize, forwarded: &Forwarded, now: Instant) 
                 Written::No
             }
         }
+        Transport::Remote(_) => Written::No,
         Transport::Rtp(leg) => {
             let header = PlainHeader {
                 pt: leg.pt,

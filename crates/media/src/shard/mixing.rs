@@ -180,6 +180,7 @@ impl Worker {
                     Written::No
                 }
             }
+            Transport::Remote(_) => Written::No,
             Transport::Rtp(leg) => {
                 if leg.codec != frame.codec {
                     return Written::No;

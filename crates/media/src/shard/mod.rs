@@ -6,6 +6,8 @@ mod leg;
 mod mixing;
 mod outbox;
 mod peer;
+mod relay;
+mod replica;
 mod room;
 mod rtcp_stats;
 mod simulcast;
@@ -29,6 +31,7 @@ use crate::ids::{MemberId, RoomId};
 use crate::negotiate::{AnswerParts, PendingOffer};
 use crate::options::{LayerPreference, MediaKind, MemberOptions, RtpLegOptions};
 
+pub(crate) use relay::{Link, RelayBatch};
 pub use worker::{LATENCY_BUCKETS_US, LatencyHistogram, ShardCounters};
 
 /// Reply channel of a command.
@@ -36,11 +39,24 @@ pub(crate) type Reply<T> = oneshot::Sender<Result<T, MediaError>>;
 
 /// A request from the control plane to a shard.
 pub(crate) enum Command {
+    /// Creates a room, or a replica of a room that spans shards (see [`replica`]).
     CreateRoom {
         room: RoomId,
         max_members: usize,
+        /// The room's other shards (empty for a new room).
+        replicas: Vec<usize>,
+        /// Whether this shard is the room's home (it emits the room-level events).
+        home: bool,
         reply: Reply<()>,
     },
+    /// `shard` now holds a replica of `room`: send it the room's members here, then their media.
+    AddReplica {
+        room: RoomId,
+        shard: usize,
+        reply: Reply<()>,
+    },
+    /// The links to the other shards (sent once, at start).
+    Links(Vec<Option<Link>>),
     CloseRoom {
         room: RoomId,
         reply: Reply<()>,
@@ -127,6 +143,8 @@ pub(crate) struct ShardSetup {
     pub directory: Arc<Directory>,
     pub events: broadcast::Sender<MediaEvent>,
     pub last_n: usize,
+    /// Messages from the other shards (rooms that span shards).
+    pub relays: mpsc::Receiver<RelayBatch>,
     /// The core to pin the shard thread to, if any.
     pub pin_core: Option<usize>,
 }
@@ -159,6 +177,11 @@ impl ShardHandle {
             local_addr,
             thread: Some(thread),
         })
+    }
+
+    /// The waker of the shard's loop.
+    pub(crate) fn waker(&self) -> Arc<mio::Waker> {
+        self.waker.clone()
     }
 
     /// The shard's bound UDP address.

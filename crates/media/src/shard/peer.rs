@@ -22,6 +22,17 @@ pub(crate) enum Transport {
     WebRtc(Box<Rtc>),
     /// A plain-RTP leg.
     Rtp(RtpLeg),
+    /// A member on another shard of a spanning room: its streams arrive as relay messages.
+    Remote(RemoteMember),
+}
+
+/// Where a remote member lives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct RemoteMember {
+    /// The shard owning the member.
+    pub shard: usize,
+    /// The member's peer index there.
+    pub from: usize,
 }
 
 /// A peer (one member) owned by a shard.
@@ -128,7 +139,7 @@ impl Peer {
     pub(crate) fn rtc(&self) -> Option<&Rtc> {
         match &self.transport {
             Transport::WebRtc(rtc) => Some(rtc),
-            Transport::Rtp(_) => None,
+            Transport::Rtp(_) | Transport::Remote(_) => None,
         }
     }
 
@@ -136,7 +147,15 @@ impl Peer {
     pub(crate) fn rtc_mut(&mut self) -> Option<&mut Rtc> {
         match &mut self.transport {
             Transport::WebRtc(rtc) => Some(rtc),
-            Transport::Rtp(_) => None,
+            Transport::Rtp(_) | Transport::Remote(_) => None,
+        }
+    }
+
+    /// The owning shard and peer index, when this stands for a member on another shard.
+    pub(crate) fn remote(&self) -> Option<RemoteMember> {
+        match &self.transport {
+            Transport::Remote(remote) => Some(*remote),
+            _ => None,
         }
     }
 

@@ -29,6 +29,10 @@ pub(crate) struct Room {
     pub mix_seq: u64,
     pub mix_ts: u32,
     pub mix_ts_8k: u32,
+    /// The other shards holding a replica of this room (empty unless the room spans shards).
+    pub replicas: Vec<usize>,
+    /// Whether this shard is the room's home: it emits the room-level events (active speaker).
+    pub home: bool,
 }
 
 /// One stream published by a member, and who receives it.
@@ -57,7 +61,7 @@ pub(crate) struct LayerStat {
 }
 
 impl Room {
-    pub(crate) fn new(id: RoomId, max_members: usize) -> Self {
+    pub(crate) fn new(id: RoomId, max_members: usize, replicas: Vec<usize>, home: bool) -> Self {
         Self {
             id,
             members: Vec::new(),
@@ -70,6 +74,8 @@ impl Room {
             mix_seq: 1,
             mix_ts: 0,
             mix_ts_8k: 0,
+            replicas,
+            home,
         }
     }
 

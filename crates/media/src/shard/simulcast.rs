@@ -85,6 +85,26 @@ impl Worker {
             return;
         }
         let (publisher, mid) = (s.publisher, s.mid);
+        if self.relay_keyframe_request(publisher, mid, Some(rid)) {
+            if let Some(layer) = self
+                .rooms
+                .get_mut(room)
+                .and_then(|r| r.sources.get_mut(source))
+                .and_then(|s| s.layers.iter_mut().find(|l| l.rid == rid))
+            {
+                layer.last_keyframe_request = Some(now);
+            }
+            return;
+        }
+        let Some(r) = self.rooms.get_mut(room) else {
+            return;
+        };
+        let Some(s) = r.sources.get_mut(source) else {
+            return;
+        };
+        let Some(layer) = s.layers.iter_mut().find(|l| l.rid == rid) else {
+            return;
+        };
         let Some(rtc) = self.peers.get_mut(publisher).and_then(|p| p.rtc_mut()) else {
             return;
         };

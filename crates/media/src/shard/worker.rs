@@ -20,6 +20,7 @@ use super::leg::{RtpLeg, parse_rtp};
 use super::mixing::MIX_INTERVAL;
 use super::outbox::Outbox;
 use super::peer::{Peer, Transport};
+use super::relay::{RelayBatch, RelayOut};
 use super::room::Room;
 use super::slab::Slab;
 use super::tcp::{TCP_CONNS, Tcp};
@@ -101,6 +102,15 @@ pub struct ShardCounters {
     pub rtcp_out: [u64; 3],
     /// Peers closed because str0m panicked.
     pub panics: u64,
+    /// Members of spanning rooms that other shards own (known here as remote members).
+    pub remote_members: usize,
+    /// Sources (published streams) in this shard's rooms, remote members' included.
+    pub sources: usize,
+    /// Messages sent to other shards of spanning rooms, and the batches that carried them.
+    pub relayed_out: u64,
+    pub relay_batches: u64,
+    /// Messages received from other shards.
+    pub relayed_in: u64,
     /// Time from reading a group of datagrams to having sent everything they caused.
     pub latency: LatencyHistogram,
     /// How late the shard loop ran its due timers.
@@ -205,6 +215,8 @@ pub(super) struct Io {
     pub events: broadcast::Sender<MediaEvent>,
     pub queues: Queues,
     pub counters: ShardCounters,
+    /// Messages for the other shards of spanning rooms, sent at the end of each pass.
+    pub relay: RelayOut,
 }
 
 impl Io {
@@ -215,7 +227,7 @@ impl Io {
 
 /// One shard's state; runs on its own thread.
 pub(crate) struct Worker {
-    index: usize,
+    pub(super) index: usize,
     poll: Poll,
     waker: Arc<Waker>,
     inbox: mpsc::Receiver<Command>,
@@ -227,8 +239,12 @@ pub(crate) struct Worker {
     tcp: Option<Tcp>,
     pub(super) peers: Slab<Peer>,
     pub(super) rooms: Slab<Room>,
-    room_ids: HashMap<RoomId, usize>,
+    pub(super) room_ids: HashMap<RoomId, usize>,
     members: HashMap<MemberId, usize>,
+    /// Remote members: (owning shard, its peer index) to the local peer index.
+    pub(super) proxies: HashMap<(usize, usize), usize>,
+    /// Messages from the other shards.
+    pub(super) relays: mpsc::Receiver<RelayBatch>,
     demux: Demux,
     timers: TimerHeap,
     directory: Arc<Directory>,
@@ -282,6 +298,8 @@ impl Worker {
             rooms: Slab::default(),
             room_ids: HashMap::new(),
             members: HashMap::new(),
+            proxies: HashMap::new(),
+            relays: setup.relays,
             demux: Demux::default(),
             timers: TimerHeap::default(),
             directory: setup.directory,
@@ -291,6 +309,7 @@ impl Worker {
                 events: setup.events,
                 queues: Queues::default(),
                 counters: ShardCounters::default(),
+                relay: RelayOut::default(),
             },
             last_n: setup.last_n,
             buf: vec![0; RECV_BUFFER],
@@ -369,6 +388,7 @@ impl Worker {
                 self.read_socket();
             }
             self.read_commands(now);
+            self.read_relays(now);
             self.run_timers(now);
             if mixing && now >= next_mix {
                 self.mix_tick(now);
@@ -611,6 +631,9 @@ impl Worker {
             }
         }
         self.flush_outbox();
+        let relayed = self.io.relay.flush(self.index);
+        self.io.counters.relayed_out += relayed.messages;
+        self.io.counters.relay_batches += relayed.batches;
     }
 
     /// Sends the datagrams the pass produced (see [`Outbox`]).
@@ -681,17 +704,16 @@ impl Worker {
             Command::CreateRoom {
                 room,
                 max_members,
+                replicas,
+                home,
                 reply,
             } => {
-                let result = if self.room_ids.contains_key(&room) {
-                    Err(MediaError::RoomExists(room))
-                } else {
-                    let (index, _) = self.rooms.insert(Room::new(room.clone(), max_members));
-                    self.room_ids.insert(room, index);
-                    Ok(())
-                };
-                let _ = reply.send(result);
+                let _ = reply.send(self.create_room(room, max_members, replicas, home));
             }
+            Command::AddReplica { room, shard, reply } => {
+                let _ = reply.send(self.add_replica(&room, shard));
+            }
+            Command::Links(links) => self.connect(links),
             Command::CloseRoom { room, reply } => {
                 let _ = reply.send(self.close_room(&room));
             }
@@ -775,7 +797,9 @@ impl Worker {
             }
             Command::Counters { reply } => {
                 let mut counters = self.io.counters.clone();
-                counters.peers = self.peers.len();
+                counters.peers = self.peers.len() - self.proxies.len();
+                counters.remote_members = self.proxies.len();
+                counters.sources = self.rooms.iter().map(|(_, r)| r.sources.len()).sum();
                 counters.rooms = self.rooms.len();
                 counters.demux_entries = self.demux.len();
                 counters.tcp_connections = self.tcp.as_ref().map_or(0, Tcp::len);
@@ -842,6 +866,7 @@ impl Worker {
         let room_index = self.admit(room, &member)?;
         let index = self.insert_webrtc(room_index, &member, rtc, pending_offer, opts, now);
         self.members.insert(member.clone(), index);
+        self.announce_joined(index);
         if let Some((rtc, pending)) = companion {
             let second = self.insert_webrtc(room_index, &member, *rtc, Some(pending), opts, now);
             if let Some(p) = self.peers.get_mut(second) {
@@ -933,6 +958,7 @@ impl Worker {
         if let Some(r) = self.rooms.get_mut(room_index) {
             r.members.push(index);
         }
+        self.announce_joined(index);
         self.register_line(
             index,
             Mid::from(LEG_MID),
@@ -1063,6 +1089,9 @@ impl Worker {
         let Some(p) = self.peers.get(index) else {
             return;
         };
+        if p.remote().is_some() {
+            return self.remove_remote(index);
+        }
         if let Some(primary) = p.companion_of {
             return self.remove_peer(primary, state);
         }
@@ -1111,7 +1140,7 @@ impl Worker {
 
     /// Removes one transport from the peers, the demultiplexer, the queues and its room; returns
     /// it with its room's id.
-    fn detach_transport(&mut self, index: usize) -> Option<(Peer, Option<RoomId>)> {
+    pub(super) fn detach_transport(&mut self, index: usize) -> Option<(Peer, Option<RoomId>)> {
         let mut peer = self.peers.remove(index)?;
         self.demux.remove(&peer.ufrag, &peer.addrs);
         self.io.queues.dirty.retain(|p| *p != index);
@@ -1122,6 +1151,7 @@ impl Worker {
             Transport::Rtp(leg) => {
                 let _ = self.poll.registry().deregister(&mut leg.socket);
             }
+            Transport::Remote(_) => {}
         }
         if peer.companion_of.is_some()
             && let Some(r) = self.rooms.get_mut(peer.room)
@@ -1129,6 +1159,7 @@ impl Worker {
             r.companions = r.companions.saturating_sub(1);
         }
         let room_id = self.detach_from_room(index, &peer);
+        self.announce_detached(index, &peer);
         Some((peer, room_id))
     }
 
@@ -1165,7 +1196,8 @@ impl Worker {
         if self.io.events.receiver_count() == 0 {
             return;
         }
-        for (_, p) in self.peers.iter().filter(|(_, p)| p.companion_of.is_none()) {
+        let own = |p: &Peer| p.companion_of.is_none() && p.remote().is_none();
+        for (_, p) in self.peers.iter().filter(|(_, p)| own(p)) {
             let mut stats = p.stats.clone();
             if let Some(c) = p.companion.and_then(|c| self.peers.get(c)) {
                 stats.packets_in += c.stats.packets_in;

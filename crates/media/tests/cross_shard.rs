@@ -1,0 +1,285 @@
+//! Rooms that span shards: an engine with two shards and a per-shard limit of two members, so a
+//! room of three or four spreads over both.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{Harness, SETTLE, origins};
+use weft_media::testkit::{PeerSpec, TestPeer, tone_presence, wait_until};
+use weft_media::{MediaConfig, MediaEvent, MemberId, ShardCounters};
+
+/// Two shards; a room spreads once a shard has two of its members.
+fn harness() -> Harness {
+    Harness::with_config(MediaConfig {
+        room_members_per_shard: 2,
+        ..MediaConfig::loopback(2)
+    })
+}
+
+fn counters(h: &Harness) -> Vec<ShardCounters> {
+    h.rt.block_on(h.engine.shard_counters()).expect("counters")
+}
+
+#[test]
+fn multi_slot_members_on_two_shards_receive_each_other() {
+    let h = harness();
+    let peers: Vec<_> = (1..=4).map(|tag| h.join(PeerSpec::multi(tag, 3))).collect();
+    let c = counters(&h);
+    assert_eq!((c[0].peers, c[1].peers), (2, 2), "two members per shard");
+    assert_eq!((c[0].remote_members, c[1].remote_members), (2, 2));
+    for p in &peers {
+        let others: Vec<u32> = (1..=4).filter(|t| *t != p.tag()).collect();
+        let ok = wait_until(SETTLE, || {
+            origins(p, false) == others
+                && origins(p, true) == others
+                && p.received(false).iter().all(|s| s.packets >= 50)
+                && p.received(true).iter().all(|s| s.packets >= 30)
+        });
+        assert!(
+            ok,
+            "peer {} got audio {:?} video {:?}",
+            p.tag(),
+            origins(p, false),
+            origins(p, true)
+        );
+    }
+    for p in &peers {
+        for s in p.received(false).iter().chain(p.received(true).iter()) {
+            assert_eq!(s.origins.len(), 1, "one sender per stream: {s:?}");
+            assert_eq!(s.ssrcs.len(), 1, "one SSRC per stream");
+            assert_eq!(
+                s.missing(),
+                0,
+                "gap in stream {} of peer {}",
+                s.mid,
+                p.tag()
+            );
+        }
+        for s in p.received(true) {
+            assert_eq!(
+                s.first_is_keyframe,
+                Some(true),
+                "video starts on a keyframe"
+            );
+        }
+    }
+    let c = counters(&h);
+    assert!(c.iter().all(|c| c.relayed_out > 0 && c.relayed_in > 0));
+}
+
+const TONES: [(u32, f32); 3] = [(1, 440.0), (2, 660.0), (3, 990.0)];
+
+/// Amplitudes of every member's tone in what `peer` heard during the last second.
+fn heard(peer: &TestPeer) -> Vec<(u32, f32)> {
+    let pcm = peer.received_pcm();
+    let tail = &pcm[pcm.len().saturating_sub(48_000)..];
+    TONES
+        .iter()
+        .map(|(tag, f)| (*tag, tone_presence(tail, *f)))
+        .collect()
+}
+
+fn video_origin(peer: &TestPeer) -> Option<u32> {
+    peer.received(true).first().and_then(|s| s.last_origin)
+}
+
+/// Makes `loud` the loudest member; waits until the others see it and it sees anyone else.
+fn switch_to(peers: &[TestPeer], loud: u32) {
+    for p in peers {
+        p.set_tone_amplitude(if p.tag() == loud { 0.5 } else { 0.05 });
+    }
+    for p in peers {
+        let ok = wait_until(SETTLE, || {
+            let origin = video_origin(p);
+            if p.tag() == loud {
+                origin.is_some_and(|o| o != loud)
+            } else {
+                origin == Some(loud)
+            }
+        });
+        assert!(
+            ok,
+            "peer {} sees {:?} (loud: {loud})",
+            p.tag(),
+            video_origin(p)
+        );
+    }
+}
+
+#[test]
+fn one_slot_members_on_two_shards_hear_the_mix_and_see_the_speaker() {
+    let h = harness();
+    let mut events = h.engine.events();
+    let peers: Vec<TestPeer> = TONES
+        .iter()
+        .map(|(tag, f)| h.join(PeerSpec::sdk_tone(*tag, *f)))
+        .collect();
+    let c = counters(&h);
+    assert_eq!((c[0].peers, c[1].peers), (2, 1));
+    for p in &peers {
+        p.set_tone_amplitude(0.1);
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    for p in &peers {
+        p.clear_pcm();
+    }
+    for p in &peers {
+        assert!(
+            wait_until(SETTLE, || p.received_pcm().len() >= 72_000),
+            "peer {} hears nothing",
+            p.tag()
+        );
+        let levels = heard(p);
+        for (tag, amplitude) in &levels {
+            if *tag == p.tag() {
+                assert!(
+                    *amplitude < 0.01,
+                    "peer {} hears itself: {levels:?}",
+                    p.tag()
+                );
+            } else {
+                assert!(
+                    *amplitude > 0.03,
+                    "peer {} misses {tag}: {levels:?}",
+                    p.tag()
+                );
+            }
+        }
+        let audio = p.received(false);
+        assert_eq!(audio.len(), 1, "one audio stream");
+        assert_eq!(audio[0].missing(), 0);
+    }
+
+    // Speakers on either shard: 3 is on shard 1, 2 and 1 on shard 0.
+    switch_to(&peers, 3);
+    switch_to(&peers, 2);
+    switch_to(&peers, 1);
+
+    let mut speakers = Vec::new();
+    while let Ok(event) = events.try_recv() {
+        if let MediaEvent::ActiveSpeaker { member, .. } = event {
+            speakers.push(member);
+        }
+    }
+    let expected: Vec<MemberId> = [3, 2, 1].into_iter().map(Harness::member).collect();
+    assert!(
+        speakers.ends_with(&expected),
+        "one active-speaker event per change, room-wide: {speakers:?}"
+    );
+    for p in &peers {
+        let video = p.received(true);
+        assert_eq!(video.len(), 1, "one video stream");
+        let v = &video[0];
+        assert_eq!(v.ssrcs.len(), 1, "one SSRC across switches");
+        assert_eq!(v.missing(), 0, "sequence numbers continue across switches");
+        assert!(
+            v.switches.iter().all(|(_, keyframe)| *keyframe),
+            "every switch starts on a keyframe: {:?}",
+            v.switches
+        );
+    }
+}
+
+#[test]
+fn late_joiner_on_the_second_shard_gets_a_keyframe_from_the_first() {
+    let h = harness();
+    let publisher = h.join(PeerSpec::multi(1, 0));
+    let early = h.join(PeerSpec::multi(2, 0));
+    assert!(wait_until(SETTLE, || early
+        .received(true)
+        .iter()
+        .any(|s| s.keyframes > 0)));
+    // Let the publisher's start-up keyframe age; it only sends another one when asked.
+    std::thread::sleep(Duration::from_millis(500));
+    let requests_before = publisher.keyframe_requests();
+    let late = h.join(PeerSpec::multi(3, 0));
+    let joined = std::time::Instant::now();
+    assert_eq!(counters(&h)[1].peers, 1, "the late joiner is on shard 1");
+    assert!(wait_until(SETTLE, || late
+        .received(true)
+        .iter()
+        .any(|s| s.keyframes > 0 && s.origins.contains(&1))));
+    assert!(
+        joined.elapsed() < Duration::from_secs(1),
+        "keyframe took {:?}",
+        joined.elapsed()
+    );
+    assert!(
+        publisher.keyframe_requests() > requests_before,
+        "PLI reached the publisher"
+    );
+    let video: Vec<_> = late
+        .received(true)
+        .into_iter()
+        .filter(|s| s.origins.contains(&1))
+        .collect();
+    assert_eq!(video[0].first_is_keyframe, Some(true));
+}
+
+#[test]
+fn a_member_leaving_shard_0_is_forgotten_on_both_shards() {
+    let h = harness();
+    let peers: Vec<_> = (1..=4).map(|tag| h.join(PeerSpec::multi(tag, 3))).collect();
+    for p in &peers {
+        let others: Vec<u32> = (1..=4).filter(|t| *t != p.tag()).collect();
+        assert!(wait_until(SETTLE, || origins(p, true) == others));
+    }
+    let c = counters(&h);
+    assert_eq!(
+        (c[0].sources, c[1].sources),
+        (8, 8),
+        "audio and video of four"
+    );
+
+    h.remove(1);
+    let from_1 = |p: &TestPeer| {
+        p.received(false)
+            .iter()
+            .chain(p.received(true).iter())
+            .filter(|s| s.last_origin == Some(1))
+            .map(|s| s.packets)
+            .sum::<u64>()
+    };
+    let to_1 = |p: &TestPeer| {
+        p.received(false)
+            .iter()
+            .chain(p.received(true).iter())
+            .map(|s| s.packets)
+            .sum::<u64>()
+    };
+    std::thread::sleep(Duration::from_millis(200));
+    let before: Vec<u64> = peers[1..].iter().map(from_1).collect();
+    let received_before = to_1(&peers[0]);
+    std::thread::sleep(Duration::from_millis(500));
+    let after: Vec<u64> = peers[1..].iter().map(from_1).collect();
+    assert_eq!(after, before, "others still receive member 1");
+    assert_eq!(to_1(&peers[0]), received_before, "member 1 still receives");
+
+    let forgotten = wait_until(SETTLE, || {
+        let c = counters(&h);
+        (c[0].peers, c[1].peers) == (1, 2)
+            && (c[0].remote_members, c[1].remote_members) == (2, 1)
+            && (c[0].sources, c[1].sources) == (6, 6)
+    });
+    let c = counters(&h);
+    assert!(forgotten, "shards still know member 1: {c:?}");
+    // One peer left on shard 0: one ufrag and one learned address.
+    assert_eq!(c[0].demux_entries, 2);
+    assert_eq!(h.engine.member_count(), 3);
+
+    for tag in 2..=4 {
+        h.remove(tag);
+    }
+    let empty = wait_until(SETTLE, || {
+        counters(&h).iter().all(|c| {
+            c.peers == 0 && c.remote_members == 0 && c.sources == 0 && c.demux_entries == 0
+        })
+    });
+    assert!(empty, "state left: {:?}", counters(&h));
+    h.rt.block_on(h.engine.close_room(&h.room)).expect("close");
+    assert!(
+        counters(&h).iter().all(|c| c.rooms == 0),
+        "every replica closed"
+    );
+}
