@@ -23,7 +23,6 @@
 //! - A member leaving is forgotten by every shard (its remote entries and their sources go), and
 //!   closing the room closes every replica.
 
-use std::sync::mpsc;
 use std::time::Instant;
 
 use str0m::media::{Direction, Mid, Rid};
@@ -195,16 +194,11 @@ impl Worker {
     /// Handles every batch the other shards sent, then settles.
     pub(super) fn read_relays(&mut self, now: Instant) {
         let mut any = false;
-        loop {
-            match self.relays.try_recv() {
-                Ok(batch) => {
-                    any = true;
-                    self.io.counters.relayed_in += batch.messages.len() as u64;
-                    for message in batch.messages {
-                        self.handle_relay(batch.from, message, now);
-                    }
-                }
-                Err(mpsc::TryRecvError::Empty | mpsc::TryRecvError::Disconnected) => break,
+        while let Ok(batch) = self.relays.try_recv() {
+            any = true;
+            self.io.counters.relayed_in += batch.messages.len() as u64;
+            for message in batch.messages {
+                self.handle_relay(batch.from, message, now);
             }
         }
         if any {
