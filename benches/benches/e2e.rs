@@ -1,11 +1,14 @@
 //! End to end on loopback: engine shards plus synthetic str0m peers.
 //!
 //! Each room has P publishers (VP8 at a configurable packet rate, plus 50 pps audio) and K
-//! subscribers with a slot per publisher. Subscribers are real str0m peers until they connect
-//! (ICE, DTLS); then their threads stop and one sink thread sweeps all their sockets every
-//! 0.5 ms, so the shard's loopback sends do not pay for waking a thread per subscriber (a real NIC
-//! has no such cost). The sink replays each subscriber's last ICE check once a second, so the
-//! server keeps every subscriber for the whole run. Publishers are quiet while subscribers join.
+//! subscribers with a slot per publisher. Most scenarios have one room per shard; "one room"
+//! puts a single room over all shards (its first P + K members on shard 0, the next K on shard 1,
+//! ...), so every publisher packet crosses to the other shards once. Subscribers are real str0m
+//! peers until they connect (ICE, DTLS); then their threads stop and one sink thread sweeps all
+//! their sockets every 0.5 ms, so the shard's loopback sends do not pay for waking a thread per
+//! subscriber (a real NIC has no such cost). The sink replays each subscriber's last ICE check once
+//! a second, so the server keeps every subscriber for the whole run. Publishers are quiet while
+//! subscribers join.
 //! The generator (publisher, sink, this thread) runs on the last core; shard `i` is pinned to
 //! core `i`, so with one shard it has a core of its own.
 //!
@@ -35,6 +38,8 @@ struct Scenario {
     name: &'static str,
     bwe: bool,
     shards: usize,
+    /// One room spanning every shard (else one room per shard).
+    one_room: bool,
     publishers_per_room: usize,
     subscribers_per_room: usize,
     video_interval: Duration,
@@ -49,6 +54,7 @@ fn main() {
             name: "1 shard, full",
             bwe: false,
             shards: 1,
+            one_room: false,
             publishers_per_room: 4,
             subscribers_per_room: 200,
             video_interval: Duration::from_millis(1),
@@ -57,6 +63,7 @@ fn main() {
             name: "1 shard, half",
             bwe: false,
             shards: 1,
+            one_room: false,
             publishers_per_room: 4,
             subscribers_per_room: 100,
             video_interval: Duration::from_millis(2),
@@ -65,6 +72,16 @@ fn main() {
             name: "2 shards, full",
             bwe: false,
             shards: 2,
+            one_room: false,
+            publishers_per_room: 4,
+            subscribers_per_room: 200,
+            video_interval: Duration::from_millis(1),
+        },
+        Scenario {
+            name: "2 shards, one room",
+            bwe: false,
+            shards: 2,
+            one_room: true,
             publishers_per_room: 4,
             subscribers_per_room: 200,
             video_interval: Duration::from_millis(1),
@@ -210,15 +227,23 @@ impl Drop for Sink {
 
 fn run(s: &Scenario) -> Result<Outcome, String> {
     let rt = Runtime::new().map_err(|e| e.to_string())?;
+    // A shard takes a whole room (publishers and K subscribers) before the room spreads.
+    let room_members_per_shard = s.publishers_per_room + s.subscribers_per_room;
     let config = MediaConfig {
         bandwidth_estimation: s.bwe,
         pin_shards: true,
+        room_members_per_shard,
         ..MediaConfig::loopback(s.shards)
     };
     let engine = MediaEngine::start(config).map_err(|e| e.to_string())?;
     let mut publishers = Vec::new();
     let sink = Sink::start();
-    for room_index in 0..s.shards {
+    let (rooms, subscribers) = if s.one_room {
+        (1, s.subscribers_per_room * s.shards)
+    } else {
+        (s.shards, s.subscribers_per_room)
+    };
+    for room_index in 0..rooms {
         let room = RoomId::from(format!("room-{room_index}"));
         let big = RoomOptions {
             max_members: Some(1000),
@@ -239,7 +264,7 @@ fn run(s: &Scenario) -> Result<Outcome, String> {
             publisher.set_sending(false);
             publishers.push(publisher);
         }
-        for k in 0..s.subscribers_per_room {
+        for k in 0..subscribers {
             // A slot per publisher: every subscriber receives every publisher's streams.
             let subscriber = PeerSpec {
                 audio: false,
@@ -283,7 +308,8 @@ fn run(s: &Scenario) -> Result<Outcome, String> {
     };
     println!(
         "  ({}: datagrams in {:.0}/s, send calls {:.0}/s, send errors {}, publisher RTP in {:.0}/s, \
-         per kind in {:?} out {:?}, PLI out {}, peers {:?} → {:?})",
+         per kind in {:?} out {:?}, PLI out {}, relayed {:.0}/s in {:.0} batches/s, \
+         peers {:?} → {:?})",
         s.name,
         delta(|c| c.datagrams_in) as f64 / MEASURE.as_secs_f64(),
         delta(|c| c.send_calls) as f64 / MEASURE.as_secs_f64(),
@@ -292,6 +318,8 @@ fn run(s: &Scenario) -> Result<Outcome, String> {
         [delta(|c| c.received[0]), delta(|c| c.received[1])],
         [delta(|c| c.forwarded[0]), delta(|c| c.forwarded[1])],
         delta(|c| c.rtcp_out[1]),
+        delta(|c| c.relayed_out) as f64 / MEASURE.as_secs_f64(),
+        delta(|c| c.relay_batches) as f64 / MEASURE.as_secs_f64(),
         before.iter().map(|c| c.peers).collect::<Vec<_>>(),
         after.iter().map(|c| c.peers).collect::<Vec<_>>(),
     );
