@@ -2,9 +2,13 @@
 //!
 //! The engine runs one **shard** thread per core. Each shard owns a UDP socket, the str0m `Rtc`s
 //! of its members (ICE-lite, RTP mode), its rooms, and a timer heap; a room lives on one shard, so
-//! forwarding is a loop without locks or hand-offs. Datagrams are demultiplexed by remote address,
-//! then by STUN username. Payloads are shared (`Arc<[u8]>`) between subscribers, never copied. A
-//! panic inside one peer's `Rtc` closes that peer only.
+//! forwarding is a loop without locks or hand-offs, until it has
+//! [`MediaConfig::room_members_per_shard`] members there: then further members go to other
+//! shards, each packet crosses to each of the room's other shards once (one batched message per
+//! shard and pass), and every shard forwards, mixes and switches for its own members. Datagrams
+//! are demultiplexed by remote address, then by STUN username. Payloads are shared (`Arc<[u8]>`)
+//! between subscribers and shards, never copied. A panic inside one peer's `Rtc` closes that peer
+//! only.
 //!
 //! Signaling drives the engine through [`MediaEngine`], a cheap-to-clone `Send + Sync` handle with
 //! async methods; it reports back through [`MediaEngine::events`]. SDP travels as plain strings;
