@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use common::{Harness, SETTLE, origins};
 use weft_media::testkit::{PeerSpec, TestPeer, tone_presence, wait_until};
-use weft_media::{MediaConfig, MediaEvent, MemberId, ShardCounters};
+use weft_media::{MediaConfig, MediaEvent, MediaKind, MemberId, ShardCounters};
 
 /// Two shards; a room spreads once a shard has two of its members.
 fn harness() -> Harness {
@@ -282,4 +282,49 @@ fn a_member_leaving_shard_0_is_forgotten_on_both_shards() {
         counters(&h).iter().all(|c| c.rooms == 0),
         "every replica closed"
     );
+}
+
+/// Packets `peer` received from member `tag` of one kind.
+fn packets_from(peer: &TestPeer, tag: u32, video: bool) -> u64 {
+    peer.received(video)
+        .iter()
+        .filter(|s| s.origins.contains(&tag))
+        .map(|s| s.packets)
+        .sum()
+}
+
+#[test]
+fn mute_on_one_shard_stops_forwarding_on_the_other_and_unmute_resumes_on_a_keyframe() {
+    let h = Harness::with_config(MediaConfig {
+        room_members_per_shard: 1,
+        ..MediaConfig::loopback(2)
+    });
+    let _speaker = h.join(PeerSpec::multi(1, 0));
+    let listener = h.join(PeerSpec::multi(2, 0));
+    let c = counters(&h);
+    assert_eq!((c[0].peers, c[1].peers), (1, 1));
+    assert!(wait_until(SETTLE, || packets_from(&listener, 1, true) > 10));
+    let member = Harness::member(1);
+    h.rt.block_on(h.engine.set_muted(&member, MediaKind::Video, true))
+        .expect("mute");
+    std::thread::sleep(Duration::from_millis(200));
+    let muted_at = packets_from(&listener, 1, true);
+    let audio_at = packets_from(&listener, 1, false);
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(
+        packets_from(&listener, 1, true),
+        muted_at,
+        "video still flows"
+    );
+    assert!(
+        packets_from(&listener, 1, false) > audio_at + 10,
+        "audio stopped too"
+    );
+    let keyframes = listener.received(true)[0].keyframes;
+    h.rt.block_on(h.engine.set_muted(&member, MediaKind::Video, false))
+        .expect("unmute");
+    assert!(wait_until(SETTLE, || packets_from(&listener, 1, true) > muted_at + 10));
+    let video = &listener.received(true)[0];
+    assert!(video.keyframes > keyframes, "resumed on a keyframe");
+    assert_eq!(video.missing(), 0, "sequence continues across the mute");
 }
