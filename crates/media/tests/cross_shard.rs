@@ -6,8 +6,10 @@ mod common;
 use std::time::Duration;
 
 use common::{Harness, SETTLE, origins};
-use weft_media::testkit::{PeerSpec, TestPeer, tone_presence, wait_until};
-use weft_media::{MediaConfig, MediaEvent, MediaKind, MemberId, ShardCounters};
+use weft_media::testkit::{PeerSpec, StreamReport, TestPeer, tone_presence, wait_until};
+use weft_media::{
+    LayerPreference, MediaConfig, MediaEvent, MediaKind, MemberId, ShardCounters, VideoLayer,
+};
 
 /// Two shards; a room spreads once a shard has two of its members.
 fn harness() -> Harness {
@@ -248,7 +250,8 @@ fn a_member_leaving_shard_0_is_forgotten_on_both_shards() {
             .map(|s| s.packets)
             .sum::<u64>()
     };
-    std::thread::sleep(Duration::from_millis(200));
+    // Packets already on their way (relayed, or queued in the test peers) arrive first.
+    std::thread::sleep(Duration::from_millis(500));
     let before: Vec<u64> = peers[1..].iter().map(from_1).collect();
     let received_before = to_1(&peers[0]);
     std::thread::sleep(Duration::from_millis(500));
@@ -327,4 +330,48 @@ fn mute_on_one_shard_stops_forwarding_on_the_other_and_unmute_resumes_on_a_keyfr
     let video = &listener.received(true)[0];
     assert!(video.keyframes > keyframes, "resumed on a keyframe");
     assert_eq!(video.missing(), 0, "sequence continues across the mute");
+}
+
+fn layer_from(peer: &TestPeer, tag: u32) -> Option<StreamReport> {
+    peer.received(true)
+        .into_iter()
+        .find(|s| s.origins.contains(&tag))
+}
+
+#[test]
+fn a_subscriber_on_the_other_shard_switches_simulcast_layers_on_keyframes() {
+    let h = Harness::with_config(MediaConfig {
+        room_members_per_shard: 1,
+        ..MediaConfig::loopback(2)
+    });
+    let _publisher = h.join(PeerSpec::simulcast(1));
+    let subscriber = h.join(PeerSpec::multi(2, 0));
+    assert_eq!(counters(&h)[1].peers, 1, "the subscriber is on shard 1");
+    let layer = || layer_from(&subscriber, 1).and_then(|s| s.last_layer);
+    assert!(
+        wait_until(SETTLE, || layer() == Some(2)),
+        "reaches the top layer, got {:?}",
+        layer()
+    );
+    // Layers carry about 72, 168 and 264 kbit/s: 110 kbit/s only fits the lowest.
+    let capped = LayerPreference {
+        max_layer: VideoLayer::High,
+        max_bitrate_bps: Some(110_000),
+    };
+    h.rt.block_on(h.engine.set_layer_preference(&Harness::member(2), capped))
+        .expect("cap");
+    assert!(
+        wait_until(SETTLE, || layer() == Some(0)),
+        "got {:?}",
+        layer()
+    );
+    let video = layer_from(&subscriber, 1).expect("video");
+    assert!(
+        video.layer_switches.iter().all(|(_, key)| *key),
+        "switches on keyframes: {:?}",
+        video.layer_switches
+    );
+    assert_eq!(video.ssrcs.len(), 1, "one SSRC across switches");
+    assert_eq!(video.missing(), 0, "continuous sequence numbers");
+    assert_eq!(video.timestamp_regressions, 0, "timestamps never go back");
 }
