@@ -106,8 +106,9 @@ pub struct ShardCounters {
     pub remote_members: usize,
     /// Sources (published streams) in this shard's rooms, remote members' included.
     pub sources: usize,
-    /// Messages sent to other shards of spanning rooms, and the batches that carried them.
+    /// Messages sent to other shards of spanning rooms.
     pub relayed_out: u64,
+    /// Batches that carried them (one per destination shard and pass).
     pub relay_batches: u64,
     /// Messages received from other shards.
     pub relayed_in: u64,
