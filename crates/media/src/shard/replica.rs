@@ -191,18 +191,26 @@ impl Worker {
         true
     }
 
-    /// Handles every batch the other shards sent, then settles.
+    /// Handles every batch the other shards sent, then settles; records the time from the
+    /// oldest relayed packet's arrival on its shard to having sent what it caused here.
     pub(super) fn read_relays(&mut self, now: Instant) {
+        let mut oldest: Option<Instant> = None;
         let mut any = false;
         while let Ok(batch) = self.relays.try_recv() {
             any = true;
             self.io.counters.relayed_in += batch.messages.len() as u64;
             for message in batch.messages {
+                if let Relay::Rtp { packet, .. } = &message {
+                    oldest = Some(oldest.map_or(packet.received, |o| o.min(packet.received)));
+                }
                 self.handle_relay(batch.from, message, now);
             }
         }
         if any {
             self.settle(now);
+        }
+        if let Some(oldest) = oldest {
+            self.io.counters.latency.record(oldest.elapsed());
         }
     }
 

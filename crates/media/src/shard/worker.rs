@@ -112,7 +112,8 @@ pub struct ShardCounters {
     pub relay_batches: u64,
     /// Messages received from other shards.
     pub relayed_in: u64,
-    /// Time from reading a group of datagrams to having sent everything they caused.
+    /// Time from reading a group of datagrams to having sent everything they caused (for packets
+    /// relayed from another shard: from their arrival there).
     pub latency: LatencyHistogram,
     /// How late the shard loop ran its due timers.
     pub loop_lag: LatencyHistogram,
@@ -159,7 +160,7 @@ pub struct LatencyHistogram {
 }
 
 impl LatencyHistogram {
-    fn record(&mut self, d: Duration) {
+    pub(super) fn record(&mut self, d: Duration) {
         let us = d.as_micros() as u64;
         let i = LATENCY_BUCKETS_US.iter().position(|b| us < *b).unwrap_or(9);
         self.counts[i] += 1;
