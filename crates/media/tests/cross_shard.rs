@@ -3,12 +3,16 @@
 
 mod common;
 
-use std::time::Duration;
+use std::net::UdpSocket;
+use std::time::{Duration, Instant};
 
 use common::{Harness, SETTLE, origins};
-use weft_media::testkit::{PeerSpec, StreamReport, TestPeer, tone_presence, wait_until};
+use weft_media::testkit::{
+    PeerSpec, StreamReport, TestPeer, audio_payload, tag_of, tone_presence, wait_until,
+};
 use weft_media::{
-    LayerPreference, MediaConfig, MediaEvent, MediaKind, MemberId, ShardCounters, VideoLayer,
+    LayerPreference, MediaConfig, MediaEvent, MediaKind, MemberId, MemberOptions, RtpCodec,
+    RtpLegOptions, ShardCounters, VideoLayer,
 };
 
 /// Two shards; a room spreads once a shard has two of its members.
@@ -374,4 +378,57 @@ fn a_subscriber_on_the_other_shard_switches_simulcast_layers_on_keyframes() {
     assert_eq!(video.ssrcs.len(), 1, "one SSRC across switches");
     assert_eq!(video.missing(), 0, "continuous sequence numbers");
     assert_eq!(video.timestamp_regressions, 0, "timestamps never go back");
+}
+
+#[test]
+fn a_plain_rtp_leg_on_the_other_shard_exchanges_audio() {
+    const OPUS_PT: u8 = 111;
+    const LEG_TAG: u32 = 9;
+    let h = Harness::with_config(MediaConfig {
+        room_members_per_shard: 1,
+        ..MediaConfig::loopback(2)
+    });
+    let webrtc = h.join(PeerSpec::multi(1, 0));
+    let leg = MemberId::from("sip-leg");
+    let options = RtpLegOptions {
+        codec: RtpCodec::Opus,
+        payload_type: OPUS_PT,
+        remote: None,
+        member: MemberOptions::default(),
+        telephone_event: None,
+    };
+    let leg_addr =
+        h.rt.block_on(h.engine.add_rtp_leg(&h.room, &leg, options))
+            .expect("leg");
+    assert_eq!(counters(&h)[1].peers, 1, "the leg is on shard 1");
+
+    let sip = UdpSocket::bind("127.0.0.1:0").expect("socket");
+    sip.set_read_timeout(Some(Duration::from_millis(5)))
+        .expect("timeout");
+    let payload = audio_payload(LEG_TAG, 60);
+    let (mut seq, mut ts, mut from_webrtc) = (1u16, 0u32, 0u64);
+    let mut buf = [0u8; 1500];
+    let mut next_send = Instant::now();
+    let deadline = Instant::now() + SETTLE;
+    let heard = || webrtc.received(false).first().map_or(0, |s| s.packets);
+    while Instant::now() < deadline && (from_webrtc < 50 || heard() < 50) {
+        if Instant::now() >= next_send {
+            let mut d = vec![0x80, OPUS_PT];
+            d.extend_from_slice(&seq.to_be_bytes());
+            d.extend_from_slice(&ts.to_be_bytes());
+            d.extend_from_slice(&0x1234_5678u32.to_be_bytes());
+            d.extend_from_slice(&payload);
+            sip.send_to(&d, leg_addr).expect("send");
+            (seq, ts) = (seq.wrapping_add(1), ts.wrapping_add(960));
+            next_send += Duration::from_millis(20);
+        }
+        if let Ok((n, _)) = sip.recv_from(&mut buf) {
+            assert_eq!(tag_of(&buf[12..n], false), Some(1), "the member's audio");
+            from_webrtc += 1;
+        }
+    }
+    assert!(from_webrtc >= 50, "leg sent {from_webrtc} packets");
+    assert!(heard() >= 50, "the member heard {} packets", heard());
+    assert_eq!(origins(&webrtc, false), vec![LEG_TAG]);
+    assert_eq!(webrtc.received(false)[0].missing(), 0);
 }
