@@ -1,5 +1,5 @@
-//! Rooms that span shards: an engine with two shards and a per-shard limit of two members, so a
-//! room of three or four spreads over both.
+//! Rooms that span shards: engines with two shards and a per-shard limit of one or two members,
+//! so rooms of two to four spread over both.
 
 mod common;
 
