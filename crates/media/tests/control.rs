@@ -4,20 +4,12 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Harness, SETTLE, origins};
+use common::*;
 use weft_media::sdp_sections;
 use weft_media::testkit::{PeerSpec, TestPeer, wait_until};
 use weft_media::{
     MediaError, MediaKind, MemberId, MemberOptions, OfferOptions, RoomId, RoomOptions,
 };
-
-fn packets_from(p: &TestPeer, tag: u32, video: bool) -> u64 {
-    p.received(video)
-        .iter()
-        .filter(|s| s.last_origin == Some(tag))
-        .map(|s| s.packets)
-        .sum()
-}
 
 #[test]
 fn inbound_leg_made_from_an_engine_offer_exchanges_media() {
@@ -117,30 +109,7 @@ fn mute_stops_forwarding_and_unmute_resumes_on_a_keyframe() {
     let h = Harness::new(1);
     let speaker = h.join(PeerSpec::multi(1, 0));
     let listener = h.join(PeerSpec::multi(2, 0));
-    assert!(wait_until(SETTLE, || packets_from(&listener, 1, true) > 10));
-    let member = Harness::member(1);
-    h.rt.block_on(h.engine.set_muted(&member, MediaKind::Video, true))
-        .expect("mute");
-    std::thread::sleep(Duration::from_millis(200));
-    let muted_at = packets_from(&listener, 1, true);
-    let audio_at = packets_from(&listener, 1, false);
-    std::thread::sleep(Duration::from_millis(500));
-    assert_eq!(
-        packets_from(&listener, 1, true),
-        muted_at,
-        "video still flows"
-    );
-    assert!(
-        packets_from(&listener, 1, false) > audio_at + 10,
-        "audio stopped too"
-    );
-    let keyframes = listener.received(true)[0].keyframes;
-    h.rt.block_on(h.engine.set_muted(&member, MediaKind::Video, false))
-        .expect("unmute");
-    assert!(wait_until(SETTLE, || packets_from(&listener, 1, true) > muted_at + 10));
-    let video = &listener.received(true)[0];
-    assert!(video.keyframes > keyframes, "resumed on a keyframe");
-    assert_eq!(video.missing(), 0, "sequence continues across the mute");
+    assert_video_mute_round_trip(&h, &listener);
     drop(speaker);
 }
 

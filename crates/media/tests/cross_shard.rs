@@ -6,13 +6,11 @@ mod common;
 use std::net::UdpSocket;
 use std::time::{Duration, Instant};
 
-use common::{Harness, SETTLE, origins};
-use weft_media::testkit::{
-    PeerSpec, StreamReport, TestPeer, audio_payload, tag_of, tone_presence, wait_until,
-};
+use common::*;
+use weft_media::testkit::{PeerSpec, TestPeer, audio_payload, tag_of, wait_until};
 use weft_media::{
-    LayerPreference, MediaConfig, MediaEvent, MediaKind, MemberId, MemberOptions, RtpCodec,
-    RtpLegOptions, ShardCounters, VideoLayer,
+    LayerPreference, MediaConfig, MediaEvent, MemberId, MemberOptions, RtpCodec, RtpLegOptions,
+    ShardCounters, VideoLayer,
 };
 
 /// Two shards; a room spreads once a shard has two of its members.
@@ -34,60 +32,9 @@ fn multi_slot_members_on_two_shards_receive_each_other() {
     let c = counters(&h);
     assert_eq!((c[0].peers, c[1].peers), (2, 2), "two members per shard");
     assert_eq!((c[0].remote_members, c[1].remote_members), (2, 2));
-    for p in &peers {
-        let others: Vec<u32> = (1..=4).filter(|t| *t != p.tag()).collect();
-        let ok = wait_until(SETTLE, || {
-            origins(p, false) == others
-                && origins(p, true) == others
-                && p.received(false).iter().all(|s| s.packets >= 50)
-                && p.received(true).iter().all(|s| s.packets >= 30)
-        });
-        assert!(
-            ok,
-            "peer {} got audio {:?} video {:?}",
-            p.tag(),
-            origins(p, false),
-            origins(p, true)
-        );
-    }
-    for p in &peers {
-        for s in p.received(false).iter().chain(p.received(true).iter()) {
-            assert_eq!(s.origins.len(), 1, "one sender per stream: {s:?}");
-            assert_eq!(s.ssrcs.len(), 1, "one SSRC per stream");
-            assert_eq!(
-                s.missing(),
-                0,
-                "gap in stream {} of peer {}",
-                s.mid,
-                p.tag()
-            );
-        }
-        for s in p.received(true) {
-            assert_eq!(
-                s.first_is_keyframe,
-                Some(true),
-                "video starts on a keyframe"
-            );
-        }
-    }
+    assert_everyone_receives_everyone(&peers);
     let c = counters(&h);
     assert!(c.iter().all(|c| c.relayed_out > 0 && c.relayed_in > 0));
-}
-
-const TONES: [(u32, f32); 3] = [(1, 440.0), (2, 660.0), (3, 990.0)];
-
-/// Amplitudes of every member's tone in what `peer` heard during the last second.
-fn heard(peer: &TestPeer) -> Vec<(u32, f32)> {
-    let pcm = peer.received_pcm();
-    let tail = &pcm[pcm.len().saturating_sub(48_000)..];
-    TONES
-        .iter()
-        .map(|(tag, f)| (*tag, tone_presence(tail, *f)))
-        .collect()
-}
-
-fn video_origin(peer: &TestPeer) -> Option<u32> {
-    peer.received(true).first().and_then(|s| s.last_origin)
 }
 
 /// Makes `loud` the loudest member; waits until the others see it and it sees anyone else.
@@ -130,32 +77,7 @@ fn one_slot_members_on_two_shards_hear_the_mix_and_see_the_speaker() {
     for p in &peers {
         p.clear_pcm();
     }
-    for p in &peers {
-        assert!(
-            wait_until(SETTLE, || p.received_pcm().len() >= 72_000),
-            "peer {} hears nothing",
-            p.tag()
-        );
-        let levels = heard(p);
-        for (tag, amplitude) in &levels {
-            if *tag == p.tag() {
-                assert!(
-                    *amplitude < 0.01,
-                    "peer {} hears itself: {levels:?}",
-                    p.tag()
-                );
-            } else {
-                assert!(
-                    *amplitude > 0.03,
-                    "peer {} misses {tag}: {levels:?}",
-                    p.tag()
-                );
-            }
-        }
-        let audio = p.received(false);
-        assert_eq!(audio.len(), 1, "one audio stream");
-        assert_eq!(audio[0].missing(), 0);
-    }
+    assert_mix_minus(&peers);
 
     // Speakers on either shard: 3 is on shard 1, 2 and 1 on shard 0.
     switch_to(&peers, 3);
@@ -291,15 +213,6 @@ fn a_member_leaving_shard_0_is_forgotten_on_both_shards() {
     );
 }
 
-/// Packets `peer` received from member `tag` of one kind.
-fn packets_from(peer: &TestPeer, tag: u32, video: bool) -> u64 {
-    peer.received(video)
-        .iter()
-        .filter(|s| s.origins.contains(&tag))
-        .map(|s| s.packets)
-        .sum()
-}
-
 #[test]
 fn mute_on_one_shard_stops_forwarding_on_the_other_and_unmute_resumes_on_a_keyframe() {
     let h = Harness::with_config(MediaConfig {
@@ -310,36 +223,7 @@ fn mute_on_one_shard_stops_forwarding_on_the_other_and_unmute_resumes_on_a_keyfr
     let listener = h.join(PeerSpec::multi(2, 0));
     let c = counters(&h);
     assert_eq!((c[0].peers, c[1].peers), (1, 1));
-    assert!(wait_until(SETTLE, || packets_from(&listener, 1, true) > 10));
-    let member = Harness::member(1);
-    h.rt.block_on(h.engine.set_muted(&member, MediaKind::Video, true))
-        .expect("mute");
-    std::thread::sleep(Duration::from_millis(200));
-    let muted_at = packets_from(&listener, 1, true);
-    let audio_at = packets_from(&listener, 1, false);
-    std::thread::sleep(Duration::from_millis(500));
-    assert_eq!(
-        packets_from(&listener, 1, true),
-        muted_at,
-        "video still flows"
-    );
-    assert!(
-        packets_from(&listener, 1, false) > audio_at + 10,
-        "audio stopped too"
-    );
-    let keyframes = listener.received(true)[0].keyframes;
-    h.rt.block_on(h.engine.set_muted(&member, MediaKind::Video, false))
-        .expect("unmute");
-    assert!(wait_until(SETTLE, || packets_from(&listener, 1, true) > muted_at + 10));
-    let video = &listener.received(true)[0];
-    assert!(video.keyframes > keyframes, "resumed on a keyframe");
-    assert_eq!(video.missing(), 0, "sequence continues across the mute");
-}
-
-fn layer_from(peer: &TestPeer, tag: u32) -> Option<StreamReport> {
-    peer.received(true)
-        .into_iter()
-        .find(|s| s.origins.contains(&tag))
+    assert_video_mute_round_trip(&h, &listener);
 }
 
 #[test]
@@ -351,7 +235,7 @@ fn a_subscriber_on_the_other_shard_switches_simulcast_layers_on_keyframes() {
     let _publisher = h.join(PeerSpec::simulcast(1));
     let subscriber = h.join(PeerSpec::multi(2, 0));
     assert_eq!(counters(&h)[1].peers, 1, "the subscriber is on shard 1");
-    let layer = || layer_from(&subscriber, 1).and_then(|s| s.last_layer);
+    let layer = || video_from(&subscriber, 1).and_then(|s| s.last_layer);
     assert!(
         wait_until(SETTLE, || layer() == Some(2)),
         "reaches the top layer, got {:?}",
@@ -369,7 +253,7 @@ fn a_subscriber_on_the_other_shard_switches_simulcast_layers_on_keyframes() {
         "got {:?}",
         layer()
     );
-    let video = layer_from(&subscriber, 1).expect("video");
+    let video = video_from(&subscriber, 1).expect("video");
     assert!(
         video.layer_switches.iter().all(|(_, key)| *key),
         "switches on keyframes: {:?}",

@@ -5,25 +5,9 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Harness, SETTLE};
-use weft_media::testkit::{PeerSpec, TestPeer, tone_presence, wait_until};
+use common::*;
+use weft_media::testkit::{PeerSpec, TestPeer, wait_until};
 use weft_media::{MediaEvent, MemberId};
-
-const TONES: [(u32, f32); 3] = [(1, 440.0), (2, 660.0), (3, 990.0)];
-
-/// Amplitudes of every member's tone in what `peer` heard during the last second.
-fn heard(peer: &TestPeer) -> Vec<(u32, f32)> {
-    let pcm = peer.received_pcm();
-    let tail = &pcm[pcm.len().saturating_sub(48_000)..];
-    TONES
-        .iter()
-        .map(|(tag, f)| (*tag, tone_presence(tail, *f)))
-        .collect()
-}
-
-fn video_origin(peer: &TestPeer) -> Option<u32> {
-    peer.received(true).first().and_then(|s| s.last_origin)
-}
 
 /// Makes `loud` the loudest member and waits until everyone's video follows the rule: the others
 /// see `loud`, `loud` sees `previous`.
@@ -74,33 +58,7 @@ fn one_slot_members_get_mix_minus_audio_and_voice_switched_video() {
     for p in &peers {
         p.clear_pcm();
     }
-    for p in &peers {
-        assert!(
-            wait_until(SETTLE, || p.received_pcm().len() >= 72_000),
-            "peer {} hears nothing",
-            p.tag()
-        );
-        let levels = heard(p);
-        for (tag, amplitude) in &levels {
-            if *tag == p.tag() {
-                assert!(
-                    *amplitude < 0.01,
-                    "peer {} hears itself: {levels:?}",
-                    p.tag()
-                );
-            } else {
-                assert!(
-                    *amplitude > 0.03,
-                    "peer {} misses {tag}: {levels:?}",
-                    p.tag()
-                );
-            }
-        }
-        let audio = p.received(false);
-        assert_eq!(audio.len(), 1, "one audio stream");
-        assert_eq!(audio[0].ssrcs.len(), 1);
-        assert_eq!(audio[0].missing(), 0);
-    }
+    assert_mix_minus(&peers);
 
     switch_to_first(&peers, 2);
     switch_to(&peers, 3, 2);

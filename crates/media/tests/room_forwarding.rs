@@ -4,49 +4,14 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Harness, SETTLE, origins};
+use common::*;
 use weft_media::testkit::{PeerSpec, wait_until};
 
 #[test]
 fn three_multi_slot_members_receive_each_other_with_continuous_sequences() {
     let h = Harness::new(1);
     let peers: Vec<_> = (1..=3).map(|tag| h.join(PeerSpec::multi(tag, 2))).collect();
-    for p in &peers {
-        let others: Vec<u32> = (1..=3).filter(|t| *t != p.tag()).collect();
-        let ok = wait_until(SETTLE, || {
-            origins(p, false) == others
-                && origins(p, true) == others
-                && p.received(false).iter().all(|s| s.packets >= 50)
-                && p.received(true).iter().all(|s| s.packets >= 30)
-        });
-        assert!(
-            ok,
-            "peer {} got audio {:?} video {:?}",
-            p.tag(),
-            origins(p, false),
-            origins(p, true)
-        );
-    }
-    for p in &peers {
-        for s in p.received(false).iter().chain(p.received(true).iter()) {
-            assert_eq!(s.origins.len(), 1, "one sender per stream: {s:?}");
-            assert_eq!(s.ssrcs.len(), 1, "one SSRC per stream");
-            assert_eq!(
-                s.missing(),
-                0,
-                "gap in stream {} of peer {}",
-                s.mid,
-                p.tag()
-            );
-        }
-        for s in p.received(true) {
-            assert_eq!(
-                s.first_is_keyframe,
-                Some(true),
-                "video starts on a keyframe"
-            );
-        }
-    }
+    assert_everyone_receives_everyone(&peers);
 }
 
 #[test]

@@ -3,15 +3,9 @@
 
 mod common;
 
-use common::{Harness, SETTLE};
-use weft_media::testkit::{PeerSpec, StreamReport, TestPeer, wait_until};
+use common::*;
+use weft_media::testkit::{PeerSpec, TestPeer, wait_until};
 use weft_media::{LayerPreference, VideoLayer};
-
-fn video_from(peer: &TestPeer, tag: u32) -> Option<StreamReport> {
-    peer.received(true)
-        .into_iter()
-        .find(|s| s.origins.contains(&tag))
-}
 
 fn layer(peer: &TestPeer) -> Option<u8> {
     video_from(peer, 1).and_then(|s| s.last_layer)

@@ -5,8 +5,10 @@
 use std::time::Duration;
 
 use tokio::runtime::Runtime;
-use weft_media::testkit::{PeerSpec, TestPeer, wait_until};
-use weft_media::{MediaConfig, MediaEngine, MemberId, MemberOptions, RoomId, RoomOptions};
+use weft_media::testkit::{PeerSpec, StreamReport, TestPeer, tone_presence, wait_until};
+use weft_media::{
+    MediaConfig, MediaEngine, MediaKind, MemberId, MemberOptions, RoomId, RoomOptions,
+};
 
 /// Generous bound for things that take milliseconds on an idle machine.
 pub const SETTLE: Duration = Duration::from_secs(10);
@@ -81,4 +83,141 @@ pub fn origins(peer: &TestPeer, video: bool) -> Vec<u32> {
     tags.sort_unstable();
     tags.dedup();
     tags
+}
+
+/// Three members' test tones: `(tag, frequency)`, distinct and far apart.
+pub const TONES: [(u32, f32); 3] = [(1, 440.0), (2, 660.0), (3, 990.0)];
+
+/// Amplitudes of every member's tone in what `peer` heard during the last second.
+pub fn heard(peer: &TestPeer) -> Vec<(u32, f32)> {
+    let pcm = peer.received_pcm();
+    let tail = &pcm[pcm.len().saturating_sub(48_000)..];
+    TONES
+        .iter()
+        .map(|(tag, f)| (*tag, tone_presence(tail, *f)))
+        .collect()
+}
+
+/// The sender of the latest packet on a one-slot peer's video stream.
+pub fn video_origin(peer: &TestPeer) -> Option<u32> {
+    peer.received(true).first().and_then(|s| s.last_origin)
+}
+
+/// The video stream of `peer` that carries (or carried) `tag`.
+pub fn video_from(peer: &TestPeer, tag: u32) -> Option<StreamReport> {
+    peer.received(true)
+        .into_iter()
+        .find(|s| s.origins.contains(&tag))
+}
+
+/// Multi-slot peers: each receives every other peer's audio and video, one sender and one SSRC
+/// per stream, no sequence gaps, video starting on a keyframe.
+pub fn assert_everyone_receives_everyone(peers: &[TestPeer]) {
+    let tags: Vec<u32> = peers.iter().map(TestPeer::tag).collect();
+    for p in peers {
+        let others: Vec<u32> = tags.iter().copied().filter(|t| *t != p.tag()).collect();
+        let ok = wait_until(SETTLE, || {
+            origins(p, false) == others
+                && origins(p, true) == others
+                && p.received(false).iter().all(|s| s.packets >= 50)
+                && p.received(true).iter().all(|s| s.packets >= 30)
+        });
+        assert!(
+            ok,
+            "peer {} got audio {:?} video {:?}",
+            p.tag(),
+            origins(p, false),
+            origins(p, true)
+        );
+    }
+    for p in peers {
+        for s in p.received(false).iter().chain(p.received(true).iter()) {
+            assert_eq!(s.origins.len(), 1, "one sender per stream: {s:?}");
+            assert_eq!(s.ssrcs.len(), 1, "one SSRC per stream");
+            assert_eq!(
+                s.missing(),
+                0,
+                "gap in stream {} of peer {}",
+                s.mid,
+                p.tag()
+            );
+        }
+        for s in p.received(true) {
+            assert_eq!(
+                s.first_is_keyframe,
+                Some(true),
+                "video starts on a keyframe"
+            );
+        }
+    }
+}
+
+/// One-slot peers playing [`TONES`]: each hears one continuous audio stream holding the others'
+/// tones and not its own.
+pub fn assert_mix_minus(peers: &[TestPeer]) {
+    for p in peers {
+        assert!(
+            wait_until(SETTLE, || p.received_pcm().len() >= 72_000),
+            "peer {} hears nothing",
+            p.tag()
+        );
+        let levels = heard(p);
+        for (tag, amplitude) in &levels {
+            if *tag == p.tag() {
+                assert!(
+                    *amplitude < 0.01,
+                    "peer {} hears itself: {levels:?}",
+                    p.tag()
+                );
+            } else {
+                assert!(
+                    *amplitude > 0.03,
+                    "peer {} misses {tag}: {levels:?}",
+                    p.tag()
+                );
+            }
+        }
+        let audio = p.received(false);
+        assert_eq!(audio.len(), 1, "one audio stream");
+        assert_eq!(audio[0].ssrcs.len(), 1);
+        assert_eq!(audio[0].missing(), 0);
+    }
+}
+
+/// RTP packets `peer` received from `tag` on `video` (or audio) streams.
+pub fn packets_from(peer: &TestPeer, tag: u32, video: bool) -> u64 {
+    peer.received(video)
+        .iter()
+        .filter(|s| s.origins.contains(&tag))
+        .map(|s| s.packets)
+        .sum()
+}
+
+/// Member 1 mutes its video: `listener` stops getting it while audio goes on; unmuted, video
+/// resumes on a keyframe with continuous sequence numbers.
+pub fn assert_video_mute_round_trip(h: &Harness, listener: &TestPeer) {
+    assert!(wait_until(SETTLE, || packets_from(listener, 1, true) > 10));
+    let member = Harness::member(1);
+    h.rt.block_on(h.engine.set_muted(&member, MediaKind::Video, true))
+        .expect("mute");
+    std::thread::sleep(Duration::from_millis(200));
+    let muted_at = packets_from(listener, 1, true);
+    let audio_at = packets_from(listener, 1, false);
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(
+        packets_from(listener, 1, true),
+        muted_at,
+        "video still flows"
+    );
+    assert!(
+        packets_from(listener, 1, false) > audio_at + 10,
+        "audio stopped too"
+    );
+    let keyframes = listener.received(true)[0].keyframes;
+    h.rt.block_on(h.engine.set_muted(&member, MediaKind::Video, false))
+        .expect("unmute");
+    assert!(wait_until(SETTLE, || packets_from(listener, 1, true) > muted_at + 10));
+    let video = &listener.received(true)[0];
+    assert!(video.keyframes > keyframes, "resumed on a keyframe");
+    assert_eq!(video.missing(), 0, "sequence continues across the mute");
 }
