@@ -17,32 +17,7 @@ fn three_multi_slot_members_receive_each_other_with_continuous_sequences() {
 #[test]
 fn late_joiner_gets_a_keyframe_within_a_second() {
     let h = Harness::new(1);
-    let publisher = h.join(PeerSpec::multi(1, 0));
-    let early = h.join(PeerSpec::multi(2, 0));
-    assert!(wait_until(SETTLE, || early
-        .received(true)
-        .iter()
-        .any(|s| s.keyframes > 0)));
-    // Let the publisher's start-up keyframe age; it only sends another one when asked.
-    std::thread::sleep(Duration::from_millis(500));
-    let requests_before = publisher.keyframe_requests();
-    let late = h.join(PeerSpec::multi(3, 0));
-    let joined = std::time::Instant::now();
-    assert!(wait_until(SETTLE, || late
-        .received(true)
-        .iter()
-        .any(|s| s.keyframes > 0)));
-    assert!(
-        joined.elapsed() < Duration::from_secs(1),
-        "keyframe took {:?}",
-        joined.elapsed()
-    );
-    assert!(
-        publisher.keyframe_requests() > requests_before,
-        "PLI reached the publisher"
-    );
-    let video = late.received(true);
-    assert_eq!(video[0].first_is_keyframe, Some(true));
+    assert_late_joiner_gets_a_keyframe(&h);
 }
 
 #[test]

@@ -221,3 +221,49 @@ pub fn assert_video_mute_round_trip(h: &Harness, listener: &TestPeer) {
     assert!(video.keyframes > keyframes, "resumed on a keyframe");
     assert_eq!(video.missing(), 0, "sequence continues across the mute");
 }
+
+/// Members 1 and 2 publish; once the first keyframe has aged, member 3 joins and must get
+/// member 1's video starting on a keyframe within one second, asked for by a PLI. Returns the
+/// three peers (late joiner last).
+pub fn assert_late_joiner_gets_a_keyframe(h: &Harness) -> [TestPeer; 3] {
+    let publisher = h.join(PeerSpec::multi(1, 0));
+    let early = h.join(PeerSpec::multi(2, 0));
+    assert!(wait_until(SETTLE, || early
+        .received(true)
+        .iter()
+        .any(|s| s.keyframes > 0)));
+    // Let the publisher's start-up keyframe age; it only sends another one when asked.
+    std::thread::sleep(Duration::from_millis(500));
+    let requests_before = publisher.keyframe_requests();
+    let late = h.join(PeerSpec::multi(3, 0));
+    let joined = std::time::Instant::now();
+    assert!(wait_until(SETTLE, || late
+        .received(true)
+        .iter()
+        .any(|s| s.keyframes > 0 && s.origins.contains(&1))));
+    assert!(
+        joined.elapsed() < Duration::from_secs(1),
+        "keyframe took {:?}",
+        joined.elapsed()
+    );
+    assert!(
+        publisher.keyframe_requests() > requests_before,
+        "PLI reached the publisher"
+    );
+    let video = video_from(&late, 1).expect("video from member 1");
+    assert_eq!(video.first_is_keyframe, Some(true));
+    [publisher, early, late]
+}
+
+/// A simulcast subscriber's stream: every layer switch on a keyframe, one SSRC, continuous
+/// sequence numbers, timestamps never going back.
+pub fn assert_seamless_layer_switches(video: &StreamReport) {
+    assert!(
+        video.layer_switches.iter().all(|(_, key)| *key),
+        "switches on keyframes: {:?}",
+        video.layer_switches
+    );
+    assert_eq!(video.ssrcs.len(), 1, "one SSRC across switches");
+    assert_eq!(video.missing(), 0, "continuous sequence numbers");
+    assert_eq!(video.timestamp_regressions, 0, "timestamps never go back");
+}
