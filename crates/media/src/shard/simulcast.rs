@@ -69,56 +69,47 @@ impl Worker {
         rid: Rid,
         now: Instant,
     ) {
-        let Some(r) = self.rooms.get_mut(room) else {
+        let Some(s) = self.rooms.get(room).and_then(|r| r.sources.get(source)) else {
             return;
         };
-        let Some(s) = r.sources.get_mut(source) else {
-            return;
-        };
-        let Some(layer) = s.layers.iter_mut().find(|l| l.rid == rid) else {
-            return;
-        };
-        if layer
-            .last_keyframe_request
-            .is_some_and(|t| now.saturating_duration_since(t) < LAYER_KEYFRAME_INTERVAL)
-        {
+        let throttled = s.layers.iter().find(|l| l.rid == rid).is_none_or(|l| {
+            l.last_keyframe_request
+                .is_some_and(|t| now.saturating_duration_since(t) < LAYER_KEYFRAME_INTERVAL)
+        });
+        if throttled {
             return;
         }
         let (publisher, mid) = (s.publisher, s.mid);
-        if self.relay_keyframe_request(publisher, mid, Some(rid)) {
-            if let Some(layer) = self
-                .rooms
-                .get_mut(room)
-                .and_then(|r| r.sources.get_mut(source))
-                .and_then(|s| s.layers.iter_mut().find(|l| l.rid == rid))
-            {
-                layer.last_keyframe_request = Some(now);
-            }
+        let relayed = self.relay_keyframe_request(publisher, mid, Some(rid));
+        let sent = relayed
+            || self
+                .peers
+                .get_mut(publisher)
+                .and_then(|p| p.rtc_mut())
+                .and_then(|rtc| {
+                    let mut api = rtc.direct_api();
+                    let rx = api.stream_rx_by_mid(mid, Some(rid))?;
+                    rx.request_keyframe(KeyframeRequestKind::Pli);
+                    Some(())
+                })
+                .is_some();
+        if !sent {
             return;
         }
         let Some(r) = self.rooms.get_mut(room) else {
             return;
         };
-        let Some(s) = r.sources.get_mut(source) else {
-            return;
-        };
-        let Some(layer) = s.layers.iter_mut().find(|l| l.rid == rid) else {
-            return;
-        };
-        let Some(rtc) = self.peers.get_mut(publisher).and_then(|p| p.rtc_mut()) else {
-            return;
-        };
-        let sent = match rtc.direct_api().stream_rx_by_mid(mid, Some(rid)) {
-            Some(rx) => {
-                rx.request_keyframe(KeyframeRequestKind::Pli);
-                true
-            }
-            None => false,
-        };
-        if !sent {
+        if let Some(layer) = r
+            .sources
+            .get_mut(source)
+            .and_then(|s| s.layers.iter_mut().find(|l| l.rid == rid))
+        {
+            layer.last_keyframe_request = Some(now);
+        }
+        if relayed {
+            // The publisher's own shard sends the PLI and reports it.
             return;
         }
-        layer.last_keyframe_request = Some(now);
         let room_id = r.id.clone();
         let member = self.peers.get(publisher).map(|p| p.member.clone());
         self.drain(publisher);
