@@ -37,52 +37,20 @@ fn multi_slot_members_on_two_shards_receive_each_other() {
     assert!(c.iter().all(|c| c.relayed_out > 0 && c.relayed_in > 0));
 }
 
-/// Makes `loud` the loudest member; waits until the others see it and it sees anyone else.
-fn switch_to(peers: &[TestPeer], loud: u32) {
-    for p in peers {
-        p.set_tone_amplitude(if p.tag() == loud { 0.5 } else { 0.05 });
-    }
-    for p in peers {
-        let ok = wait_until(SETTLE, || {
-            let origin = video_origin(p);
-            if p.tag() == loud {
-                origin.is_some_and(|o| o != loud)
-            } else {
-                origin == Some(loud)
-            }
-        });
-        assert!(
-            ok,
-            "peer {} sees {:?} (loud: {loud})",
-            p.tag(),
-            video_origin(p)
-        );
-    }
-}
-
 #[test]
 fn one_slot_members_on_two_shards_hear_the_mix_and_see_the_speaker() {
     let h = harness();
     let mut events = h.engine.events();
-    let peers: Vec<TestPeer> = TONES
-        .iter()
-        .map(|(tag, f)| h.join(PeerSpec::sdk_tone(*tag, *f)))
-        .collect();
+    let peers = join_tone_members(&h);
     let c = counters(&h);
     assert_eq!((c[0].peers, c[1].peers), (2, 1));
-    for p in &peers {
-        p.set_tone_amplitude(0.1);
-    }
-    std::thread::sleep(Duration::from_millis(300));
-    for p in &peers {
-        p.clear_pcm();
-    }
+    level_tones(&peers);
     assert_mix_minus(&peers);
 
     // Speakers on either shard: 3 is on shard 1, 2 and 1 on shard 0.
-    switch_to(&peers, 3);
-    switch_to(&peers, 2);
-    switch_to(&peers, 1);
+    switch_speaker(&peers, 3, None);
+    switch_speaker(&peers, 2, None);
+    switch_speaker(&peers, 1, None);
 
     let mut speakers = Vec::new();
     while let Ok(event) = events.try_recv() {

@@ -267,3 +267,47 @@ pub fn assert_seamless_layer_switches(video: &StreamReport) {
     assert_eq!(video.missing(), 0, "continuous sequence numbers");
     assert_eq!(video.timestamp_regressions, 0, "timestamps never go back");
 }
+
+/// Members 1–3, SDK-shaped (one slot of each kind), each playing its tone of [`TONES`].
+pub fn join_tone_members(h: &Harness) -> Vec<TestPeer> {
+    let peers: Vec<TestPeer> = TONES
+        .iter()
+        .map(|(tag, f)| h.join(PeerSpec::sdk_tone(*tag, *f)))
+        .collect();
+    peers
+}
+
+/// All members equally loud; what they heard so far (before the mix settled) is forgotten.
+pub fn level_tones(peers: &[TestPeer]) {
+    for p in peers {
+        p.set_tone_amplitude(0.1);
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    for p in peers {
+        p.clear_pcm();
+    }
+}
+
+/// Makes `loud` the loudest member and waits until the others see it and it sees `previous`
+/// (any other member when `None`).
+pub fn switch_speaker(peers: &[TestPeer], loud: u32, previous: Option<u32>) {
+    for p in peers {
+        p.set_tone_amplitude(if p.tag() == loud { 0.5 } else { 0.05 });
+    }
+    for p in peers {
+        let ok = wait_until(SETTLE, || {
+            let origin = video_origin(p);
+            if p.tag() == loud {
+                origin.is_some_and(|o| o != loud && previous.is_none_or(|prev| o == prev))
+            } else {
+                origin == Some(loud)
+            }
+        });
+        assert!(
+            ok,
+            "peer {} sees {:?} (loud: {loud}, previous: {previous:?})",
+            p.tag(),
+            video_origin(p)
+        );
+    }
+}
