@@ -32,6 +32,8 @@ pub struct MediaTotals {
     pub feedback_in: [u64; 3],
     /// Feedback sent to members (publishers), per type.
     pub feedback_out: [u64; 3],
+    /// Messages between shards of rooms that span shards: sent, received.
+    pub relay_messages: [u64; 2],
     /// From reading a group of datagrams to having sent all they caused.
     pub forwarding_latency: HistogramTotals,
     /// How late shard loops ran their timers.
@@ -41,6 +43,11 @@ pub struct MediaTotals {
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct KindLabels {
     kind: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct DirectionLabels {
+    direction: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -57,6 +64,7 @@ pub(crate) struct MediaSeries {
     forwarded_packets: Family<KindLabels, Counter>,
     forwarded_bytes: Family<KindLabels, Counter>,
     feedback: Family<FeedbackLabels, Counter>,
+    relay_messages: Family<DirectionLabels, Counter>,
     forwarding_latency: TotalsHistogram,
     loop_lag: TotalsHistogram,
 }
@@ -75,6 +83,7 @@ impl MediaSeries {
             forwarded_packets: Family::default(),
             forwarded_bytes: Family::default(),
             feedback: Family::default(),
+            relay_messages: Family::default(),
             forwarding_latency: TotalsHistogram::default(),
             loop_lag: TotalsHistogram::default(),
         };
@@ -104,6 +113,11 @@ impl MediaSeries {
             "weft_rtcp_feedback",
             "RTCP feedback (nack, pli, fir) received from members (in) and sent to them (out)",
             series.feedback.clone(),
+        );
+        r.register(
+            "weft_shard_relay_messages",
+            "Messages between media shards for rooms that span shards: out (sent) and in (received)",
+            series.relay_messages.clone(),
         );
         r.register(
             "weft_forwarding_latency_seconds",
@@ -146,6 +160,17 @@ impl MediaSeries {
                 let labels = FeedbackLabels { r#type, direction };
                 set_total(&self.feedback.get_or_create(&labels), total);
             }
+        }
+        for (direction, total) in [
+            ("out", totals.relay_messages[0]),
+            ("in", totals.relay_messages[1]),
+        ] {
+            set_total(
+                &self
+                    .relay_messages
+                    .get_or_create(&DirectionLabels { direction }),
+                total,
+            );
         }
         self.forwarding_latency
             .set(totals.forwarding_latency.clone());

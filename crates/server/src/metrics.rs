@@ -118,6 +118,7 @@ fn media_totals(shards: &[ShardCounters]) -> MediaTotals {
         add(&mut totals.forwarded_bytes, &s.forwarded_bytes);
         add(&mut totals.feedback_in, &s.rtcp_in);
         add(&mut totals.feedback_out, &s.rtcp_out);
+        add(&mut totals.relay_messages, &[s.relayed_out, s.relayed_in]);
         add(&mut latency.counts, &s.latency.counts);
         latency.sum_us += s.latency.sum_us;
         add(&mut lag.counts, &s.loop_lag.counts);
@@ -165,6 +166,8 @@ mod tests {
             peers: 3,
             forwarded: [5, 7],
             rtcp_out: [1, 2, 0],
+            relayed_out: 6,
+            relayed_in: 2,
             ..ShardCounters::default()
         };
         a.latency.counts[0] = 4;
@@ -176,6 +179,7 @@ mod tests {
         assert_eq!(totals.members, 6);
         assert_eq!(totals.forwarded_packets, [10, 14]);
         assert_eq!(totals.feedback_out, [2, 4, 0]);
+        assert_eq!(totals.relay_messages, [12, 4]);
         let buckets = &totals.forwarding_latency.buckets;
         assert_eq!(buckets[0], (0.00005, 8));
         assert_eq!(buckets[8], (0.02, 0));
