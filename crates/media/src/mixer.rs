@@ -20,6 +20,8 @@ pub const SAMPLE_RATE: u32 = 48_000;
 pub const FRAME: usize = 960;
 /// Samples in one 20 ms frame at G.711's 8 kHz.
 pub const FRAME_8K: usize = FRAME / FACTOR;
+/// Frames (20 ms each) a listener keeps its own encoder after it stopped being a speaker.
+const OWN_ENCODER_HANGOVER: u32 = 50;
 /// Most speakers mixed at once (the loudest by audio level).
 pub const MAX_SPEAKERS: usize = 3;
 /// Packets buffered per input before the oldest is dropped.
@@ -114,6 +116,21 @@ enum OwnEncoder {
     G711(Law, Downsampler),
 }
 
+/// A listener's own encoder and how many frames it has been silent for.
+struct Own {
+    encoder: OwnEncoder,
+    quiet_frames: u32,
+}
+
+impl Own {
+    fn new(codec: RtpCodec) -> Result<Self, MixError> {
+        Ok(Self {
+            encoder: OwnEncoder::new(codec)?,
+            quiet_frames: 0,
+        })
+    }
+}
+
 impl OwnEncoder {
     fn new(codec: RtpCodec) -> Result<Self, MixError> {
         Ok(match codec.law() {
@@ -137,7 +154,7 @@ pub struct Mixer {
     shared: OpusEncoder,
     /// Decimates the shared mix for G.711 listeners.
     shared_down: Downsampler,
-    own: HashMap<usize, OwnEncoder>,
+    own: HashMap<usize, Own>,
     total: Vec<f32>,
     frames: Vec<(usize, Vec<f32>)>,
     /// The shared mix, clipped.
@@ -250,25 +267,43 @@ impl Mixer {
         let mut shared_level: Option<u8> = None;
         let mut shared_8k = false;
         for &(listener, codec) in listeners {
-            if let Some(slot) = speakers.iter().position(|s| *s == listener) {
-                for ((out, t), own) in self
-                    .scratch
-                    .iter_mut()
-                    .zip(&self.total)
-                    .zip(&self.frames[slot].1)
-                {
-                    *out = t - own;
+            let slot = speakers.iter().position(|s| *s == listener);
+            // A listener keeps its own encoder while it speaks and for a while after: switching
+            // one listener's stream between two encoders mid-stream makes its decoder play the
+            // other encoder's memory (which may hold the listener's own voice) as a glitch.
+            let keeps_own = slot.is_some()
+                || self.own.get(&listener).is_some_and(|o| {
+                    o.quiet_frames < OWN_ENCODER_HANGOVER && o.encoder.codec() == codec
+                });
+            if keeps_own {
+                match slot {
+                    Some(slot) => {
+                        for ((out, t), own) in self
+                            .scratch
+                            .iter_mut()
+                            .zip(&self.total)
+                            .zip(&self.frames[slot].1)
+                        {
+                            *out = t - own;
+                        }
+                    }
+                    None => self.scratch.copy_from_slice(&self.total),
                 }
                 let level = clip(&mut self.scratch);
-                let enc = match self.own.entry(listener) {
-                    Entry::Occupied(e) if e.get().codec() == codec => e.into_mut(),
+                let own = match self.own.entry(listener) {
+                    Entry::Occupied(e) if e.get().encoder.codec() == codec => e.into_mut(),
                     Entry::Occupied(mut e) => {
-                        e.insert(OwnEncoder::new(codec)?);
+                        e.insert(Own::new(codec)?);
                         e.into_mut()
                     }
-                    Entry::Vacant(v) => v.insert(OwnEncoder::new(codec)?),
+                    Entry::Vacant(v) => v.insert(Own::new(codec)?),
                 };
-                let payload = match enc {
+                own.quiet_frames = if slot.is_some() {
+                    0
+                } else {
+                    own.quiet_frames + 1
+                };
+                let payload = match &mut own.encoder {
                     OwnEncoder::Opus(e) => encode_opus(e, &self.scratch, &mut self.packet)?,
                     OwnEncoder::G711(law, down) => {
                         down.process(&self.scratch, &mut self.scratch_8k);
@@ -283,6 +318,8 @@ impl Mixer {
                 });
                 continue;
             }
+            // Back on the shared mix: a later turn as a speaker starts a fresh encoder.
+            self.own.remove(&listener);
             let level = *shared_level.get_or_insert_with(|| {
                 self.mixed.copy_from_slice(&self.total);
                 clip(&mut self.mixed)
@@ -404,6 +441,49 @@ mod tests {
         for f in freqs {
             assert!(tone_amplitude(&pcm[FRAME * 10..], f) > 0.05);
         }
+    }
+
+    #[test]
+    fn a_speaker_whose_packet_is_late_keeps_its_own_stream() {
+        // Four members, three mixed: when member 1's packet misses a frame (jitter), member 3
+        // takes its place for that frame. Member 1 must still hear itself nowhere, which needs
+        // its own encoder to carry on rather than a switch to the shared one and back.
+        let mut mixer = Mixer::new().unwrap();
+        let mut sources = [
+            ToneSource::new(440.0, 0.3),
+            ToneSource::new(660.0, 0.3),
+            ToneSource::new(990.0, 0.3),
+            ToneSource::new(1_500.0, 0.1),
+        ];
+        let mut heard = Vec::new();
+        let mut out = Vec::new();
+        let listeners = [0, 1, 2, 3].map(|l| (l, RtpCodec::Opus));
+        for frame in 0..100 {
+            for (m, s) in sources.iter_mut().enumerate() {
+                let packet = s.next_packet();
+                if m != 1 || frame % 7 != 3 {
+                    mixer.push(m, RtpCodec::Opus, packet, s.level());
+                }
+            }
+            out.clear();
+            mixer.mix(&listeners, &mut out).unwrap();
+            let (Some(own), Some(shared)) = (
+                out.iter().find(|f| f.listener == 1),
+                out.iter().find(|f| f.listener == 3),
+            ) else {
+                continue; // the jitter buffers are still filling
+            };
+            if frame >= 10 {
+                assert!(
+                    !Arc::ptr_eq(&own.payload, &shared.payload),
+                    "frame {frame}: member 1 got the shared encoder's stream"
+                );
+            }
+            heard.push(own.payload.clone());
+        }
+        let pcm = decode_all(&heard);
+        let own = tone_amplitude(&pcm[FRAME * 10..], 660.0);
+        assert!(own < 0.01, "member 1 hears itself: {own}");
     }
 
     /// 20 ms of a G.711 tone, continuing at sample `start`.
