@@ -64,16 +64,7 @@ fn one_slot_members_on_two_shards_hear_the_mix_and_see_the_speaker() {
         "one active-speaker event per change, room-wide: {speakers:?}"
     );
     for p in &peers {
-        let video = p.received(true);
-        assert_eq!(video.len(), 1, "one video stream");
-        let v = &video[0];
-        assert_eq!(v.ssrcs.len(), 1, "one SSRC across switches");
-        assert_eq!(v.missing(), 0, "sequence numbers continue across switches");
-        assert!(
-            v.switches.iter().all(|(_, keyframe)| *keyframe),
-            "every switch starts on a keyframe: {:?}",
-            v.switches
-        );
+        assert_seamless_speaker_video(p);
     }
 }
 

@@ -35,11 +35,7 @@ fn one_slot_members_get_mix_minus_audio_and_voice_switched_video() {
     );
 
     for p in &peers {
-        let video = p.received(true);
-        assert_eq!(video.len(), 1, "one video stream");
-        let v = &video[0];
-        assert_eq!(v.ssrcs.len(), 1, "one SSRC across switches");
-        assert_eq!(v.missing(), 0, "sequence numbers continue across switches");
+        let v = assert_seamless_speaker_video(p);
         assert_eq!(
             v.picture_id_jumps, 0,
             "picture ids continue across switches"
@@ -48,11 +44,6 @@ fn one_slot_members_get_mix_minus_audio_and_voice_switched_video() {
             v.switches.len() >= 2,
             "peer {} switched {:?}",
             p.tag(),
-            v.switches
-        );
-        assert!(
-            v.switches.iter().all(|(_, keyframe)| *keyframe),
-            "every switch starts on a keyframe: {:?}",
             v.switches
         );
     }

@@ -311,3 +311,19 @@ pub fn switch_speaker(peers: &[TestPeer], loud: u32, previous: Option<u32>) {
         );
     }
 }
+
+/// A one-slot peer's voice-switched video: one stream with one SSRC, continuous sequence numbers,
+/// every switch on a keyframe. Returns the stream for further checks.
+pub fn assert_seamless_speaker_video(peer: &TestPeer) -> StreamReport {
+    let mut video = peer.received(true);
+    assert_eq!(video.len(), 1, "one video stream");
+    let v = video.remove(0);
+    assert_eq!(v.ssrcs.len(), 1, "one SSRC across switches");
+    assert_eq!(v.missing(), 0, "sequence numbers continue across switches");
+    assert!(
+        v.switches.iter().all(|(_, keyframe)| *keyframe),
+        "every switch starts on a keyframe: {:?}",
+        v.switches
+    );
+    v
+}
