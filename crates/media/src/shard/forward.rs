@@ -393,48 +393,53 @@ impl Worker {
             return;
         }
         let (publisher, mid) = (s.publisher, s.mid);
-        if self.relay_keyframe_request(publisher, mid, None) {
-            if let Some(s) = self
+        if self.send_keyframe_request(publisher, mid, None)
+            && let Some(s) = self
                 .rooms
                 .get_mut(room)
                 .and_then(|r| r.sources.get_mut(source))
-            {
-                s.last_keyframe_request = Some(now);
-            }
-            return;
+        {
+            s.last_keyframe_request = Some(now);
         }
-        let Some(r) = self.rooms.get_mut(room) else {
-            return;
-        };
-        let Some(s) = r.sources.get_mut(source) else {
-            return;
-        };
+    }
+
+    /// Asks `publisher` for a keyframe on `mid` (layer `rid`): through the member's own shard when
+    /// it is a remote member, else as a PLI from its `Rtc`, reported as `KeyframeRequested`.
+    /// `false` if nothing could be sent.
+    pub(super) fn send_keyframe_request(
+        &mut self,
+        publisher: usize,
+        mid: Mid,
+        rid: Option<Rid>,
+    ) -> bool {
+        if self.relay_keyframe_request(publisher, mid, rid) {
+            return true;
+        }
         let Some(p) = self.peers.get_mut(publisher) else {
-            return;
+            return false;
         };
-        let member = p.member.clone();
-        let Some(rtc) = p.rtc_mut() else { return };
+        let (member, room) = (p.member.clone(), p.room);
+        let Some(rtc) = p.rtc_mut() else { return false };
         let sent = catch_unwind(AssertUnwindSafe(|| {
             let mut api = rtc.direct_api();
-            match api.stream_rx_by_mid(mid, None) {
-                Some(rx) => {
-                    rx.request_keyframe(KeyframeRequestKind::Pli);
-                    true
-                }
-                None => false,
-            }
+            let rx = api.stream_rx_by_mid(mid, rid)?;
+            rx.request_keyframe(KeyframeRequestKind::Pli);
+            Some(())
         }))
-        .unwrap_or(false);
+        .ok()
+        .flatten()
+        .is_some();
         if !sent {
-            return;
+            return false;
         }
-        s.last_keyframe_request = Some(now);
-        let room_id = r.id.clone();
         self.drain(publisher);
-        self.io.emit(MediaEvent::KeyframeRequested {
-            room: room_id,
-            member,
-        });
+        if let Some(r) = self.rooms.get(room) {
+            self.io.emit(MediaEvent::KeyframeRequested {
+                room: r.id.clone(),
+                member,
+            });
+        }
+        true
     }
 
     /// Ends talking for silent members, picks each room's active speaker and switches the video

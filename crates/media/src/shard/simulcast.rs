@@ -4,10 +4,9 @@
 
 use std::time::{Duration, Instant};
 
-use str0m::media::{KeyframeRequestKind, Rid};
+use str0m::media::Rid;
 
 use super::worker::Worker;
-use crate::event::MediaEvent;
 use crate::options::{LayerPreference, VideoLayer};
 
 /// Length of the window over which layer bitrates are measured.
@@ -80,44 +79,14 @@ impl Worker {
             return;
         }
         let (publisher, mid) = (s.publisher, s.mid);
-        let relayed = self.relay_keyframe_request(publisher, mid, Some(rid));
-        let sent = relayed
-            || self
-                .peers
-                .get_mut(publisher)
-                .and_then(|p| p.rtc_mut())
-                .and_then(|rtc| {
-                    let mut api = rtc.direct_api();
-                    let rx = api.stream_rx_by_mid(mid, Some(rid))?;
-                    rx.request_keyframe(KeyframeRequestKind::Pli);
-                    Some(())
-                })
-                .is_some();
-        if !sent {
-            return;
-        }
-        let Some(r) = self.rooms.get_mut(room) else {
-            return;
-        };
-        if let Some(layer) = r
-            .sources
-            .get_mut(source)
-            .and_then(|s| s.layers.iter_mut().find(|l| l.rid == rid))
+        if self.send_keyframe_request(publisher, mid, Some(rid))
+            && let Some(layer) = self
+                .rooms
+                .get_mut(room)
+                .and_then(|r| r.sources.get_mut(source))
+                .and_then(|s| s.layers.iter_mut().find(|l| l.rid == rid))
         {
             layer.last_keyframe_request = Some(now);
-        }
-        if relayed {
-            // The publisher's own shard sends the PLI and reports it.
-            return;
-        }
-        let room_id = r.id.clone();
-        let member = self.peers.get(publisher).map(|p| p.member.clone());
-        self.drain(publisher);
-        if let Some(member) = member {
-            self.io.emit(MediaEvent::KeyframeRequested {
-                room: room_id,
-                member,
-            });
         }
     }
 }
