@@ -1,0 +1,266 @@
+//! The mixer's unit tests.
+
+use opus_rs::OpusDecoder;
+
+use super::*;
+use crate::testkit::{ToneSource, tone_amplitude, tone_amplitude_at};
+
+fn decode_all(packets: &[Arc<[u8]>]) -> Vec<f32> {
+    let mut d = OpusDecoder::new(SAMPLE_RATE as i32, 1).unwrap();
+    let mut pcm = Vec::new();
+    let mut frame = vec![0.0; FRAME];
+    for p in packets {
+        let n = d.decode(p, FRAME, &mut frame).unwrap();
+        pcm.extend_from_slice(&frame[..n]);
+    }
+    pcm
+}
+
+#[test]
+fn each_speaker_hears_the_others_but_not_itself() {
+    let mut mixer = Mixer::new().unwrap();
+    let mut sources = [
+        ToneSource::new(440.0, 0.3),
+        ToneSource::new(660.0, 0.3),
+        ToneSource::new(990.0, 0.3),
+    ];
+    let mut heard: HashMap<usize, Vec<Arc<[u8]>>> = HashMap::new();
+    let mut out = Vec::new();
+    for _ in 0..50 {
+        for (m, s) in sources.iter_mut().enumerate() {
+            mixer.push(m, RtpCodec::Opus, s.next_packet(), s.level());
+        }
+        out.clear();
+        let listeners = [0, 1, 2, 9].map(|l| (l, RtpCodec::Opus));
+        mixer.mix(&listeners, &mut out).unwrap();
+        for f in &out {
+            heard.entry(f.listener).or_default().push(f.payload.clone());
+        }
+    }
+    let freqs = [440.0, 660.0, 990.0];
+    for listener in [0usize, 1, 2] {
+        let pcm = decode_all(&heard[&listener]);
+        let pcm = &pcm[FRAME * 10..];
+        for (m, f) in freqs.iter().enumerate() {
+            let e = tone_amplitude(pcm, *f);
+            if m == listener {
+                assert!(e < 0.01, "listener {listener} hears itself: {e}");
+            } else {
+                assert!(e > 0.05, "listener {listener} misses {f} Hz: {e}");
+            }
+        }
+    }
+    let pcm = decode_all(&heard[&9]);
+    for f in freqs {
+        assert!(tone_amplitude(&pcm[FRAME * 10..], f) > 0.05);
+    }
+}
+
+#[test]
+fn a_speaker_whose_packet_is_late_keeps_its_own_stream() {
+    // Four members, three mixed: when member 1's packet misses a frame (jitter), member 3
+    // takes its place for that frame. Member 1 must still hear itself nowhere, which needs
+    // its own encoder to carry on rather than a switch to the shared one and back.
+    let mut mixer = Mixer::new().unwrap();
+    let mut sources = [
+        ToneSource::new(440.0, 0.3),
+        ToneSource::new(660.0, 0.3),
+        ToneSource::new(990.0, 0.3),
+        ToneSource::new(1_500.0, 0.1),
+    ];
+    let mut heard = Vec::new();
+    let mut out = Vec::new();
+    let listeners = [0, 1, 2, 3].map(|l| (l, RtpCodec::Opus));
+    for frame in 0..100 {
+        for (m, s) in sources.iter_mut().enumerate() {
+            let packet = s.next_packet();
+            if m != 1 || frame % 7 != 3 {
+                mixer.push(m, RtpCodec::Opus, packet, s.level());
+            }
+        }
+        out.clear();
+        mixer.mix(&listeners, &mut out).unwrap();
+        let (Some(own), Some(shared)) = (
+            out.iter().find(|f| f.listener == 1),
+            out.iter().find(|f| f.listener == 3),
+        ) else {
+            continue; // the jitter buffers are still filling
+        };
+        if frame >= 10 {
+            assert!(
+                !Arc::ptr_eq(&own.payload, &shared.payload),
+                "frame {frame}: member 1 got the shared encoder's stream"
+            );
+        }
+        heard.push(own.payload.clone());
+    }
+    let pcm = decode_all(&heard);
+    let own = tone_amplitude(&pcm[FRAME * 10..], 660.0);
+    assert!(own < 0.01, "member 1 hears itself: {own}");
+}
+
+/// Whether a packet is a resync frame: a tiny CELT-only Opus frame.
+fn is_resync(payload: &[u8]) -> bool {
+    payload.len() <= RESYNC_BYTES && payload[0] >> 3 >= 16
+}
+
+#[test]
+fn every_listener_decoder_follows_its_encoder_exactly_across_switches() {
+    // Four members play tones, three are mixed; member 5 only listens. Member 0 speaks, falls
+    // silent (so it moves to the shared encode), then speaks again (back to an own encoder);
+    // member 3 starts silent and speaks from the second phase on.
+    let mut mixer = Mixer::new().unwrap();
+    let mut sources = [440.0, 660.0, 990.0, 1_320.0].map(|f| ToneSource::new(f, 0.1));
+    let listeners = [0, 1, 2, 3, 5].map(|l| (l, RtpCodec::Opus));
+    let mut heard: HashMap<usize, Vec<Arc<[u8]>>> = HashMap::new();
+    let mut out = Vec::new();
+    for frame in 0..600 {
+        let silent = match frame {
+            0..150 => 3,
+            150..400 => 0,
+            _ => 1,
+        };
+        for (m, s) in sources.iter_mut().enumerate() {
+            s.set_amplitude(if m == silent { 0.0 } else { 0.1 });
+            mixer.push(m, RtpCodec::Opus, s.next_packet(), s.level());
+        }
+        out.clear();
+        mixer.mix(&listeners, &mut out).unwrap();
+        for f in &out {
+            heard.entry(f.listener).or_default().push(f.payload.clone());
+        }
+    }
+    // Each listener's decoder ran through every switch. From the frame after each resync frame
+    // on, it decodes exactly what a decoder started at that resync frame decodes: it is where
+    // the new encoder expects it to be.
+    let mut resyncs = HashMap::new();
+    for (listener, packets) in &heard {
+        let mut continuous = OpusDecoder::new(SAMPLE_RATE as i32, 1).unwrap();
+        let mut fresh: Option<OpusDecoder> = None;
+        let (mut a, mut b) = (vec![0.0; FRAME], vec![0.0; FRAME]);
+        for (i, p) in packets.iter().enumerate() {
+            continuous.decode(p, FRAME, &mut a).unwrap();
+            if is_resync(p) {
+                *resyncs.entry(*listener).or_insert(0) += 1;
+                let mut d = OpusDecoder::new(SAMPLE_RATE as i32, 1).unwrap();
+                d.decode(p, FRAME, &mut b).unwrap();
+                fresh = Some(d);
+                continue;
+            }
+            let d = fresh
+                .as_mut()
+                .expect("every stream starts with a resync frame");
+            d.decode(p, FRAME, &mut b).unwrap();
+            let off = a
+                .iter()
+                .zip(&b)
+                .map(|(x, y)| (x - y).abs())
+                .fold(0.0, f32::max);
+            assert!(
+                off < 1e-6,
+                "listener {listener}, frame {i}: decoder off by {off}"
+            );
+        }
+    }
+    // Member 0: own, shared, own again; member 1: own, then shared; member 3: shared, then own;
+    // the listener: the shared encode's first frame, then when members 0 and 1 joined it.
+    let expected = HashMap::from([(0, 3), (1, 2), (2, 1), (3, 2), (5, 3)]);
+    assert_eq!(resyncs, expected);
+    // Shared resync frames are heard by everyone on the shared encode, so they are rare.
+    let shared_resyncs: Vec<usize> = heard[&5]
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| is_resync(p))
+        .map(|(i, _)| i)
+        .collect();
+    assert!(
+        shared_resyncs.windows(2).all(|w| w[1] - w[0] >= 100),
+        "{shared_resyncs:?}"
+    );
+    // And still nobody hears themselves: member 0 over the last phase.
+    let pcm = decode_all(&heard[&0]);
+    let own = tone_amplitude(&pcm[pcm.len() - 100 * FRAME..], 440.0);
+    assert!(own < 0.01, "member 0 hears itself: {own}");
+}
+
+/// 20 ms of a G.711 tone, continuing at sample `start`.
+fn g711_tone(law: Law, freq: f32, start: usize) -> Arc<[u8]> {
+    let pcm: Vec<f32> = (start..start + FRAME_8K)
+        .map(|i| 0.3 * (std::f32::consts::TAU * freq * i as f32 / 8_000.0).sin())
+        .collect();
+    let mut bytes = vec![0u8; FRAME_8K];
+    g711::encode(law, &pcm, &mut bytes);
+    bytes.into()
+}
+
+#[test]
+fn g711_legs_are_mixed_and_hear_their_mix_minus_in_g711() {
+    let mut mixer = Mixer::new().unwrap();
+    let mut opus = [ToneSource::new(440.0, 0.3), ToneSource::new(660.0, 0.3)];
+    // Members 0 and 1 speak Opus, 2 is a µ-law leg; 9 and 10 only listen.
+    let listeners = [
+        (0, RtpCodec::Opus),
+        (1, RtpCodec::Opus),
+        (2, RtpCodec::Pcmu),
+        (9, RtpCodec::Pcmu),
+        (10, RtpCodec::Pcma),
+    ];
+    let mut heard: HashMap<usize, Vec<MixedFrame>> = HashMap::new();
+    let mut out = Vec::new();
+    for frame in 0..50 {
+        for (m, s) in opus.iter_mut().enumerate() {
+            mixer.push(m, RtpCodec::Opus, s.next_packet(), s.level());
+        }
+        mixer.push(
+            2,
+            RtpCodec::Pcmu,
+            g711_tone(Law::Mu, 990.0, frame * FRAME_8K),
+            13,
+        );
+        out.clear();
+        mixer.mix(&listeners, &mut out).unwrap();
+        // Nothing until the inputs' jitter buffers are primed, then every listener.
+        assert!(out.is_empty() || out.len() == listeners.len());
+        for f in out.drain(..) {
+            heard.entry(f.listener).or_default().push(f);
+        }
+    }
+    // The two G.711 listeners who are not speakers share one mix, each in its own law.
+    assert_eq!(heard[&9][20].payload.len(), FRAME_8K);
+    assert_eq!(heard[&9][20].codec, RtpCodec::Pcmu);
+    assert_eq!(heard[&10][20].codec, RtpCodec::Pcma);
+    let g711_pcm = |frames: &[MixedFrame]| {
+        let mut pcm = vec![0.0; frames.len() * FRAME_8K];
+        for (f, out) in frames.iter().zip(pcm.chunks_mut(FRAME_8K)) {
+            g711::decode(f.codec.law().unwrap(), &f.payload, out);
+        }
+        pcm.split_off(10 * FRAME_8K)
+    };
+    let opus_pcm = |frames: &[MixedFrame]| {
+        let packets: Vec<Arc<[u8]>> = frames.iter().map(|f| f.payload.clone()).collect();
+        decode_all(&packets).split_off(10 * FRAME)
+    };
+    let leg = g711_pcm(&heard[&2]);
+    assert!(tone_amplitude_at(&leg, 440.0, 8_000) > 0.1);
+    assert!(tone_amplitude_at(&leg, 660.0, 8_000) > 0.1);
+    let own = tone_amplitude_at(&leg, 990.0, 8_000);
+    assert!(own < 0.01, "the leg hears itself: {own}");
+    for listener in [9, 10] {
+        let pcm = g711_pcm(&heard[&listener]);
+        for f in [440.0, 660.0, 990.0] {
+            let a = tone_amplitude_at(&pcm, f, 8_000);
+            assert!(a > 0.1, "listener {listener} misses {f} Hz: {a}");
+        }
+    }
+    let member = opus_pcm(&heard[&0]);
+    let leg_heard = tone_amplitude(&member, 990.0);
+    assert!(leg_heard > 0.1, "member 0 misses the leg: {leg_heard}");
+    assert!(tone_amplitude(&member, 440.0) < 0.01);
+}
+
+#[test]
+fn levels_follow_energy() {
+    assert_eq!(dbov(0.0), 127);
+    assert_eq!(dbov(1.0), 0);
+    assert_eq!(dbov(0.001), 30);
+}
