@@ -8,7 +8,8 @@
 //! switch). So the first frame from a listener's new encoder is a *resync frame*: coded in
 //! [`RESYNC_BYTES`], too few for SILK, it comes out CELT-only; a decoder entering CELT-only
 //! from SILK or Hybrid resets its CELT layer, and leaving it resets SILK, so from the next frame
-//! on the decoder computes exactly what the encoder predicts, whatever it decoded before.
+//! on (the one after, when the old stream was CELT-only too) the decoder computes exactly what
+//! the encoder predicts, whatever it decoded before. Checked against libopus 1.3.1 as well.
 //!
 //! A fresh own encoder's first frame is a resync frame that only its listener hears. The shared
 //! encoder is heard by many, so it resyncs at most every [`SHARED_RESYNC_INTERVAL`], and
