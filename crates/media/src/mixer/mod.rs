@@ -17,7 +17,7 @@ use std::sync::Arc;
 use opus_rs::{Application, OpusEncoder};
 
 use self::input::Input;
-use self::streams::{Choice, RESYNC_BYTES, Streams};
+use self::streams::{Choice, Streams, encode_resync, is_celt_only};
 use crate::g711::{self, Law};
 use crate::options::RtpCodec;
 use crate::resample::{Downsampler, FACTOR};
@@ -205,14 +205,15 @@ impl Mixer {
                 Some(payload) => payload.clone(),
                 empty => {
                     let payload = match codec.law() {
-                        None => {
-                            let budget = if self.streams.shared_resync() {
-                                RESYNC_BYTES
-                            } else {
-                                MAX_PACKET
-                            };
-                            encode_opus(&mut self.shared, &self.mixed, &mut self.packet[..budget])?
+                        None if self.streams.shared_resync() => {
+                            let payload =
+                                encode_resync(&mut self.shared, &self.mixed, &mut self.packet)?;
+                            if !is_celt_only(&payload) {
+                                tracing::warn!("the shared mix's resync frame is not CELT-only");
+                            }
+                            payload
                         }
+                        None => encode_opus(&mut self.shared, &self.mixed, &mut self.packet)?,
                         Some(law) => {
                             if !shared_8k {
                                 self.shared_down.process(&self.mixed, &mut self.mixed_8k);

@@ -5,11 +5,12 @@
 //! encoder shared by everyone else otherwise. An Opus decoder that is handed a second encoder's
 //! frames mid-stream predicts from the first encoder's history, and on steady sounds the error
 //! lasts (with libopus 1.3.1 too: a 990 Hz tone decoded twice too loud, seconds after one
-//! switch). So the first frame from a listener's new encoder is a *resync frame*: coded in
-//! [`RESYNC_BYTES`], too few for SILK, it comes out CELT-only; a decoder entering CELT-only
-//! from SILK or Hybrid resets its CELT layer, and leaving it resets SILK, so from the next frame
-//! on (the one after, when the old stream was CELT-only too) the decoder computes exactly what
-//! the encoder predicts, whatever it decoded before. Checked against libopus 1.3.1 as well.
+//! switch). So the first frame from a listener's new encoder is a *resync frame*: coded at
+//! [`RESYNC_BITRATE`], above the encoder's SILK/CELT threshold, it comes out CELT-only (and at
+//! full quality); a decoder entering CELT-only from SILK or Hybrid resets its CELT layer, and
+//! leaving it resets SILK, so from the next frame on (the one after, when the old stream was
+//! CELT-only too) the decoder computes exactly what the encoder predicts, whatever it decoded
+//! before. Checked against libopus 1.3.1 as well.
 //!
 //! A fresh own encoder's first frame is a resync frame that only its listener hears. The shared
 //! encoder is heard by many, so it resyncs at most every [`SHARED_RESYNC_INTERVAL`], and
@@ -27,19 +28,20 @@ use crate::g711::Law;
 use crate::options::RtpCodec;
 use crate::resample::Downsampler;
 
-/// Bytes in a resync frame: under 6 kbit/s an Opus encoder codes a 20 ms frame CELT-only.
-pub(super) const RESYNC_BYTES: usize = 14;
+/// Bit rate of a resync frame: over the encoder's SILK/CELT threshold for mono voice (under
+/// 60 kbit/s), so the frame is coded CELT-only. Mix frames (32 kbit/s) never are.
+const RESYNC_BITRATE: i32 = 96_000;
 /// Frames (20 ms each) a listener keeps its own encoder after it stopped being a speaker.
 const OWN_HANGOVER: u32 = 50;
 /// Fewest frames between two resync frames of the shared Opus encoder (2 s).
-const SHARED_RESYNC_INTERVAL: u32 = 100;
+const SHARED_RESYNC_INTERVAL: u32 = 50;
 
 /// A listener's own encoder.
 pub(super) struct Own {
     encoder: Encoder,
     /// Frames since the listener last spoke.
     quiet_frames: u32,
-    /// The next Opus frame is a resync frame.
+    /// The next Opus frame is to be a resync frame.
     resync: bool,
 }
 
@@ -78,20 +80,35 @@ impl Own {
         packet: &mut [u8],
     ) -> Result<Arc<[u8]>, MixError> {
         match &mut self.encoder {
-            Encoder::Opus(e) => {
-                let budget = if std::mem::take(&mut self.resync) {
-                    RESYNC_BYTES
-                } else {
-                    packet.len()
-                };
-                encode_opus(e, pcm, &mut packet[..budget])
+            Encoder::Opus(e) if self.resync => {
+                let payload = encode_resync(e, pcm, packet)?;
+                self.resync = !is_celt_only(&payload);
+                Ok(payload)
             }
+            Encoder::Opus(e) => encode_opus(e, pcm, packet),
             Encoder::G711(law, down) => {
                 down.process(pcm, pcm_8k);
                 Ok(encode_g711(*law, pcm_8k, packet))
             }
         }
     }
+}
+
+/// Encodes one 48 kHz frame as a resync frame.
+pub(super) fn encode_resync(
+    encoder: &mut OpusEncoder,
+    pcm: &[f32],
+    packet: &mut [u8],
+) -> Result<Arc<[u8]>, MixError> {
+    let bitrate = std::mem::replace(&mut encoder.bitrate_bps, RESYNC_BITRATE);
+    let payload = encode_opus(encoder, pcm, packet);
+    encoder.bitrate_bps = bitrate;
+    payload
+}
+
+/// Whether an Opus packet is CELT-only (TOC configurations 16–31), as resync frames are.
+pub(super) fn is_celt_only(packet: &[u8]) -> bool {
+    packet.first().is_some_and(|toc| toc >> 3 >= 16)
 }
 
 /// Where a listener's frames come from.

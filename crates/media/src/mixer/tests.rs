@@ -99,11 +99,6 @@ fn a_speaker_whose_packet_is_late_keeps_its_own_stream() {
     assert!(own < 0.01, "member 1 hears itself: {own}");
 }
 
-/// Whether a packet is a resync frame: a tiny CELT-only Opus frame.
-fn is_resync(payload: &[u8]) -> bool {
-    payload.len() <= RESYNC_BYTES && payload[0] >> 3 >= 16
-}
-
 #[test]
 fn every_listener_decoder_follows_its_encoder_exactly_across_switches() {
     // Four members play tones, three are mixed; member 5 only listens. Member 0 speaks, falls
@@ -140,7 +135,7 @@ fn every_listener_decoder_follows_its_encoder_exactly_across_switches() {
         let (mut a, mut b) = (vec![0.0; FRAME], vec![0.0; FRAME]);
         for (i, p) in packets.iter().enumerate() {
             continuous.decode(p, FRAME, &mut a).unwrap();
-            if is_resync(p) {
+            if streams::is_celt_only(p) {
                 *resyncs.entry(*listener).or_insert(0) += 1;
                 let mut d = OpusDecoder::new(SAMPLE_RATE as i32, 1).unwrap();
                 d.decode(p, FRAME, &mut b).unwrap();
@@ -166,11 +161,12 @@ fn every_listener_decoder_follows_its_encoder_exactly_across_switches() {
     // the listener: the shared encode's first frame, then when members 0 and 1 joined it.
     let expected = HashMap::from([(0, 3), (1, 2), (2, 1), (3, 2), (5, 3)]);
     assert_eq!(resyncs, expected);
-    // Shared resync frames are heard by everyone on the shared encode, so they are rare.
+    // Shared resync frames are heard by everyone on the shared encode, so they are rare, and
+    // they are full-rate frames.
     let shared_resyncs: Vec<usize> = heard[&5]
         .iter()
         .enumerate()
-        .filter(|(_, p)| is_resync(p))
+        .filter(|(_, p)| streams::is_celt_only(p))
         .map(|(i, _)| i)
         .collect();
     assert!(
