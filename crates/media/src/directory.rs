@@ -122,6 +122,10 @@ impl Directory {
         let place = rooms
             .get_mut(room)
             .ok_or_else(|| MediaError::NoSuchRoom(room.clone()))?;
+        // The limit is the whole room's, over every shard it spans.
+        if place.members() >= place.max_members {
+            return Err(MediaError::RoomFull(room.clone()));
+        }
         let placement = place.choose(load, self.per_shard);
         match place.shards.iter_mut().find(|(s, _)| *s == placement.shard) {
             Some((_, members)) => *members += 1,
@@ -165,6 +169,11 @@ impl Directory {
 }
 
 impl RoomPlace {
+    /// Members on all the room's shards.
+    fn members(&self) -> usize {
+        self.shards.iter().map(|(_, n)| n).sum()
+    }
+
     /// The first of the room's shards with space; else the least-loaded shard without the room;
     /// else (the room is everywhere and full) its least-loaded shard.
     fn choose(&self, load: &[usize], per_shard: usize) -> Placement {
@@ -277,6 +286,21 @@ mod tests {
         d.remove_room(&room);
         assert_eq!(d.member_count(), 0);
         assert!(d.room_shards(&room).is_err());
+    }
+
+    #[test]
+    fn the_member_limit_counts_every_shard_of_the_room() {
+        let d = Directory::new(2, 2);
+        let room = RoomId::from("r");
+        d.add_room(&room, 0, 3).unwrap();
+        join(&d, &room, 1);
+        join(&d, &room, 2);
+        assert_eq!(join(&d, &room, 3).shard, 1);
+        let full = d.reserve_member(&room, &MemberId::from("m4"));
+        assert_eq!(full, Err(MediaError::RoomFull(room.clone())));
+        // A leaving member makes room again.
+        d.remove_member(&MemberId::from("m1"));
+        assert_eq!(join(&d, &room, 5).shard, 0);
     }
 
     #[test]
