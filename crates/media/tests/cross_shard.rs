@@ -68,6 +68,67 @@ fn one_slot_members_on_two_shards_hear_the_mix_and_see_the_speaker() {
     }
 }
 
+/// Over one second: the messages shard 0 relayed, and the audio and video packets `publishers`
+/// (members on shard 0) sent.
+fn relay_window(h: &Harness, publishers: &[TestPeer]) -> (u64, u64, u64) {
+    let sent = || {
+        publishers.iter().fold((0, 0), |(a, v), p| {
+            (a + p.sent_audio(), v + p.sent_packets() - p.sent_audio())
+        })
+    };
+    let (relayed, (audio, video)) = (counters(h)[0].relayed_out, sent());
+    std::thread::sleep(Duration::from_secs(1));
+    let (relayed_now, (audio_now, video_now)) = (counters(h)[0].relayed_out, sent());
+    (relayed_now - relayed, audio_now - audio, video_now - video)
+}
+
+#[test]
+fn video_is_relayed_only_to_a_shard_whose_subscribers_receive_it() {
+    let h = harness();
+    let publishers: Vec<_> = (1..=2).map(|tag| h.join(PeerSpec::multi(tag, 1))).collect();
+    // Shard 1 gets a member without video: nobody there receives the publishers' video.
+    let audio_only = h.join(PeerSpec {
+        video: false,
+        extra_video_slots: 0,
+        ..PeerSpec::multi(3, 1)
+    });
+    let c = counters(&h);
+    assert_eq!((c[0].peers, c[1].peers), (2, 1));
+    assert!(wait_until(SETTLE, || origins(&audio_only, false) == [1, 2]));
+    // Packets in flight at the window's edges, and control messages.
+    let slack = 10;
+    let (relayed, audio, video) = relay_window(&h, &publishers);
+    assert!(video > 20, "the publishers send video ({video} packets)");
+    assert!(
+        relayed <= audio + slack,
+        "audio only: {relayed} relayed for {audio} audio and {video} video packets"
+    );
+
+    // A member with video slots joins shard 1: the video is relayed, starting on a keyframe.
+    let viewer = h.join(PeerSpec::multi(4, 1));
+    assert_eq!(counters(&h)[1].peers, 2);
+    assert!(wait_until(SETTLE, || origins(&viewer, true) == [1, 2]));
+    for tag in [1, 2] {
+        let stream = video_from(&viewer, tag).expect("video");
+        assert_eq!(stream.first_is_keyframe, Some(true), "from {tag}");
+    }
+    let (relayed, audio, video) = relay_window(&h, &publishers);
+    assert!(
+        relayed + slack >= audio + video,
+        "audio and video: {relayed} relayed for {audio} audio and {video} video packets"
+    );
+
+    // It leaves: the video stops crossing again.
+    h.remove(4);
+    std::thread::sleep(Duration::from_millis(300));
+    let (relayed, audio, video) = relay_window(&h, &publishers);
+    assert!(
+        relayed <= audio + slack,
+        "audio only again: {relayed} relayed for {audio} audio and {video} video packets"
+    );
+    assert!(wait_until(SETTLE, || origins(&audio_only, false) == [1, 2]));
+}
+
 #[test]
 fn late_joiner_on_the_second_shard_gets_a_keyframe_from_the_first() {
     let h = harness();

@@ -68,6 +68,8 @@ impl Worker {
                 keyframe_wanted: false,
                 last_keyframe_request: None,
                 layers: Vec::new(),
+                relay_to: Vec::new(),
+                wanted_here: false,
             });
             p.lines[line].source = Some(source);
             let members = r.members.clone();
@@ -119,6 +121,7 @@ impl Worker {
                 s.subscribers.push((peer, line));
                 s.keyframe_wanted |= kind == MediaKind::Video;
             }
+            self.io.interest_changed = true;
         }
     }
 
@@ -135,6 +138,7 @@ impl Worker {
         for (_, source) in r.sources.iter_mut() {
             source.subscribers.retain(|(p, _)| *p != peer);
         }
+        self.io.interest_changed = true;
         if r.active_speaker == Some(peer) {
             r.active_speaker = None;
         }
@@ -263,7 +267,13 @@ impl Worker {
             return;
         };
         if local {
+            // Audio goes to every shard (mixing, talking, the active speaker); video only where
+            // subscribers want it.
+            let wanted = r.sources.get(source).map_or(&[][..], |s| &s.relay_to[..]);
             for &shard in &r.replicas {
+                if kind == MediaKind::Video && !wanted.contains(&shard) {
+                    continue;
+                }
                 self.io.relay.push(
                     shard,
                     Relay::Rtp {

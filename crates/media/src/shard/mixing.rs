@@ -84,6 +84,7 @@ impl Worker {
                 && let Some(s) = r.sources.get_mut(source)
             {
                 s.subscribers.retain(|&(sub, sl)| (sub, sl) != (peer, line));
+                self.io.interest_changed = true;
             }
         }
     }
@@ -293,6 +294,7 @@ impl Worker {
             {
                 s.subscribers.push((m, line));
                 s.keyframe_wanted = true;
+                self.io.interest_changed = true;
             }
             self.request_keyframe(room, source, now);
         }

@@ -49,6 +49,13 @@ pub(crate) enum Relay {
         mid: Mid,
         packet: Forwarded,
     },
+    /// Subscribers on the sending shard start (`wanted`) or stop receiving `member`'s video on
+    /// `mid`; sent to the member's shard, which relays video only to shards that want it.
+    Interest {
+        member: MemberId,
+        mid: Mid,
+        wanted: bool,
+    },
     /// Subscribers on the sending shard need a keyframe of `member`'s stream on `mid` (layer
     /// `rid` when simulcast); sent to the member's shard.
     KeyframeRequest {

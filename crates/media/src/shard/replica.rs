@@ -12,8 +12,11 @@
 //!
 //! - The owning shard tells the room's other shards about its members ([`Relay::Joined`],
 //!   [`Relay::Left`]), their streams and mute state. When a local publisher's packet has been
-//!   forwarded locally, it queues one [`Relay::Rtp`] per other shard of the room (all simulcast
-//!   layers; the payload shared); the end of the pass sends one batch per shard and wakes it once.
+//!   forwarded locally, it queues one [`Relay::Rtp`] per other shard of the room that needs it
+//!   (all simulcast layers; the payload shared); the end of the pass sends one batch per shard and
+//!   wakes it once. Audio goes to every shard (each mixes and picks speakers from all levels);
+//!   video only to shards whose subscribers receive it, which say so with [`Relay::Interest`]
+//!   when that starts and stops.
 //! - A replica that needs a keyframe of a remote stream (late joiner, PLI/FIR from a subscriber,
 //!   layer switch) sends [`Relay::KeyframeRequest`] to the owner, throttled like a local request;
 //!   the owner asks the publisher, throttled again.
@@ -251,6 +254,23 @@ impl Worker {
                     self.fan_out(proxy, line, &packet, now);
                 }
             }
+            Relay::Interest {
+                member,
+                mid,
+                wanted,
+            } => {
+                if let Some((room, source)) = self.local_source(&member, mid)
+                    && let Some(s) = self
+                        .rooms
+                        .get_mut(room)
+                        .and_then(|r| r.sources.get_mut(source))
+                {
+                    s.relay_to.retain(|&s| s != shard);
+                    if wanted {
+                        s.relay_to.push(shard);
+                    }
+                }
+            }
             Relay::KeyframeRequest { member, mid, rid } => {
                 self.remote_keyframe_request(&member, mid, rid, now);
             }
@@ -326,18 +346,58 @@ impl Worker {
         rid: Option<Rid>,
         now: Instant,
     ) {
-        let Ok(transports) = self.transports_of(member) else {
+        let Some((room, source)) = self.local_source(member, mid) else {
             return;
         };
-        let found = transports.into_iter().find_map(|t| {
-            let p = self.peers.get(t)?;
-            let source = p.lines[p.line_of(mid)?].source?;
-            Some((p.room, source))
-        });
-        let Some((room, source)) = found else { return };
         match rid {
             Some(rid) => self.request_layer_keyframe(room, source, rid, now),
             None => self.request_keyframe(room, source, now),
+        }
+    }
+}
+
+impl Worker {
+    /// The room and source of local `member`'s stream on `mid`.
+    fn local_source(&self, member: &MemberId, mid: Mid) -> Option<(usize, usize)> {
+        self.transports_of(member).ok()?.into_iter().find_map(|t| {
+            let p = self.peers.get(t)?;
+            let source = p.lines[p.line_of(mid)?].source?;
+            Some((p.room, source))
+        })
+    }
+
+    /// Tells the owners of remote video sources whose subscribers here started or stopped
+    /// (after subscriptions changed).
+    pub(super) fn send_interest(&mut self) {
+        if !std::mem::take(&mut self.io.interest_changed) {
+            return;
+        }
+        for room in self.rooms.indexes() {
+            let Some(r) = self.rooms.get_mut(room) else {
+                continue;
+            };
+            if r.replicas.is_empty() {
+                continue;
+            }
+            for (_, s) in r.sources.iter_mut() {
+                let wanted = !s.subscribers.is_empty();
+                if s.kind != MediaKind::Video || wanted == s.wanted_here {
+                    continue;
+                }
+                let Some(p) = self.peers.get(s.publisher) else {
+                    continue;
+                };
+                let Some(remote) = p.remote() else { continue };
+                s.wanted_here = wanted;
+                self.io.relay.push(
+                    remote.shard,
+                    Relay::Interest {
+                        member: p.member.clone(),
+                        mid: s.mid,
+                        wanted,
+                    },
+                );
+            }
         }
     }
 }

@@ -47,6 +47,10 @@ pub(crate) struct Source {
     pub last_keyframe_request: Option<Instant>,
     /// Simulcast layers seen on this source (empty when it is not simulcast).
     pub layers: Vec<LayerStat>,
+    /// A local video source: the other shards of the room whose subscribers want it relayed.
+    pub relay_to: Vec<usize>,
+    /// A remote video source: whether its shard was told that subscribers here want it.
+    pub wanted_here: bool,
 }
 
 /// One simulcast layer of a source: its measured bitrate and keyframe-request throttle.

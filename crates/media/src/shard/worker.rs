@@ -219,6 +219,8 @@ pub(super) struct Io {
     pub counters: ShardCounters,
     /// Messages for the other shards of spanning rooms, sent at the end of each pass.
     pub relay: RelayOut,
+    /// Some source's subscribers changed: remote video may be wanted here, or no longer.
+    pub interest_changed: bool,
 }
 
 impl Io {
@@ -312,6 +314,7 @@ impl Worker {
                 queues: Queues::default(),
                 counters: ShardCounters::default(),
                 relay: RelayOut::default(),
+                interest_changed: false,
             },
             last_n: setup.last_n,
             buf: vec![0; RECV_BUFFER],
@@ -617,6 +620,7 @@ impl Worker {
             self.handle_media_added();
             self.handle_connected();
             self.forward_queued(now);
+            self.send_interest();
             self.handle_keyframe_requests(now);
             self.handle_dead();
             let dirty = std::mem::take(&mut self.io.queues.dirty);
@@ -633,6 +637,7 @@ impl Worker {
             }
         }
         self.flush_outbox();
+        self.send_interest();
         let relayed = self.io.relay.flush(self.index);
         self.io.counters.relayed_out += relayed.messages;
         self.io.counters.relay_batches += relayed.batches;
