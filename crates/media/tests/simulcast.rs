@@ -65,3 +65,21 @@ fn lowering_the_estimate_switches_to_a_lower_layer_on_a_keyframe() {
     assert_seamless_layer_switches(&video);
     assert_eq!(video.picture_id_jumps, 0, "continuous picture ids");
 }
+
+#[test]
+fn a_simulcast_publisher_receives_every_other_publisher_on_its_receive_slots() {
+    // Its sendrecv video m-line carries its simulcast, so the server has no stream to send on
+    // it; the room's other two videos go to its two receive-only slots.
+    let h = Harness::new(1);
+    let publisher = h.join(PeerSpec {
+        simulcast: true,
+        ..PeerSpec::multi(1, 2)
+    });
+    let _others: Vec<TestPeer> = (2..=3).map(|tag| h.join(PeerSpec::multi(tag, 2))).collect();
+    assert!(
+        wait_until(SETTLE, || origins(&publisher, true) == [2, 3]),
+        "video from {:?}",
+        origins(&publisher, true)
+    );
+    assert_eq!(origins(&publisher, false), [2, 3]);
+}

@@ -50,11 +50,17 @@ impl Worker {
             return;
         }
         let room = p.room;
+        // str0m 0.25 makes no send stream on an m-line the client sends simulcast on (it makes
+        // one per simulcast layer *we* send), so such a line, though sendrecv, is no slot.
+        let can_send = match &mut p.transport {
+            Transport::WebRtc(rtc) => rtc.direct_api().stream_tx_by_mid(mid, None).is_some(),
+            _ => true,
+        };
         p.lines.push(Line {
             mid,
             kind,
             source: None,
-            slot: direction.is_sending().then(Slot::default),
+            slot: (direction.is_sending() && can_send).then(Slot::default),
         });
         let line = p.lines.len() - 1;
         if direction.is_receiving()
