@@ -27,6 +27,31 @@ pub fn vp8_payload(picture_id: u16, keyframe: bool, tag: u32) -> Vec<u8> {
     p
 }
 
+/// A one-packet frame of `codec` (VP8, VP9, H.264 or AV1): the first byte says whether it is a
+/// keyframe the way str0m's detectors read it, then the sender's tag at byte 8, then filler.
+pub fn video_payload(codec: Codec, picture_id: u16, keyframe: bool, tag: u32) -> Vec<u8> {
+    let first = match codec {
+        Codec::Vp8 => return vp8_payload(picture_id, keyframe, tag),
+        // Descriptor I|P|L|F|B|E|V|Z: a picture id, start of a frame, P clear on keyframes.
+        Codec::Vp9 if keyframe => 0x88,
+        Codec::Vp9 => 0xc8,
+        // A single NAL unit: an IDR slice, or a non-IDR one.
+        Codec::H264 if keyframe => 0x65,
+        Codec::H264 => 0x41,
+        // Aggregation header Z|Y|W|W|N|-|-|-: N starts a coded video sequence.
+        Codec::Av1 if keyframe => 0x18,
+        _ => 0x10,
+    };
+    let mut p = Vec::with_capacity(VIDEO_PAYLOAD);
+    p.push(first);
+    p.push(0x80 | ((picture_id >> 8) as u8 & 0x7f));
+    p.push(picture_id as u8);
+    p.resize(8, 0);
+    p.extend_from_slice(&tag.to_be_bytes());
+    p.resize(VIDEO_PAYLOAD, 0x55);
+    p
+}
+
 /// Simulcast layer ids written by [`vp8_layer_payload`], lowest first, and their payload sizes.
 pub const SIMULCAST_LAYERS: [(&str, usize); 3] = [("q", 300), ("h", 700), ("f", 1100)];
 
@@ -90,6 +115,17 @@ mod tests {
     #[test]
     fn vp8_keyframes_are_detected_by_str0m() {
         assert!(str0m::format::detect_vp8_keyframe(&vp8_payload(7, true, 1)));
+        for codec in [Codec::Vp8, Codec::Vp9, Codec::H264, Codec::Av1] {
+            assert!(crate::hotpath::is_keyframe(
+                codec,
+                &video_payload(codec, 3, true, 7)
+            ));
+            assert!(!crate::hotpath::is_keyframe(
+                codec,
+                &video_payload(codec, 3, false, 7)
+            ));
+            assert_eq!(tag_of(&video_payload(codec, 3, false, 7), true), Some(7));
+        }
         assert!(!str0m::format::detect_vp8_keyframe(&vp8_payload(
             8, false, 1
         )));

@@ -12,7 +12,7 @@ mod tone;
 
 pub use media::{
     SIMULCAST_LAYERS, VP8_KEYFRAME_INTERVAL, audio_payload, layer_of, payload_type, tag_of,
-    vp8_layer_payload, vp8_payload,
+    video_payload, vp8_layer_payload, vp8_payload,
 };
 pub use memory::MemoryPair;
 pub use peer::{DTX_INTERVAL, DTX_PAYLOAD, PeerSpec, PendingPeer, TestPeer};

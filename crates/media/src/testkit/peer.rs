@@ -17,7 +17,7 @@ use str0m::{Candidate, Event, Input, Output, Rtc, RtcConfig};
 
 use super::media::{
     SIMULCAST_LAYERS, VP8_KEYFRAME_INTERVAL, audio_payload, layer_of, payload_type, picture_id_of,
-    tag_of, vp8_layer_payload, vp8_payload,
+    tag_of, video_payload, vp8_layer_payload,
 };
 use super::report::StreamReport;
 use super::tone::{ToneSink, ToneSource};
@@ -59,6 +59,8 @@ pub struct PeerSpec {
     /// Send audio as Opus DTX does: one second of 20 ms packets, then one second of silence with
     /// one small packet every 400 ms ([`DTX_INTERVAL`]); timestamps keep running.
     pub dtx: bool,
+    /// Offer only this video codec (and send it); `None` offers str0m's defaults and sends VP8.
+    pub video_codec: Option<Codec>,
 }
 
 /// Time between the packets of a DTX silence.
@@ -82,6 +84,7 @@ impl PeerSpec {
             tcp: false,
             red: false,
             dtx: false,
+            video_codec: None,
         }
     }
 
@@ -424,7 +427,19 @@ const TCP_ACTIVE: SocketAddr =
 fn new_rtc(spec: &PeerSpec) -> Result<(Rtc, UdpSocket), String> {
     let socket = UdpSocket::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
     let local = socket.local_addr().map_err(|e| e.to_string())?;
-    let mut rtc = RtcConfig::new()
+    let config = match spec.video_codec {
+        None => RtcConfig::new(),
+        Some(codec) => {
+            let config = RtcConfig::new().clear_codecs();
+            match codec {
+                Codec::Vp9 => config.enable_vp9(true),
+                Codec::H264 => config.enable_h264(true),
+                Codec::Av1 => config.enable_av1(true),
+                _ => config.enable_vp8(true),
+            }
+        }
+    };
+    let mut rtc = config
         .enable_opus(true, spec.red)
         .set_rtp_mode(true)
         .build(Instant::now());
@@ -811,7 +826,7 @@ impl Runner {
         for (mid, kind) in mids {
             let (codec, wanted) = match kind {
                 MediaKind::Audio => (Codec::Opus, self.spec.audio),
-                MediaKind::Video => (Codec::Vp8, self.spec.video),
+                MediaKind::Video => (self.video_codec(), self.spec.video),
             };
             let Some(pt) = payload_type(&self.rtc, codec) else {
                 continue;
@@ -907,6 +922,7 @@ impl Runner {
                 .last_keyframe
                 .is_none_or(|t| now - t >= VP8_KEYFRAME_INTERVAL);
             let keyframe = self.keyframe_due || periodic;
+            let codec = self.video_codec();
             if self.spec.simulcast {
                 self.send_layers(now, keyframe);
             } else if let Some(v) = self.video.as_mut() {
@@ -915,7 +931,7 @@ impl Runner {
                     v.seq.into(),
                     v.ts,
                     now,
-                    vp8_payload(self.picture_id, keyframe, tag),
+                    video_payload(codec, self.picture_id, keyframe, tag),
                 )
                 .marker(true)
                 .nackable(true);
@@ -962,6 +978,11 @@ impl Runner {
         }
     }
 
+    /// The video codec this peer sends.
+    fn video_codec(&self) -> Codec {
+        self.spec.video_codec.unwrap_or(Codec::Vp8)
+    }
+
     fn record(&mut self, packet: &RtpPacket) {
         let Some(mid) = self
             .rtc
@@ -975,9 +996,16 @@ impl Runner {
             .rtc
             .media(mid)
             .is_some_and(|m| m.kind() == MediaKind::Video);
-        let keyframe = video && str0m::format::detect_vp8_keyframe(&packet.payload);
-        // RED audio: what it carries is its primary block.
         let pt = packet.header.payload_type;
+        let codec = self
+            .rtc
+            .codec_config()
+            .iter()
+            .find(|c| c.pt() == pt)
+            .map(|c| c.spec().codec);
+        let keyframe =
+            video && codec.is_some_and(|c| crate::hotpath::is_keyframe(c, &packet.payload));
+        // RED audio: what it carries is its primary block.
         let red = !video && self.rtc.codec_config().iter().any(|c| c.red() == Some(pt));
         let payload = match crate::red::primary(&packet.payload).filter(|_| red) {
             Some((_, range)) => &packet.payload[range],
@@ -1045,7 +1073,7 @@ impl Runner {
             }
             report.last_layer = Some(layer);
         }
-        if let Some(pid) = picture_id_of(&packet.payload).filter(|_| video) {
+        if let Some(pid) = picture_id_of(&packet.payload).filter(|_| codec == Some(Codec::Vp8)) {
             if report
                 .last_picture_id
                 .is_some_and(|last| (last + 1) & 0x7fff != pid)
