@@ -16,6 +16,10 @@ use crate::options::{MediaKind, RtpCodec};
 
 /// Mixer frame interval.
 pub(super) const MIX_INTERVAL: Duration = Duration::from_millis(20);
+/// Phase step between the mixers of one shard: 7 ms is coprime with 20, so successive rooms
+/// take every whole millisecond of the interval before any two share one, and one room's mix,
+/// not all of them back to back, is what a packet may wait behind.
+const MIX_STAGGER: Duration = Duration::from_millis(7);
 /// Room size from which one-slot members are mixed and voice-switched.
 const MIX_FROM_MEMBERS: usize = 3;
 
@@ -89,16 +93,44 @@ impl Worker {
         }
     }
 
-    /// Produces one mixed frame for every mixed listener of every mixing room.
+    /// When the next mix is due, if any room mixes; a new mixer gets the next phase.
+    pub(super) fn schedule_mixes(&mut self, now: Instant) -> Option<Instant> {
+        let mut earliest: Option<Instant> = None;
+        for (_, r) in self.rooms.iter_mut() {
+            if r.mixer.is_none() {
+                r.next_mix = None;
+                continue;
+            }
+            let due = *r.next_mix.get_or_insert_with(|| {
+                let phase = (self.mix_phase + MIX_STAGGER).as_millis() % MIX_INTERVAL.as_millis();
+                self.mix_phase = Duration::from_millis(phase as u64);
+                now + self.mix_phase
+            });
+            earliest = Some(earliest.map_or(due, |e| e.min(due)));
+        }
+        earliest
+    }
+
+    /// Produces one mixed frame for every mixed listener of each room whose mix is due.
     pub(super) fn mix_tick(&mut self, now: Instant) {
         let mut frames: Vec<MixedFrame> = Vec::new();
         for room in self.rooms.indexes() {
             let Some(r) = self.rooms.get_mut(room) else {
                 continue;
             };
+            let Some(due) = r.next_mix.filter(|due| *due <= now) else {
+                continue;
+            };
             let Some(mixer) = r.mixer.as_mut() else {
                 continue;
             };
+            // A steady 20 ms cadence; after a stall, resynchronise instead of bursting.
+            let next = due + MIX_INTERVAL;
+            r.next_mix = Some(if next <= now {
+                now + MIX_INTERVAL
+            } else {
+                next
+            });
             let listeners: Vec<(usize, RtpCodec)> = r
                 .members
                 .iter()

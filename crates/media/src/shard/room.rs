@@ -24,6 +24,8 @@ pub(crate) struct Room {
     pub previous_speaker: Option<usize>,
     /// Mix-minus audio for one-slot members (rooms of three or more).
     pub mixer: Option<Mixer>,
+    /// When the mixer's next frame is due; each room of a shard has its own phase.
+    pub next_mix: Option<Instant>,
     /// Sequence number and RTP timestamps (48 kHz, and 8 kHz for G.711 listeners) of the mixer's
     /// output frames (rewritten per listener).
     pub mix_seq: u64,
@@ -75,6 +77,7 @@ impl Room {
             active_speaker: None,
             previous_speaker: None,
             mixer: None,
+            next_mix: None,
             mix_seq: 1,
             mix_ts: 0,
             mix_ts_8k: 0,

@@ -17,7 +17,6 @@ use tokio::sync::broadcast;
 
 use super::demux::{Demux, Match};
 use super::leg::{RtpLeg, parse_rtp};
-use super::mixing::MIX_INTERVAL;
 use super::outbox::Outbox;
 use super::peer::{Peer, Transport};
 use super::relay::{RelayBatch, RelayOut};
@@ -254,6 +253,8 @@ pub(crate) struct Worker {
     directory: Arc<Directory>,
     pub(super) io: Io,
     pub(super) last_n: usize,
+    /// The phase the last new mixer got within the mix interval (see `schedule_mixes`).
+    pub(super) mix_phase: Duration,
     buf: Vec<u8>,
     stopping: bool,
     next_stats: Instant,
@@ -317,6 +318,7 @@ impl Worker {
                 interest_changed: false,
             },
             last_n: setup.last_n,
+            mix_phase: Duration::ZERO,
             buf: vec![0; RECV_BUFFER],
             stopping: false,
             next_stats: Instant::now() + STATS_INTERVAL,
@@ -338,15 +340,10 @@ impl Worker {
     pub(super) fn run(mut self) {
         let mut events = Events::with_capacity(64);
         let mut next_housekeeping = Instant::now() + HOUSEKEEPING;
-        let mut next_mix = Instant::now() + MIX_INTERVAL;
         while !self.stopping {
             let now = Instant::now();
-            let mixing = self.rooms.iter().any(|(_, r)| r.mixer.is_some());
-            let wake = if mixing {
-                next_housekeeping.min(next_mix)
-            } else {
-                next_housekeeping
-            };
+            let next_mix = self.schedule_mixes(now);
+            let wake = next_mix.map_or(next_housekeeping, |m| m.min(next_housekeeping));
             let deadline = self.timers.next().map_or(wake, |t| t.min(wake));
             let timeout = if self.backlog {
                 Duration::ZERO
@@ -395,16 +392,9 @@ impl Worker {
             self.read_commands(now);
             self.read_relays(now);
             self.run_timers(now);
-            if mixing && now >= next_mix {
+            if next_mix.is_some_and(|due| now >= due) {
                 self.mix_tick(now);
                 self.settle(now);
-                // Keep a steady 20 ms cadence; after a stall, resynchronise instead of bursting.
-                next_mix += MIX_INTERVAL;
-                if next_mix <= now {
-                    next_mix = now + MIX_INTERVAL;
-                }
-            } else if !mixing {
-                next_mix = now + MIX_INTERVAL;
             }
             if now >= next_housekeeping {
                 self.housekeeping(now);
