@@ -142,6 +142,7 @@ impl Mixer {
         listeners: &[(usize, RtpCodec)],
         out: &mut Vec<MixedFrame>,
     ) -> Result<(), MixError> {
+        self.streams.interval();
         let mut heads: Vec<(usize, Arc<[u8]>, u8)> = self
             .inputs
             .iter_mut()

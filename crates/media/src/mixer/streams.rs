@@ -15,8 +15,10 @@
 //! A fresh own encoder's first frame is a resync frame that only its listener hears. The shared
 //! encoder is heard by many, so it resyncs at most every [`SHARED_RESYNC_INTERVAL`], and
 //! listeners waiting to join it (new listeners, and speakers quiet for [`OWN_HANGOVER`]) keep an
-//! own encoder until then. G.711 keeps no state a switch could upset: its listeners join the
-//! shared encode at once.
+//! own encoder until then. After an interval with no mix at all (nobody sent audio), every
+//! encoder's next frame is a resync frame: receivers concealed the gap, which moved their
+//! decoders on without the encoders. G.711 keeps no state a switch could upset: its listeners
+//! join the shared encode at once.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -135,7 +137,11 @@ pub(super) enum Choice<'a> {
 /// Every listener's source, frame by frame.
 pub(super) struct Streams {
     listeners: HashMap<usize, Listener>,
+    /// Frames made.
     frame: u64,
+    /// Mix intervals so far, and the one the last frame was made in.
+    intervals: u64,
+    last_frame_interval: u64,
     since_shared_resync: u32,
     shared_resync: bool,
 }
@@ -145,6 +151,8 @@ impl Default for Streams {
         Self {
             listeners: HashMap::new(),
             frame: 0,
+            intervals: 0,
+            last_frame_interval: 0,
             since_shared_resync: SHARED_RESYNC_INTERVAL,
             shared_resync: false,
         }
@@ -152,16 +160,32 @@ impl Default for Streams {
 }
 
 impl Streams {
+    /// Counts one mix interval, whether or not it makes a frame.
+    pub(super) fn interval(&mut self) {
+        self.intervals += 1;
+    }
+
     /// Starts a frame for `listeners`, of whom `speakers` are mixed: the shared Opus encoder
-    /// resyncs when a listener is waiting to join it and the last resync is long enough ago.
+    /// resyncs when a listener is waiting to join it and the last resync is long enough ago, and
+    /// every encoder resyncs after intervals without a frame.
     pub(super) fn begin(&mut self, listeners: &[(usize, RtpCodec)], speakers: &[usize]) {
         self.frame += 1;
+        let after_gap = self.frame > 1 && self.last_frame_interval + 1 != self.intervals;
+        self.last_frame_interval = self.intervals;
+        if after_gap {
+            for l in self.listeners.values_mut() {
+                if let Source::Own(own) = &mut l.source {
+                    own.resync = true;
+                }
+            }
+        }
         self.since_shared_resync = self.since_shared_resync.saturating_add(1);
-        self.shared_resync = self.since_shared_resync >= SHARED_RESYNC_INTERVAL
+        let due = after_gap || self.since_shared_resync >= SHARED_RESYNC_INTERVAL;
+        self.shared_resync = due
             && listeners.iter().any(|&(listener, codec)| {
                 codec == RtpCodec::Opus
                     && !speakers.contains(&listener)
-                    && self.waits_for_shared(listener, codec)
+                    && (after_gap || self.waits_for_shared(listener, codec))
             });
         if self.shared_resync {
             self.since_shared_resync = 0;
