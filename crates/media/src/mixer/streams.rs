@@ -35,7 +35,7 @@ use crate::resample::Downsampler;
 const RESYNC_BITRATE: i32 = 96_000;
 /// Frames (20 ms each) a listener keeps its own encoder after it stopped being a speaker.
 const OWN_HANGOVER: u32 = 50;
-/// Fewest frames between two resync frames of the shared Opus encoder (2 s).
+/// Fewest frames between two resync frames of the shared Opus encoder (1 s).
 const SHARED_RESYNC_INTERVAL: u32 = 50;
 
 /// A listener's own encoder.
