@@ -122,7 +122,7 @@ enum Source {
 
 struct Listener {
     source: Source,
-    /// The frame it was last heard in.
+    /// The last frame it was a listener of.
     seen: u64,
 }
 
