@@ -11,7 +11,7 @@ use str0m::media::{Frequency, Pt};
 
 use crate::g711;
 use crate::hotpath::Forwarded;
-use crate::mixer::{SAMPLE_RATE, opus_encoder};
+use crate::mixer::{FRAME, SAMPLE_RATE, encode_resync, is_celt_only, opus_encoder};
 use crate::options::RtpCodec;
 use crate::resample::{Downsampler, FACTOR, Upsampler};
 
@@ -34,6 +34,11 @@ pub(crate) struct Transcoder {
     packet: Vec<u8>,
     /// The last input and output timestamps.
     last_ts: Option<(u32, u32)>,
+    /// The input timestamp that continues the last packet without a gap.
+    next_input_ts: Option<u32>,
+    /// The next Opus packet is to be a resync frame ([`encode_resync`]): the first, and the
+    /// first after a gap in the input, which the receiver concealed without this encoder.
+    resync: bool,
 }
 
 impl Transcoder {
@@ -61,6 +66,8 @@ impl Transcoder {
             pcm48: vec![0.0; MAX_SAMPLES],
             packet: vec![0; MAX_PACKET],
             last_ts: None,
+            next_input_ts: None,
+            resync: true,
         })
     }
 
@@ -68,7 +75,10 @@ impl Transcoder {
     /// timestamp in the target clock); `None` if it cannot be converted (undecodable, or a frame
     /// length Opus cannot encode).
     pub(crate) fn convert(&mut self, f: &Forwarded) -> Option<Forwarded> {
-        let payload = self.payload(&f.payload)?;
+        self.resync |= self.next_input_ts.is_some_and(|next| next != f.ts);
+        let (payload, samples) = self.payload(&f.payload)?;
+        let source_samples = samples * self.from.clock_rate() as usize / SAMPLE_RATE as usize;
+        self.next_input_ts = Some(f.ts.wrapping_add(source_samples as u32));
         Some(Forwarded {
             ts: self.timestamp(f.ts),
             payload,
@@ -78,7 +88,8 @@ impl Transcoder {
         })
     }
 
-    fn payload(&mut self, input: &[u8]) -> Option<Arc<[u8]>> {
+    /// The payload in the target codec, and its duration in 48 kHz samples.
+    fn payload(&mut self, input: &[u8]) -> Option<(Arc<[u8]>, usize)> {
         // Decode to PCM at the source's rate.
         let n = match (self.from.law(), self.decoder.as_mut()) {
             (Some(law), _) => {
@@ -92,14 +103,14 @@ impl Transcoder {
         match (self.from.law(), self.to.law()) {
             (Some(_), Some(law)) => {
                 g711::encode(law, &self.pcm8[..n], &mut self.packet[..n]);
-                Some(Arc::from(&self.packet[..n]))
+                Some((Arc::from(&self.packet[..n]), n * FACTOR))
             }
             (None, Some(law)) => {
                 let out = n / FACTOR;
                 self.down
                     .process(&self.pcm48[..out * FACTOR], &mut self.pcm8[..out]);
                 g711::encode(law, &self.pcm8[..out], &mut self.packet[..out]);
-                Some(Arc::from(&self.packet[..out]))
+                Some((Arc::from(&self.packet[..out]), n))
             }
             (Some(_), None) => {
                 let samples = n * FACTOR;
@@ -109,10 +120,16 @@ impl Transcoder {
                 }
                 self.up.process(&self.pcm8[..n], &mut self.pcm48[..samples]);
                 let encoder = self.encoder.as_mut()?;
-                let len = encoder
-                    .encode(&self.pcm48[..samples], samples, &mut self.packet)
-                    .ok()?;
-                Some(Arc::from(&self.packet[..len]))
+                let pcm = &self.pcm48[..samples];
+                let payload = if self.resync && samples == FRAME {
+                    let payload = encode_resync(encoder, pcm, &mut self.packet).ok()?;
+                    self.resync = !is_celt_only(&payload);
+                    payload
+                } else {
+                    let len = encoder.encode(pcm, samples, &mut self.packet).ok()?;
+                    Arc::from(&self.packet[..len])
+                };
+                Some((payload, samples))
             }
             (None, None) => None,
         }
@@ -272,6 +289,59 @@ mod tests {
         assert!((0.2..0.4).contains(&a), "A-law amplitude {a}");
         let b = tone_amplitude(&opus_pcm[9_600..], 440.0);
         assert!((0.15..0.4).contains(&b), "Opus again amplitude {b}");
+    }
+
+    #[test]
+    fn an_opus_receiver_is_in_step_again_after_a_gap_in_the_g711_input() {
+        // A µ-law 990 + 1,320 Hz chord (a steady sound, where a decoder out of step stays
+        // out of step), with 10 packets missing: the receiver conceals them, so the first
+        // packet after the gap must be a resync frame, and from the next one on the receiver
+        // decodes what a decoder started there decodes.
+        let mut t = Transcoder::new(RtpCodec::Pcmu, RtpCodec::Opus).unwrap();
+        let mut receiver = opus_rs::OpusDecoder::new(SAMPLE_RATE as i32, 1).unwrap();
+        let mut fresh: Option<opus_rs::OpusDecoder> = None;
+        let (mut a, mut b) = (vec![0.0; FRAME], vec![0.0; FRAME]);
+        let mut resyncs = Vec::new();
+        for i in 0..200u32 {
+            let pcm: Vec<f32> = (i * 160..(i + 1) * 160)
+                .map(|n| {
+                    [990.0f32, 1_320.0]
+                        .iter()
+                        .map(|f| 0.1 * (std::f32::consts::TAU * f * n as f32 / 8_000.0).sin())
+                        .sum()
+                })
+                .collect();
+            if (100..110).contains(&i) {
+                receiver.decode(&[], FRAME, &mut a).unwrap();
+                if let Some(d) = fresh.as_mut() {
+                    d.decode(&[], FRAME, &mut b).unwrap();
+                }
+                continue;
+            }
+            let mut bytes = vec![0u8; 160];
+            g711::encode(g711::Law::Mu, &pcm, &mut bytes);
+            let f = forwarded(spec_of(RtpCodec::Pcmu), u64::from(i), i * 160, bytes.into());
+            let out = t.convert(&f).unwrap();
+            receiver.decode(&out.payload, FRAME, &mut a).unwrap();
+            if is_celt_only(&out.payload) {
+                resyncs.push(i);
+                let mut d = opus_rs::OpusDecoder::new(SAMPLE_RATE as i32, 1).unwrap();
+                d.decode(&out.payload, FRAME, &mut b).unwrap();
+                fresh = Some(d);
+                continue;
+            }
+            let d = fresh
+                .as_mut()
+                .expect("the stream starts with a resync frame");
+            d.decode(&out.payload, FRAME, &mut b).unwrap();
+            let off = a
+                .iter()
+                .zip(&b)
+                .map(|(x, y)| (x - y).abs())
+                .fold(0.0, f32::max);
+            assert!(off < 1e-6, "packet {i}: receiver off by {off}");
+        }
+        assert_eq!(resyncs, [0, 110]);
     }
 
     #[test]

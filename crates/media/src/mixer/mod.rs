@@ -17,7 +17,7 @@ use std::sync::Arc;
 use opus_rs::{Application, OpusEncoder};
 
 use self::input::Input;
-use self::streams::{Choice, Streams, encode_resync, is_celt_only};
+use self::streams::{Choice, Streams};
 use crate::g711::{self, Law};
 use crate::options::RtpCodec;
 use crate::resample::{Downsampler, FACTOR};
@@ -36,6 +36,9 @@ const MAX_PACKET: usize = 1275;
 const BITRATE: i32 = 32_000;
 /// Encoder complexity (0–10): lower is cheaper.
 const COMPLEXITY: i32 = 5;
+/// Bit rate of a resync frame: over the encoder's SILK/CELT threshold for mono voice (under
+/// 60 kbit/s), so the frame is coded CELT-only. Mix frames (32 kbit/s) never are.
+const RESYNC_BITRATE: i32 = 96_000;
 
 /// One mixed frame for one listener.
 #[derive(Debug, Clone)]
@@ -256,6 +259,24 @@ fn encode_opus(
 ) -> Result<Arc<[u8]>, MixError> {
     let n = enc.encode(pcm, FRAME, packet).map_err(MixError)?;
     Ok(Arc::from(&packet[..n]))
+}
+
+/// Encodes one 48 kHz frame as a resync frame (see [`streams`]): the first frame a receiver gets
+/// from an encoder it was not in step with.
+pub(crate) fn encode_resync(
+    encoder: &mut OpusEncoder,
+    pcm: &[f32],
+    packet: &mut [u8],
+) -> Result<Arc<[u8]>, MixError> {
+    let bitrate = std::mem::replace(&mut encoder.bitrate_bps, RESYNC_BITRATE);
+    let payload = encode_opus(encoder, pcm, packet);
+    encoder.bitrate_bps = bitrate;
+    payload
+}
+
+/// Whether an Opus packet is CELT-only (TOC configurations 16–31), as resync frames are.
+pub(crate) fn is_celt_only(packet: &[u8]) -> bool {
+    packet.first().is_some_and(|toc| toc >> 3 >= 16)
 }
 
 /// Encodes one 8 kHz frame as G.711.

@@ -5,12 +5,12 @@
 //! encoder shared by everyone else otherwise. An Opus decoder that is handed a second encoder's
 //! frames mid-stream predicts from the first encoder's history, and on steady sounds the error
 //! lasts (with libopus 1.3.1 too: a 990 Hz tone decoded twice too loud, seconds after one
-//! switch). So the first frame from a listener's new encoder is a *resync frame*: coded at
-//! [`RESYNC_BITRATE`], above the encoder's SILK/CELT threshold, it comes out CELT-only (and at
-//! full quality); a decoder entering CELT-only from SILK or Hybrid resets its CELT layer, and
-//! leaving it resets SILK, so from the next frame on (the one after, when the old stream was
-//! CELT-only too) the decoder computes exactly what the encoder predicts, whatever it decoded
-//! before. Checked against libopus 1.3.1 as well.
+//! switch). So the first frame from a listener's new encoder is a *resync frame*
+//! ([`super::encode_resync`]): coded above the encoder's SILK/CELT threshold, it comes out
+//! CELT-only (and at full quality); a decoder entering CELT-only from SILK or Hybrid resets its
+//! CELT layer, and leaving it resets SILK, so from the next frame on (the one after, when the old
+//! stream was CELT-only too) the decoder computes exactly what the encoder predicts, whatever it
+//! decoded before. Checked against libopus 1.3.1 as well.
 //!
 //! A fresh own encoder's first frame is a resync frame that only its listener hears. The shared
 //! encoder is heard by many, so it resyncs at most every [`SHARED_RESYNC_INTERVAL`], and
@@ -25,14 +25,11 @@ use std::sync::Arc;
 
 use opus_rs::OpusEncoder;
 
-use super::{MixError, encode_g711, encode_opus, opus_encoder};
+use super::{MixError, encode_g711, encode_opus, encode_resync, is_celt_only, opus_encoder};
 use crate::g711::Law;
 use crate::options::RtpCodec;
 use crate::resample::Downsampler;
 
-/// Bit rate of a resync frame: over the encoder's SILK/CELT threshold for mono voice (under
-/// 60 kbit/s), so the frame is coded CELT-only. Mix frames (32 kbit/s) never are.
-const RESYNC_BITRATE: i32 = 96_000;
 /// Frames (20 ms each) a listener keeps its own encoder after it stopped being a speaker.
 const OWN_HANGOVER: u32 = 50;
 /// Fewest frames between two resync frames of the shared Opus encoder (1 s).
@@ -94,23 +91,6 @@ impl Own {
             }
         }
     }
-}
-
-/// Encodes one 48 kHz frame as a resync frame.
-pub(super) fn encode_resync(
-    encoder: &mut OpusEncoder,
-    pcm: &[f32],
-    packet: &mut [u8],
-) -> Result<Arc<[u8]>, MixError> {
-    let bitrate = std::mem::replace(&mut encoder.bitrate_bps, RESYNC_BITRATE);
-    let payload = encode_opus(encoder, pcm, packet);
-    encoder.bitrate_bps = bitrate;
-    payload
-}
-
-/// Whether an Opus packet is CELT-only (TOC configurations 16–31), as resync frames are.
-pub(super) fn is_celt_only(packet: &[u8]) -> bool {
-    packet.first().is_some_and(|toc| toc >> 3 >= 16)
 }
 
 /// Where a listener's frames come from.

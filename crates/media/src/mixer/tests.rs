@@ -147,7 +147,7 @@ fn assert_decoders_follow(heard: &Heard) -> HashMap<usize, Vec<usize>> {
             // A missing frame is concealed, as a receiver's jitter buffer does.
             let packet = frame.as_deref().unwrap_or(&[]);
             continuous.decode(packet, FRAME, &mut a).unwrap();
-            if streams::is_celt_only(packet) {
+            if is_celt_only(packet) {
                 resyncs.entry(*listener).or_default().push(i);
                 let mut d = OpusDecoder::new(SAMPLE_RATE as i32, 1).unwrap();
                 d.decode(packet, FRAME, &mut b).unwrap();
@@ -214,7 +214,7 @@ fn after_a_silence_every_decoder_follows_its_encoder_exactly_again() {
     for (listener, frames) in &heard {
         let gap = frames.iter().rposition(Option::is_none).expect("a gap");
         let after = frames[gap + 1..].iter().position(Option::is_some).unwrap() + gap + 1;
-        let resync = frames[after].as_deref().is_some_and(streams::is_celt_only);
+        let resync = frames[after].as_deref().is_some_and(is_celt_only);
         assert!(resync, "listener {listener}: no resync frame after the gap");
     }
     assert_decoders_follow(&heard);
