@@ -11,7 +11,7 @@ use str0m::media::{Frequency, Pt};
 
 use crate::g711;
 use crate::hotpath::Forwarded;
-use crate::mixer::{FRAME, SAMPLE_RATE, encode_resync, is_celt_only, opus_encoder};
+use crate::mixer::{FRAME, SAMPLE_RATE, encode_opus_frame, opus_encoder};
 use crate::options::RtpCodec;
 use crate::resample::{Downsampler, FACTOR, Upsampler};
 
@@ -36,7 +36,7 @@ pub(crate) struct Transcoder {
     last_ts: Option<(u32, u32)>,
     /// The input timestamp that continues the last packet without a gap.
     next_input_ts: Option<u32>,
-    /// The next Opus packet is to be a resync frame ([`encode_resync`]): the first, and the
+    /// The next Opus packet is to be a resync frame ([`encode_opus_frame`]): the first, and the
     /// first after a gap in the input, which the receiver concealed without this encoder.
     resync: bool,
 }
@@ -121,10 +121,8 @@ impl Transcoder {
                 self.up.process(&self.pcm8[..n], &mut self.pcm48[..samples]);
                 let encoder = self.encoder.as_mut()?;
                 let pcm = &self.pcm48[..samples];
-                let payload = if self.resync && samples == FRAME {
-                    let payload = encode_resync(encoder, pcm, &mut self.packet).ok()?;
-                    self.resync = !is_celt_only(&payload);
-                    payload
+                let payload = if samples == FRAME {
+                    encode_opus_frame(encoder, pcm, &mut self.packet, &mut self.resync).ok()?
                 } else {
                     let len = encoder.encode(pcm, samples, &mut self.packet).ok()?;
                     Arc::from(&self.packet[..len])
@@ -231,6 +229,7 @@ mod tests {
     use std::time::Instant;
 
     use super::*;
+    use crate::mixer::is_celt_only;
     use crate::testkit::{ToneSink, ToneSource, tone_amplitude, tone_amplitude_at};
 
     fn forwarded(spec: CodecSpec, seq: u64, ts: u32, payload: Arc<[u8]>) -> Forwarded {

@@ -209,15 +209,19 @@ impl Mixer {
                 Some(payload) => payload.clone(),
                 empty => {
                     let payload = match codec.law() {
-                        None if self.streams.shared_resync() => {
-                            let payload =
-                                encode_resync(&mut self.shared, &self.mixed, &mut self.packet)?;
-                            if !is_celt_only(&payload) {
+                        None => {
+                            let mut resync = self.streams.shared_resync();
+                            let payload = encode_opus_frame(
+                                &mut self.shared,
+                                &self.mixed,
+                                &mut self.packet,
+                                &mut resync,
+                            )?;
+                            if resync {
                                 tracing::warn!("the shared mix's resync frame is not CELT-only");
                             }
                             payload
                         }
-                        None => encode_opus(&mut self.shared, &self.mixed, &mut self.packet)?,
                         Some(law) => {
                             if !shared_8k {
                                 self.shared_down.process(&self.mixed, &mut self.mixed_8k);
@@ -261,17 +265,23 @@ fn encode_opus(
     Ok(Arc::from(&packet[..n]))
 }
 
-/// Encodes one 48 kHz frame as a resync frame (see [`streams`]): the first frame a receiver gets
-/// from an encoder it was not in step with.
-pub(crate) fn encode_resync(
+/// Encodes one 48 kHz frame as Opus; while `resync` is set, as a resync frame (see [`streams`]):
+/// coded at [`RESYNC_BITRATE`], it comes out CELT-only, and then `resync` is cleared.
+pub(crate) fn encode_opus_frame(
     encoder: &mut OpusEncoder,
     pcm: &[f32],
     packet: &mut [u8],
+    resync: &mut bool,
 ) -> Result<Arc<[u8]>, MixError> {
+    if !*resync {
+        return encode_opus(encoder, pcm, packet);
+    }
     let bitrate = std::mem::replace(&mut encoder.bitrate_bps, RESYNC_BITRATE);
     let payload = encode_opus(encoder, pcm, packet);
     encoder.bitrate_bps = bitrate;
-    payload
+    let payload = payload?;
+    *resync = !is_celt_only(&payload);
+    Ok(payload)
 }
 
 /// Whether an Opus packet is CELT-only (TOC configurations 16–31), as resync frames are.

@@ -6,7 +6,7 @@
 //! frames mid-stream predicts from the first encoder's history, and on steady sounds the error
 //! lasts (with libopus 1.3.1 too: a 990 Hz tone decoded twice too loud, seconds after one
 //! switch). So the first frame from a listener's new encoder is a *resync frame*
-//! ([`super::encode_resync`]): coded above the encoder's SILK/CELT threshold, it comes out
+//! ([`super::encode_opus_frame`]): coded above the encoder's SILK/CELT threshold, it comes out
 //! CELT-only (and at full quality); a decoder entering CELT-only from SILK or Hybrid resets its
 //! CELT layer, and leaving it resets SILK, so from the next frame on (the one after, when the old
 //! stream was CELT-only too) the decoder computes exactly what the encoder predicts, whatever it
@@ -25,7 +25,7 @@ use std::sync::Arc;
 
 use opus_rs::OpusEncoder;
 
-use super::{MixError, encode_g711, encode_opus, encode_resync, is_celt_only, opus_encoder};
+use super::{MixError, encode_g711, encode_opus_frame, opus_encoder};
 use crate::g711::Law;
 use crate::options::RtpCodec;
 use crate::resample::Downsampler;
@@ -79,12 +79,7 @@ impl Own {
         packet: &mut [u8],
     ) -> Result<Arc<[u8]>, MixError> {
         match &mut self.encoder {
-            Encoder::Opus(e) if self.resync => {
-                let payload = encode_resync(e, pcm, packet)?;
-                self.resync = !is_celt_only(&payload);
-                Ok(payload)
-            }
-            Encoder::Opus(e) => encode_opus(e, pcm, packet),
+            Encoder::Opus(e) => encode_opus_frame(e, pcm, packet, &mut self.resync),
             Encoder::G711(law, down) => {
                 down.process(pcm, pcm_8k);
                 Ok(encode_g711(*law, pcm_8k, packet))
