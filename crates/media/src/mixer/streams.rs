@@ -97,7 +97,7 @@ enum Source {
 
 struct Listener {
     source: Source,
-    /// The last frame it was a listener of.
+    /// The last mix interval it was a listener in.
     seen: u64,
 }
 
@@ -112,9 +112,7 @@ pub(super) enum Choice<'a> {
 /// Every listener's source, frame by frame.
 pub(super) struct Streams {
     listeners: HashMap<usize, Listener>,
-    /// Frames made.
-    frame: u64,
-    /// Mix intervals so far, and the one the last frame was made in.
+    /// Mix intervals so far, and the one the last frame was made in (0: none yet).
     intervals: u64,
     last_frame_interval: u64,
     since_shared_resync: u32,
@@ -125,7 +123,6 @@ impl Default for Streams {
     fn default() -> Self {
         Self {
             listeners: HashMap::new(),
-            frame: 0,
             intervals: 0,
             last_frame_interval: 0,
             since_shared_resync: SHARED_RESYNC_INTERVAL,
@@ -144,8 +141,8 @@ impl Streams {
     /// resyncs when a listener is waiting to join it and the last resync is long enough ago, and
     /// every encoder resyncs after intervals without a frame.
     pub(super) fn begin(&mut self, listeners: &[(usize, RtpCodec)], speakers: &[usize]) {
-        self.frame += 1;
-        let after_gap = self.frame > 1 && self.last_frame_interval + 1 != self.intervals;
+        let after_gap =
+            self.last_frame_interval != 0 && self.last_frame_interval + 1 != self.intervals;
         self.last_frame_interval = self.intervals;
         if after_gap {
             for l in self.listeners.values_mut() {
@@ -209,7 +206,7 @@ impl Streams {
         };
         let state = Listener {
             source,
-            seen: self.frame,
+            seen: self.intervals,
         };
         let state = self
             .listeners
@@ -225,8 +222,8 @@ impl Streams {
     /// Ends a frame: listeners who were not in it are forgotten, so one who comes back (after
     /// being deaf or disconnected, say) starts with a resync frame.
     pub(super) fn end(&mut self) {
-        let frame = self.frame;
-        self.listeners.retain(|_, l| l.seen == frame);
+        let interval = self.intervals;
+        self.listeners.retain(|_, l| l.seen == interval);
     }
 
     /// Forgets a listener.
