@@ -29,7 +29,14 @@ use weft_media::{
     LatencyHistogram, MediaConfig, MediaEngine, MemberId, MemberOptions, RoomId, RoomOptions,
 };
 
-const MEASURE: Duration = Duration::from_secs(5);
+/// The measurement window; `WEFT_BENCH_MEASURE_SECS` lengthens it (for profiling).
+fn measure_window() -> Duration {
+    let secs = std::env::var("WEFT_BENCH_MEASURE_SECS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(5);
+    Duration::from_secs(secs)
+}
 /// The sink's pause between two sweeps over the subscribers' sockets.
 const SWEEP_PAUSE: Duration = Duration::from_micros(500);
 /// How often the sink replays a stopped subscriber's binding request.
@@ -310,7 +317,9 @@ fn run(s: &Scenario) -> Result<Outcome, String> {
     let cpu_before = shard_cpu();
     let sunk_before = sink.received();
     let start = Instant::now();
-    std::thread::sleep(MEASURE);
+    let window = measure_window();
+    eprintln!("measuring {}: {} s", s.name, window.as_secs());
+    std::thread::sleep(window);
     let after = rt
         .block_on(engine.shard_counters())
         .map_err(|e| e.to_string())?;
@@ -329,15 +338,15 @@ fn run(s: &Scenario) -> Result<Outcome, String> {
          per kind in {:?} out {:?}, PLI out {}, relayed {:.0}/s in {:.0} batches/s, \
          peers {:?} → {:?})",
         s.name,
-        delta(|c| c.datagrams_in) as f64 / MEASURE.as_secs_f64(),
-        delta(|c| c.send_calls) as f64 / MEASURE.as_secs_f64(),
+        delta(|c| c.datagrams_in) as f64 / elapsed,
+        delta(|c| c.send_calls) as f64 / elapsed,
         delta(|c| c.send_errors),
-        delta(|c| c.rtp_in) as f64 / MEASURE.as_secs_f64(),
+        delta(|c| c.rtp_in) as f64 / elapsed,
         [delta(|c| c.received[0]), delta(|c| c.received[1])],
         [delta(|c| c.forwarded[0]), delta(|c| c.forwarded[1])],
         delta(|c| c.rtcp_out[1]),
-        delta(|c| c.relayed_out) as f64 / MEASURE.as_secs_f64(),
-        delta(|c| c.relay_batches) as f64 / MEASURE.as_secs_f64(),
+        delta(|c| c.relayed_out) as f64 / elapsed,
+        delta(|c| c.relay_batches) as f64 / elapsed,
         before.iter().map(|c| c.peers).collect::<Vec<_>>(),
         after.iter().map(|c| c.peers).collect::<Vec<_>>(),
     );

@@ -10,7 +10,7 @@ use str0m::RtcConfig;
 use str0m::config::DtlsCert;
 use str0m::format::{Codec, CodecSpec};
 use str0m::media::{Mid, Pt, Rid};
-use str0m::rtp::{ExtensionValues, RtpPacket, RtpWrite, VideoOrientation, Vp8Descriptor};
+use str0m::rtp::{ExtensionValues, RtpPacket, RtpWrite, Ssrc, VideoOrientation, Vp8Descriptor};
 
 use crate::rewrite::{PictureIdRewriter, StreamRewriter};
 
@@ -34,6 +34,9 @@ pub struct SlotWriter {
     waiting_keyframe: bool,
     /// Incoming payload type → the subscriber's payload type and its RED payload type, if any.
     pt_map: Option<(Pt, Pt, Option<Pt>)>,
+    /// The SSRC of the slot's send stream, once found: str0m finds a stream by SSRC in a hash
+    /// map, by mid only by scanning every stream.
+    tx_ssrc: Option<Ssrc>,
 }
 
 /// What is being forwarded: one publisher packet with its codec, decided once per fan-out. The
@@ -197,12 +200,7 @@ impl SlotWriter {
                 write = write.vp8_patch(patch);
             }
         }
-        let mut api = rtc.direct_api();
-        let Some(tx) = api.stream_tx_by_mid(mid, None) else {
-            return false;
-        };
-        tx.write_rtp(write);
-        true
+        self.write_to_stream(rtc, mid, write)
     }
 
     /// Serialises the packet as plain RTP (for a plain-RTP leg) into `out`; `false` if it is not
@@ -253,11 +251,28 @@ impl SlotWriter {
             voice_activity: Some(g.level < 127),
             ..ExtensionValues::default()
         };
+        let write = RtpWrite::new(g.pt, seq.into(), ts, now, g.payload.clone()).ext_vals(ext);
+        self.write_to_stream(rtc, mid, write)
+    }
+
+    /// Writes `write` to the slot's send stream on `mid`; `false` if there is none. The stream
+    /// is found by its remembered SSRC (str0m keeps send streams in a map by SSRC, and finds one
+    /// by mid only by scanning them all), else by mid, remembering its SSRC.
+    fn write_to_stream(&mut self, rtc: &mut Rtc, mid: Mid, write: RtpWrite) -> bool {
         let mut api = rtc.direct_api();
+        if let Some(ssrc) = self.tx_ssrc
+            && let Some(tx) = api.stream_tx(&ssrc)
+        {
+            tx.write_rtp(write);
+            return true;
+        }
+        // First use, or the stream was replaced by a renegotiation.
         let Some(tx) = api.stream_tx_by_mid(mid, None) else {
+            self.tx_ssrc = None;
             return false;
         };
-        tx.write_rtp(RtpWrite::new(g.pt, seq.into(), ts, now, g.payload.clone()).ext_vals(ext));
+        self.tx_ssrc = Some(tx.ssrc());
+        tx.write_rtp(write);
         true
     }
 }
