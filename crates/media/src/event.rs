@@ -73,6 +73,20 @@ pub enum MediaEvent {
         /// The publishing member that was asked.
         member: MemberId,
     },
+    /// The simulcast layers of a member's video that anyone receives changed. An SFU-aware
+    /// publisher need send only `rids` and may pause the others until they are named again. A
+    /// layer is left out once it has gone unreceived for two seconds, and named again as soon as
+    /// a subscriber needs it (it is then switched to on its next keyframe).
+    LayersWanted {
+        /// The room.
+        room: RoomId,
+        /// The publishing member.
+        member: MemberId,
+        /// The m-line carrying the simulcast video.
+        mid: String,
+        /// The layers (RIDs) someone receives, lowest bitrate first.
+        rids: Vec<String>,
+    },
     /// A plain-RTP leg's peer pressed a key (RFC 4733 telephone-event), reported when released.
     Dtmf {
         /// The room.

@@ -25,7 +25,9 @@
 //!   previous one), switched on a keyframe with SSRC, sequence, timestamp and VP8 picture-id
 //!   continuity. Members with more slots get the other members' streams individually (last-N).
 //! - Simulcast publishers: each subscriber gets the highest layer its bandwidth estimate (TWCC,
-//!   capped by [`LayerPreference`]) allows, switched on that layer's keyframe.
+//!   capped by [`LayerPreference`]) allows, switched on that layer's keyframe. Layers nobody
+//!   has received for two seconds are reported paused ([`MediaEvent::LayersWanted`], the layers
+//!   an SFU-aware publisher need still send); a subscriber choosing one resumes it.
 //! - Keyframes: late joiners and switches ask the publisher (PLI, throttled); NACKs from
 //!   subscribers are answered from str0m's RTX cache.
 //! - With [`MediaConfig::ice_tcp`], shards also accept ICE-TCP (passive, RFC 4571 framing).

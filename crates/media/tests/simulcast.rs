@@ -1,11 +1,15 @@
 //! Acceptance 2: simulcast layer selection follows the subscriber's bandwidth estimate; switches
-//! start on a keyframe and keep sequence numbers and timestamps continuous.
+//! start on a keyframe and keep sequence numbers and timestamps continuous. Layers nobody
+//! receives are paused at the publisher.
 
 mod common;
 
+use std::time::Duration;
+
 use common::*;
+use tokio::sync::broadcast;
 use weft_media::testkit::{PeerSpec, TestPeer, wait_until};
-use weft_media::{LayerPreference, VideoLayer};
+use weft_media::{LayerPreference, MediaEvent, MemberId, VideoLayer};
 
 fn layer(peer: &TestPeer) -> Option<u8> {
     video_from(peer, 1).and_then(|s| s.last_layer)
@@ -82,4 +86,113 @@ fn a_simulcast_publisher_receives_every_other_publisher_on_its_receive_slots() {
         origins(&publisher, true)
     );
     assert_eq!(origins(&publisher, false), [2, 3]);
+}
+
+/// Waits for the engine to say which layers of `member`'s video anyone receives, until `done`
+/// accepts them; returns them.
+fn wanted_layers(
+    h: &Harness,
+    events: &mut broadcast::Receiver<MediaEvent>,
+    member: &MemberId,
+    done: impl Fn(&[String]) -> bool,
+) -> Vec<String> {
+    let mut seen = Vec::new();
+    let found = h.rt.block_on(async {
+        tokio::time::timeout(SETTLE, async {
+            loop {
+                match events.recv().await {
+                    Ok(MediaEvent::LayersWanted {
+                        member: m, rids, ..
+                    }) if &m == member => {
+                        if done(&rids) {
+                            return Some(rids);
+                        }
+                        seen.push(rids);
+                    }
+                    Err(broadcast::error::RecvError::Closed) => return None,
+                    _ => {}
+                }
+            }
+        })
+        .await
+    });
+    found
+        .ok()
+        .flatten()
+        .unwrap_or_else(|| panic!("no such LayersWanted; saw {seen:?}"))
+}
+
+#[test]
+fn layers_nobody_receives_are_paused_and_resumed_when_a_subscriber_needs_them() {
+    let h = Harness::new(1);
+    let mut events = h.engine.events();
+    let publisher = h.join(PeerSpec::simulcast(1));
+    let subscriber = h.join(PeerSpec::multi(2, 0));
+    let (publishing, subscribing) = (Harness::member(1), Harness::member(2));
+    assert!(
+        wait_until(SETTLE, || layer(&subscriber) == Some(2)),
+        "reaches the top layer, got {:?}",
+        layer(&subscriber)
+    );
+
+    // Capped to the lowest layer, the subscriber is the only receiver and needs only "q"; the
+    // publisher, acting on the event as an SFU-aware client does, stops the other two.
+    let capped = LayerPreference {
+        max_layer: VideoLayer::High,
+        max_bitrate_bps: Some(110_000),
+    };
+    h.rt.block_on(h.engine.set_layer_preference(&subscribing, capped))
+        .expect("cap");
+    assert!(
+        wait_until(SETTLE, || layer(&subscriber) == Some(0)),
+        "got {:?}",
+        layer(&subscriber)
+    );
+    let rids = wanted_layers(&h, &mut events, &publishing, |r| r == ["q"]);
+    let active: Vec<&str> = rids.iter().map(String::as_str).collect();
+    publisher.set_active_layers(&active);
+    std::thread::sleep(Duration::from_millis(200));
+    let (sent, received) = (
+        publisher.sent_per_layer(),
+        packets_from(&subscriber, 1, true),
+    );
+    std::thread::sleep(Duration::from_millis(600));
+    let (sent_after, received_after) = (
+        publisher.sent_per_layer(),
+        packets_from(&subscriber, 1, true),
+    );
+    assert_eq!(
+        (sent_after[1], sent_after[2]),
+        (sent[1], sent[2]),
+        "the upper layers are paused"
+    );
+    assert!(sent_after[0] > sent[0], "the lowest layer still flows");
+    assert!(
+        received_after > received,
+        "the subscriber still sees the publisher"
+    );
+
+    // Uncapped, the subscriber can take more again: the paused layers kept their bitrates, so it
+    // chooses one, which is resumed and switched to on its first keyframe.
+    h.rt.block_on(
+        h.engine
+            .set_layer_preference(&subscribing, LayerPreference::default()),
+    )
+    .expect("uncap");
+    let rids = wanted_layers(&h, &mut events, &publishing, |r| r.len() > 1);
+    let active: Vec<&str> = rids.iter().map(String::as_str).collect();
+    publisher.set_active_layers(&active);
+    assert!(
+        wait_until(SETTLE, || layer(&subscriber) > Some(0)),
+        "climbs again after the resume, got {:?}",
+        layer(&subscriber)
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    let video = video_from(&subscriber, 1).expect("video");
+    assert_seamless_layer_switches(&video);
+    assert_eq!(video.picture_id_jumps, 0, "continuous picture ids");
+
+    // Nobody receives the video any more: every layer may pause.
+    h.remove(2);
+    wanted_layers(&h, &mut events, &publishing, <[String]>::is_empty);
 }

@@ -693,11 +693,8 @@ fn count_layer(layers: &mut Vec<LayerStat>, rid: Rid, bytes: usize, now: Instant
     match layers.iter_mut().find(|l| l.rid == rid) {
         Some(layer) => layer.bytes += bytes as u64,
         None => layers.push(LayerStat {
-            rid,
             bytes: bytes as u64,
-            window_start: now,
-            bps: 0,
-            last_keyframe_request: None,
+            ..LayerStat::new(rid, now)
         }),
     }
 }

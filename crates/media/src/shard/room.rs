@@ -55,15 +55,38 @@ pub(crate) struct Source {
     pub wanted_here: bool,
 }
 
-/// One simulcast layer of a source: its measured bitrate and keyframe-request throttle.
+/// One simulcast layer of a source: its measured bitrate, keyframe-request throttle, and whether
+/// its publisher was told nobody receives it.
 pub(crate) struct LayerStat {
     pub rid: Rid,
     /// Payload bytes since `window_start`.
     pub bytes: u64,
     pub window_start: Instant,
-    /// Measured bitrate over the last completed window.
+    /// Measured bitrate over the last completed window (kept while the layer is paused).
     pub bps: u64,
     pub last_keyframe_request: Option<Instant>,
+    /// When a subscriber last received or targeted the layer.
+    pub last_wanted: Instant,
+    /// The publisher was told nobody receives the layer.
+    pub paused: bool,
+    /// When the publisher was last told to send the layer again.
+    pub resumed_at: Option<Instant>,
+}
+
+impl LayerStat {
+    /// A layer first seen at `now`.
+    pub(crate) fn new(rid: Rid, now: Instant) -> Self {
+        Self {
+            rid,
+            bytes: 0,
+            window_start: now,
+            bps: 0,
+            last_keyframe_request: None,
+            last_wanted: now,
+            paused: false,
+            resumed_at: None,
+        }
+    }
 }
 
 impl Room {

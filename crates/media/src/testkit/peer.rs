@@ -152,6 +152,10 @@ struct Shared {
     streams: Mutex<HashMap<String, StreamReport>>,
     /// The last STUN binding request the peer sent over UDP, and where to.
     last_binding_request: Mutex<Option<(SocketAddr, Vec<u8>)>>,
+    /// Simulcast layers not to send: bit `i` is layer `i` of [`SIMULCAST_LAYERS`].
+    paused_layers: AtomicU8,
+    /// Video packets sent on each simulcast layer.
+    sent_per_layer: [AtomicU64; 3],
 }
 
 enum PeerCommand {
@@ -310,6 +314,23 @@ impl TestPeer {
     /// RTP packets this peer sent.
     pub fn sent_packets(&self) -> u64 {
         self.shared.sent_packets.load(Ordering::Relaxed)
+    }
+
+    /// Sends only the simulcast layers named in `rids` (of [`SIMULCAST_LAYERS`]), as an
+    /// SFU-aware client does when the server says which layers anyone receives. A resumed layer
+    /// starts with a keyframe.
+    pub fn set_active_layers(&self, rids: &[&str]) {
+        let paused = SIMULCAST_LAYERS
+            .iter()
+            .enumerate()
+            .filter(|(_, (rid, _))| !rids.contains(rid))
+            .fold(0u8, |mask, (i, _)| mask | 1 << i);
+        self.shared.paused_layers.store(paused, Ordering::Relaxed);
+    }
+
+    /// Video packets sent on each simulcast layer (in the order of [`SIMULCAST_LAYERS`]).
+    pub fn sent_per_layer(&self) -> [u64; 3] {
+        std::array::from_fn(|i| self.shared.sent_per_layer[i].load(Ordering::Relaxed))
     }
 
     /// What the peer received, by mid.
@@ -526,6 +547,8 @@ struct Runner {
     sink: ToneSink,
     /// Simulcast: per-layer keyframe requests and sequence numbers.
     layer_keyframe_due: [bool; 3],
+    /// The paused-layer mask of the last frame, to start resumed layers on a keyframe.
+    paused_layers: u8,
     layer_seq: [u64; 3],
     /// A renegotiation offer waiting for its answer.
     pending: Option<SdpPendingOffer>,
@@ -575,6 +598,7 @@ impl Runner {
             tone: spec.tone.map(|f| ToneSource::new(f, 0.1)),
             sink: ToneSink::default(),
             layer_keyframe_due: [true; 3],
+            paused_layers: 0,
             layer_seq: [100, 20_000, 40_000],
             pending: None,
             tcp: None,
@@ -961,7 +985,14 @@ impl Runner {
             self.last_keyframe = Some(now);
             self.keyframe_due = false;
         }
+        let paused = self.shared.paused_layers.load(Ordering::Relaxed);
+        let resumed = self.paused_layers & !paused;
+        self.paused_layers = paused;
         for (i, (rid, _)) in SIMULCAST_LAYERS.iter().enumerate() {
+            if paused & 1 << i != 0 {
+                continue;
+            }
+            self.layer_keyframe_due[i] |= resumed & 1 << i != 0;
             let keyframe = periodic_keyframe || self.layer_keyframe_due[i];
             let layer_picture_id = (picture_id + 1000 * i as u16) & 0x7fff;
             let payload = vp8_layer_payload(layer_picture_id, keyframe, self.spec.tag, i as u8);
@@ -974,6 +1005,7 @@ impl Runner {
                 self.layer_seq[i] += 1;
                 self.layer_keyframe_due[i] &= !keyframe;
                 self.shared.sent_packets.fetch_add(1, Ordering::Relaxed);
+                self.shared.sent_per_layer[i].fetch_add(1, Ordering::Relaxed);
             }
         }
     }
