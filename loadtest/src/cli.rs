@@ -57,6 +57,10 @@ pub struct Args {
     /// Publishers send three simulcast layers.
     #[arg(long)]
     pub simulcast: bool,
+    /// Simulcast publishers keep sending layers the server says nobody receives (by default
+    /// they pause them, as an SFU-aware client does).
+    #[arg(long)]
+    pub keep_unwanted_layers: bool,
     /// Receive m-lines per kind (1 = the browser SDK's shape: mixed audio and voice-switched
     /// video in rooms of 3+); default: one per publisher, at least 2, at most the engine's last-N.
     #[arg(long)]

@@ -26,6 +26,8 @@ pub enum ClientEvent {
     HungUp,
     /// A request failed: which one and the server's error.
     Failed(String),
+    /// `weft.layers` for our call: the simulcast layers anyone receives.
+    LayersWanted(Vec<String>),
 }
 
 /// Which of our requests a reply answers.
@@ -191,6 +193,17 @@ impl FabricClient {
             Some("call.joined") if inner["call_id"] == self.call_id.as_str() => {
                 self.events.push_back(ClientEvent::Joined);
             }
+            Some("weft.layers") if inner["call_id"] == self.call_id.as_str() => {
+                let rids = inner["rids"]
+                    .as_array()
+                    .map(|a| {
+                        a.iter()
+                            .filter_map(|r| r.as_str().map(str::to_owned))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                self.events.push_back(ClientEvent::LayersWanted(rids));
+            }
             _ => {}
         }
     }
@@ -268,6 +281,24 @@ mod tests {
                "params": {"event_type": event_type, "event_channel": "p", "node_id": "node-7",
                           "params": params}})
         .to_string()
+    }
+
+    #[test]
+    fn the_layers_event_of_our_call_says_which_layers_to_send() {
+        let mut c = FabricClient::new();
+        let call = c.call_id().to_owned();
+        c.handle(&event(
+            "weft.layers",
+            json!({"call_id": "another", "mid": "1", "rids": []}),
+        ));
+        c.handle(&event(
+            "weft.layers",
+            json!({"call_id": call, "mid": "1", "rids": ["q", "f"]}),
+        ));
+        assert_eq!(
+            events(&mut c),
+            vec![ClientEvent::LayersWanted(vec!["q".into(), "f".into()])]
+        );
     }
 
     #[test]

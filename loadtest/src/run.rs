@@ -73,6 +73,7 @@ pub fn plan_peers(args: &Args, prefix: &str, addresses: &[String]) -> Vec<PeerJo
         slots: args.slot_count(),
         video_interval: Duration::from_secs_f64(1.0 / f64::from(args.fps.max(1))),
         keyframe_interval: Duration::from_secs_f64(args.keyframe_interval.max(0.1)),
+        paused_layers: Default::default(),
     };
     for (count, publish) in [(args.publishers, true), (args.subscribers, false)] {
         for i in 0..count {
@@ -131,6 +132,7 @@ pub async fn run(args: &Args) -> Result<Outcome> {
         settled: Default::default(),
         failed: Default::default(),
         events: Default::default(),
+        pause_layers: !args.keep_unwanted_layers,
         server_ports: Default::default(),
     });
 

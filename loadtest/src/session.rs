@@ -43,6 +43,8 @@ pub struct Context {
     pub failed: AtomicUsize,
     /// Server events received by all peers.
     pub events: AtomicU64,
+    /// Simulcast publishers pause the layers the server says nobody receives.
+    pub pause_layers: bool,
     /// The server's media ports (from its candidates) and their socket drops when first seen
     /// (sockets of the same port on the peers' addresses are not the server's).
     pub server_ports: Mutex<HashMap<u16, u64>>,
@@ -225,7 +227,7 @@ pub async fn run_peer(ctx: Arc<Context>, job: PeerJob) -> JoinRecord {
         ctx.failed.fetch_add(1, Ordering::Relaxed);
     }
     if let Some((ws, client)) = session {
-        stay(&ctx, ws, client, &mut record).await;
+        stay(&ctx, &job.plan, ws, client, &mut record).await;
     }
     record
 }
@@ -319,7 +321,13 @@ async fn join(
 }
 
 /// Keeps the session alive until the run stops, then hangs up.
-async fn stay(ctx: &Context, mut ws: Ws, mut client: FabricClient, record: &mut JoinRecord) {
+async fn stay(
+    ctx: &Context,
+    plan: &MediaPlan,
+    mut ws: Ws,
+    mut client: FabricClient,
+    record: &mut JoinRecord,
+) {
     let mut stop = ctx.stop.clone();
     let mut before = client.events_received;
     loop {
@@ -327,8 +335,12 @@ async fn stay(ctx: &Context, mut ws: Ws, mut client: FabricClient, record: &mut 
             break;
         }
         while let Some(event) = client.poll_event() {
-            if let ClientEvent::Bye(cause) = event {
-                record.server_bye = Some(cause);
+            match event {
+                ClientEvent::Bye(cause) => record.server_bye = Some(cause),
+                ClientEvent::LayersWanted(rids) if ctx.pause_layers => {
+                    plan.send_only_layers(&rids);
+                }
+                _ => {}
             }
         }
         ctx.events

@@ -127,12 +127,23 @@ pub fn translate(event: weft_media::MediaEvent) -> Option<MediaEvent> {
             member: member.to_string(),
             reason,
         }),
+        weft_media::MediaEvent::LayersWanted {
+            room,
+            member,
+            mid,
+            rids,
+        } => Some(MediaEvent::LayersWanted {
+            room: room.to_string(),
+            member: member.to_string(),
+            mid,
+            rids,
+        }),
         _ => None,
     }
 }
 
 /// Subscribes to the engine's events now and returns the task (to spawn) that forwards its
-/// talking and member-gone events to signaling until the engine stops.
+/// talking, member-gone and layers-wanted events to signaling until the engine stops.
 pub fn forward_events(
     engine: &MediaEngine,
     signaling: Signaling,

@@ -20,6 +20,10 @@ use crate::rpc::{AUTH_ERROR, RpcError};
 use crate::verto::{self, Cause};
 use weft_core::Address;
 
+/// The Weft extension event that tells an SFU-aware publisher which of its simulcast layers
+/// anyone receives (the official SDK sends no simulcast and never gets it).
+pub const LAYERS_EVENT: &str = "weft.layers";
+
 /// Identifies one WebSocket connection.
 pub type ConnId = u64;
 /// Identifies one outstanding directory or media request.
@@ -413,6 +417,29 @@ impl Hub {
                 if attached {
                     self.hangup_leg(&call_id, Cause::NormalTemporaryFailure, true);
                 }
+            }
+            MediaEvent::LayersWanted {
+                room,
+                member,
+                mid,
+                rids,
+            } => {
+                let Some((call_id, leg)) = self
+                    .member_legs
+                    .get(&member)
+                    .and_then(|c| Some((c.clone(), self.legs.get(c)?)))
+                else {
+                    return;
+                };
+                let protocol = leg.protocol.clone();
+                let params = json!({
+                    "room_id": room,
+                    "member_id": member,
+                    "call_id": call_id,
+                    "mid": mid,
+                    "rids": rids,
+                });
+                self.emit(&protocol, Event::new(LAYERS_EVENT, params));
             }
         }
     }

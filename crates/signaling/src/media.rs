@@ -101,4 +101,16 @@ pub enum MediaEvent {
         /// Why.
         reason: String,
     },
+    /// The simulcast layers of the member's video that anyone receives changed; the member
+    /// need send only these.
+    LayersWanted {
+        /// The room id.
+        room: String,
+        /// The member id (the publisher).
+        member: String,
+        /// The m-line of the simulcast video.
+        mid: String,
+        /// The layers (RIDs) someone receives, lowest bitrate first.
+        rids: Vec<String>,
+    },
 }

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::io::ErrorKind;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use str0m::change::{SdpAnswer, SdpPendingOffer};
@@ -68,6 +68,22 @@ pub struct MediaPlan {
     pub video_interval: Duration,
     /// Time between unprompted keyframes.
     pub keyframe_interval: Duration,
+    /// Simulcast layers the server said nobody receives (bit `i`: layer `i` of
+    /// `SIMULCAST_LAYERS`); set by the signaling session, read by the media worker.
+    pub paused_layers: Arc<AtomicU8>,
+}
+
+impl MediaPlan {
+    /// Pauses every simulcast layer not in `rids` (the server's `weft.layers` event), as an
+    /// SFU-aware client does.
+    pub fn send_only_layers(&self, rids: &[String]) {
+        let paused = SIMULCAST_LAYERS
+            .iter()
+            .enumerate()
+            .filter(|(_, (rid, _))| !rids.iter().any(|r| r == rid))
+            .fold(0u8, |mask, (i, _)| mask | 1 << i);
+        self.paused_layers.store(paused, Ordering::Relaxed);
+    }
 }
 
 /// Join milestones written by the media worker, in nanoseconds since the run's start (0 = not yet).
@@ -238,6 +254,8 @@ pub struct MediaPeer {
     keyframe_due: bool,
     picture_id: u16,
     layer_seq: [u64; 3],
+    /// The paused-layer mask of the last frame, to start resumed layers on a keyframe.
+    paused_layers: u8,
     streams: Vec<(Mid, StreamStats)>,
     by_ssrc: HashMap<Ssrc, usize>,
     ingress: HashMap<(Mid, Option<Rid>), Feedback>,
@@ -277,6 +295,7 @@ impl MediaPeer {
             keyframe_due: true,
             picture_id: 0,
             layer_seq: [1000, 1000, 1000],
+            paused_layers: 0,
             streams: Vec::new(),
             by_ssrc: HashMap::new(),
             ingress: HashMap::new(),
@@ -498,9 +517,17 @@ impl MediaPeer {
         self.picture_id = (self.picture_id + 1) & 0x7fff;
         let mut frames = Vec::new();
         if self.plan.simulcast {
+            // A resumed layer starts on a keyframe, as a browser's re-enabled encoding does.
+            let paused = self.plan.paused_layers.load(Ordering::Relaxed);
+            let resumed = self.paused_layers & !paused;
+            self.paused_layers = paused;
             for (i, (rid, _)) in SIMULCAST_LAYERS.iter().enumerate() {
+                if paused & 1 << i != 0 {
+                    continue;
+                }
                 let layer = i as u8;
                 let pid = (picture_id + 1000 * u16::from(layer)) & 0x7fff;
+                let keyframe = keyframe || resumed & 1 << i != 0;
                 let payload = vp8_layer_payload(pid, keyframe, tag, layer);
                 frames.push((payload, Some(Rid::from(*rid)), self.layer_seq[i]));
                 self.layer_seq[i] += 1;

@@ -647,6 +647,35 @@ fn talking_is_announced_to_all_members() {
     assert_eq!(bob[0].1["member"]["talking"], true);
 }
 
+#[test]
+fn a_simulcast_publisher_is_told_which_layers_anyone_receives() {
+    let mut t = T::new();
+    t.connect(1, "alice");
+    t.connect(2, "bob");
+    t.dial(1, "a", "/public/room");
+    t.dial(2, "b", "/public/room");
+    t.take(1);
+    t.take(2);
+    let leg = &t.hub.legs["a"];
+    let (room, member) = (leg.room.clone().unwrap(), leg.member_id.clone());
+    t.hub.on_media_event(MediaEvent::LayersWanted {
+        room: room.clone(),
+        member: member.clone(),
+        mid: "1".into(),
+        rids: vec!["q".into()],
+    });
+    t.pump();
+    let alice = t.events(1);
+    assert_eq!(types(&alice), [crate::hub::LAYERS_EVENT]);
+    let params = &alice[0].1;
+    assert_eq!(params["call_id"], "a");
+    assert_eq!(params["room_id"], room.as_str());
+    assert_eq!(params["member_id"], member.as_str());
+    assert_eq!(params["mid"], "1");
+    assert_eq!(params["rids"], serde_json::json!(["q"]));
+    assert!(t.events(2).is_empty(), "only the publisher is told");
+}
+
 /// Bob dials Alice, who has two online sessions.
 fn ring_alice(t: &mut T) -> (String, String) {
     t.connect(1, "alice");
