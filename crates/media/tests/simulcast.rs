@@ -15,6 +15,23 @@ fn layer(peer: &TestPeer) -> Option<u8> {
     video_from(peer, 1).and_then(|s| s.last_layer)
 }
 
+/// Caps `member`'s bitrate so that only the lowest layer fits and waits until `subscriber` (that
+/// member's peer) receives it. Layers carry about 72, 168 and 264 kbit/s of payload: 110 kbit/s
+/// only fits the lowest, with a margin either side for measurement jitter.
+fn cap_to_the_lowest_layer(h: &Harness, member: &MemberId, subscriber: &TestPeer) {
+    let capped = LayerPreference {
+        max_layer: VideoLayer::High,
+        max_bitrate_bps: Some(110_000),
+    };
+    h.rt.block_on(h.engine.set_layer_preference(member, capped))
+        .expect("cap");
+    assert!(
+        wait_until(SETTLE, || layer(subscriber) == Some(0)),
+        "got {:?}",
+        layer(subscriber)
+    );
+}
+
 #[test]
 fn lowering_the_estimate_switches_to_a_lower_layer_on_a_keyframe() {
     let h = Harness::new(1);
@@ -30,19 +47,7 @@ fn lowering_the_estimate_switches_to_a_lower_layer_on_a_keyframe() {
     );
     let switches_before = video_from(&subscriber, 1).map_or(0, |v| v.layer_switches.len());
 
-    // Layers carry about 72, 168 and 264 kbit/s of payload: 110 kbit/s only fits the lowest,
-    // with a margin either side for measurement jitter.
-    let capped = LayerPreference {
-        max_layer: VideoLayer::High,
-        max_bitrate_bps: Some(110_000),
-    };
-    h.rt.block_on(h.engine.set_layer_preference(&member, capped))
-        .expect("cap");
-    assert!(
-        wait_until(SETTLE, || layer(&subscriber) == Some(0)),
-        "got {:?}",
-        layer(&subscriber)
-    );
+    cap_to_the_lowest_layer(&h, &member, &subscriber);
 
     // Without the cap it climbs again (how far depends on the live TWCC estimate).
     h.rt.block_on(
@@ -137,17 +142,7 @@ fn layers_nobody_receives_are_paused_and_resumed_when_a_subscriber_needs_them() 
 
     // Capped to the lowest layer, the subscriber is the only receiver and needs only "q"; the
     // publisher, acting on the event as an SFU-aware client does, stops the other two.
-    let capped = LayerPreference {
-        max_layer: VideoLayer::High,
-        max_bitrate_bps: Some(110_000),
-    };
-    h.rt.block_on(h.engine.set_layer_preference(&subscribing, capped))
-        .expect("cap");
-    assert!(
-        wait_until(SETTLE, || layer(&subscriber) == Some(0)),
-        "got {:?}",
-        layer(&subscriber)
-    );
+    cap_to_the_lowest_layer(&h, &subscribing, &subscriber);
     let rids = wanted_layers(&h, &mut events, &publishing, |r| r == ["q"]);
     let active: Vec<&str> = rids.iter().map(String::as_str).collect();
     publisher.set_active_layers(&active);

@@ -77,13 +77,11 @@ impl Worker {
                     .get(s.publisher)
                     .is_some_and(|p| !matches!(p.transport, Transport::Remote(_)));
                 if local && update_paused(&mut s.layers, &wanted, now) {
-                    let mut active: Vec<(u64, Rid)> = s
-                        .layers
+                    let active: Vec<Rid> = by_rate
                         .iter()
-                        .filter(|l| !l.paused)
-                        .map(|l| (l.bps, l.rid))
+                        .map(|(_, rid)| *rid)
+                        .filter(|rid| s.layers.iter().any(|l| l.rid == *rid && !l.paused))
                         .collect();
-                    active.sort_by_key(|(bps, _)| *bps);
                     changed.push((r.id.clone(), s.publisher, s.mid, active));
                 }
             }
@@ -99,7 +97,7 @@ impl Worker {
                 room,
                 member: p.member.clone(),
                 mid: mid.to_string(),
-                rids: active.iter().map(|(_, rid)| rid.to_string()).collect(),
+                rids: active.iter().map(Rid::to_string).collect(),
             });
         }
     }

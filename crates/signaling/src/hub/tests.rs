@@ -597,15 +597,23 @@ fn media_failure_ends_the_join_with_a_bye() {
     assert_eq!(t.hub.room_count(), 0);
 }
 
-#[test]
-fn leaving_announces_member_left_and_last_one_closes_room() {
-    let mut t = T::new();
+/// Alice (leg `a`) and Bob (leg `b`) join `/public/room`, what they were sent is taken; returns
+/// the room's id and Alice's member id.
+fn alice_and_bob_in_a_room(t: &mut T) -> (String, String) {
     t.connect(1, "alice");
     t.connect(2, "bob");
     t.dial(1, "a", "/public/room");
     t.dial(2, "b", "/public/room");
     t.take(1);
     t.take(2);
+    let leg = &t.hub.legs["a"];
+    (leg.room.clone().unwrap(), leg.member_id.clone())
+}
+
+#[test]
+fn leaving_announces_member_left_and_last_one_closes_room() {
+    let mut t = T::new();
+    alice_and_bob_in_a_room(&mut t);
     t.bye(2, "b", None);
     let bob = t.take(2);
     assert_eq!(
@@ -628,14 +636,7 @@ fn leaving_announces_member_left_and_last_one_closes_room() {
 #[test]
 fn talking_is_announced_to_all_members() {
     let mut t = T::new();
-    t.connect(1, "alice");
-    t.connect(2, "bob");
-    t.dial(1, "a", "/public/room");
-    t.dial(2, "b", "/public/room");
-    t.take(1);
-    t.take(2);
-    let leg = &t.hub.legs["a"];
-    let (room, member) = (leg.room.clone().unwrap(), leg.member_id.clone());
+    let (room, member) = alice_and_bob_in_a_room(&mut t);
     t.hub.on_media_event(MediaEvent::Talking {
         room,
         member,
@@ -650,14 +651,7 @@ fn talking_is_announced_to_all_members() {
 #[test]
 fn a_simulcast_publisher_is_told_which_layers_anyone_receives() {
     let mut t = T::new();
-    t.connect(1, "alice");
-    t.connect(2, "bob");
-    t.dial(1, "a", "/public/room");
-    t.dial(2, "b", "/public/room");
-    t.take(1);
-    t.take(2);
-    let leg = &t.hub.legs["a"];
-    let (room, member) = (leg.room.clone().unwrap(), leg.member_id.clone());
+    let (room, member) = alice_and_bob_in_a_room(&mut t);
     t.hub.on_media_event(MediaEvent::LayersWanted {
         room: room.clone(),
         member: member.clone(),
