@@ -40,8 +40,8 @@ pub struct MediaConfig {
     /// videos (multi-slot clients); their simulcast layers are chosen from it. One-slot members
     /// (the browser SDK) never run it: it pads every peer to 50 kbit/s even when idle.
     pub bandwidth_estimation: bool,
-    /// Pin shard `i` to core `i` (modulo the core count), so each shard keeps its core's caches.
-    /// Best when the machine runs little else; off by default.
+    /// Pin shard `i` to the `i`-th core the process may run on (modulo their count), so each
+    /// shard keeps its core's caches. Best when the machine runs little else; off by default.
     pub pin_shards: bool,
 }
 

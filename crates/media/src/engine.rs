@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex, mpsc};
 
 use tokio::sync::broadcast;
 
-use crate::config::{MediaConfig, available_cores};
+use crate::config::MediaConfig;
 use crate::directory::{Directory, Placement};
 use crate::error::MediaError;
 use crate::event::MediaEvent;
@@ -56,6 +56,13 @@ impl MediaEngine {
         let directory = Arc::new(Directory::new(count, config.room_members_per_shard));
         let (events, _) = broadcast::channel(EVENT_CAPACITY);
         let advertised_ips = config.advertised();
+        // The cores this process may run on (a cpuset or `taskset` narrows them), in order.
+        let pin_cores = config
+            .pin_shards
+            .then(core_affinity::get_core_ids)
+            .flatten()
+            .filter(|cores| !cores.is_empty())
+            .map(|cores| cores.into_iter().map(|c| c.id).collect::<Vec<_>>());
         let mut shards = Vec::new();
         let mut factories = Vec::new();
         let mut next_port = config.udp_port_min;
@@ -101,7 +108,7 @@ impl MediaEngine {
                 events: events.clone(),
                 last_n: config.last_n,
                 relays,
-                pin_core: config.pin_shards.then(|| index % available_cores()),
+                pin_core: pin_cores.as_ref().map(|cores| cores[index % cores.len()]),
             })?);
         }
         for (index, shard) in shards.iter().enumerate() {
