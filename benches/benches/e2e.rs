@@ -46,6 +46,7 @@ const SAMPLE_EVERY: usize = 16;
 /// How often the sink replays a stopped subscriber's binding request.
 const KEEPALIVE: Duration = Duration::from_secs(1);
 
+#[derive(Clone, Copy)]
 struct Scenario {
     name: &'static str,
     bwe: bool,
@@ -58,7 +59,7 @@ struct Scenario {
     video_interval: Duration,
     /// The sink reads every subscriber socket; else it reads one in [`SAMPLE_EVERY`] and the
     /// kernel drops what the other sockets' full queues cannot take (the shard's sends cost the
-    /// same), so the generator stays off the shards' cores (the scaling scenarios).
+    /// same), so the generator takes little of the shards' cores (the scaling scenarios).
     sink_reads_all: bool,
 }
 
@@ -66,85 +67,56 @@ fn main() {
     // BWE stays off: the sink does not send the TWCC feedback str0m's estimator and pacer need, so
     // with it on the pacer would hold every subscriber to the initial estimate (the load tester,
     // whose subscribers are live str0m peers, measures with BWE on).
+    let full = Scenario {
+        name: "1 shard, full",
+        bwe: false,
+        shards: 1,
+        one_room: false,
+        rooms_per_shard: 1,
+        publishers_per_room: 4,
+        subscribers_per_room: 200,
+        video_interval: Duration::from_millis(1),
+        sink_reads_all: true,
+    };
+    let sampled = Scenario {
+        name: "1 shard, full, sampled sink",
+        publishers_per_room: 8,
+        sink_reads_all: false,
+        ..full
+    };
     let scenarios = [
-        Scenario {
-            name: "1 shard, full",
-            bwe: false,
-            shards: 1,
-            one_room: false,
-            rooms_per_shard: 1,
-            publishers_per_room: 4,
-            subscribers_per_room: 200,
-            video_interval: Duration::from_millis(1),
-            sink_reads_all: true,
-        },
+        full,
         Scenario {
             name: "1 shard, half",
-            bwe: false,
-            shards: 1,
-            one_room: false,
-            rooms_per_shard: 1,
-            publishers_per_room: 4,
             subscribers_per_room: 100,
             video_interval: Duration::from_millis(2),
-            sink_reads_all: true,
+            ..full
         },
         Scenario {
             // Twelve meetings of 4 + 8, each publisher at 100 video + 50 audio pps: ≈ 58k
             // forwarded packets per second, about half of what a shard forwards at full load.
             name: "1 shard, meetings",
-            bwe: false,
-            shards: 1,
-            one_room: false,
             rooms_per_shard: 6,
-            publishers_per_room: 4,
             subscribers_per_room: 8,
             video_interval: Duration::from_millis(10),
-            sink_reads_all: true,
+            ..full
         },
         Scenario {
             name: "2 shards, full",
-            bwe: false,
             shards: 2,
-            one_room: false,
-            rooms_per_shard: 1,
-            publishers_per_room: 4,
-            subscribers_per_room: 200,
-            video_interval: Duration::from_millis(1),
-            sink_reads_all: true,
+            ..full
         },
         Scenario {
             name: "2 shards, one room",
-            bwe: false,
             shards: 2,
             one_room: true,
-            rooms_per_shard: 1,
-            publishers_per_room: 4,
-            subscribers_per_room: 200,
-            video_interval: Duration::from_millis(1),
-            sink_reads_all: true,
+            ..full
         },
-        Scenario {
-            name: "1 shard, full, sampled sink",
-            bwe: false,
-            shards: 1,
-            one_room: false,
-            rooms_per_shard: 1,
-            publishers_per_room: 8,
-            subscribers_per_room: 200,
-            video_interval: Duration::from_millis(1),
-            sink_reads_all: false,
-        },
+        sampled,
         Scenario {
             name: "2 shards, full, sampled sink",
-            bwe: false,
             shards: 2,
-            one_room: false,
-            rooms_per_shard: 1,
-            publishers_per_room: 8,
-            subscribers_per_room: 200,
-            video_interval: Duration::from_millis(1),
-            sink_reads_all: false,
+            ..sampled
         },
     ];
     let filter = std::env::args().skip(1).find(|a| !a.starts_with("--"));
