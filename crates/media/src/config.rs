@@ -43,6 +43,10 @@ pub struct MediaConfig {
     /// Pin shard `i` to the `i`-th core the process may run on (modulo their count), so each
     /// shard keeps its core's caches. Best when the machine runs little else; off by default.
     pub pin_shards: bool,
+    /// How long, in milliseconds, a plain-RTP leg may latch onto the source of the RTP it
+    /// receives after it gets its remote SDP address (or is created without one); afterwards it
+    /// keeps the source it has. Default 2000.
+    pub rtp_latch_window_ms: u64,
 }
 
 impl Default for MediaConfig {
@@ -59,6 +63,7 @@ impl Default for MediaConfig {
             last_n: 16,
             bandwidth_estimation: true,
             pin_shards: false,
+            rtp_latch_window_ms: crate::shard::LATCH_WINDOW.as_millis() as u64,
         }
     }
 }
@@ -93,6 +98,11 @@ impl MediaConfig {
         } else {
             vec![self.bind_ip]
         }
+    }
+
+    /// [`MediaConfig::rtp_latch_window_ms`] as a duration.
+    pub fn rtp_latch_window(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(self.rtp_latch_window_ms)
     }
 
     /// Checks the values that cannot be checked by their types.

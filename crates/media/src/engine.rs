@@ -13,7 +13,8 @@ use crate::event::MediaEvent;
 use crate::ids::{MemberId, RoomId};
 use crate::negotiate::{RtcFactory, parse_answer, parse_offer};
 use crate::options::{
-    LayerPreference, MediaKind, MemberOptions, OfferOptions, RoomOptions, RtpLegOptions,
+    LayerPreference, MediaKind, MemberOptions, OfferOptions, RoomOptions, RtpLegConfig,
+    RtpLegOptions,
 };
 use crate::sdp_sections::join_unbundled;
 use crate::shard::{Command, Link, ShardCounters, ShardHandle, ShardSetup};
@@ -109,6 +110,7 @@ impl MediaEngine {
                 last_n: config.last_n,
                 relays,
                 pin_core: pin_cores.as_ref().map(|cores| cores[index % cores.len()]),
+                latch_window: config.rtp_latch_window(),
             })?);
         }
         for (index, shard) in shards.iter().enumerate() {
@@ -319,8 +321,13 @@ impl MediaEngine {
     }
 
     /// Adds a plain-RTP leg (e.g. the media of a SIP call) to `room`: binds a UDP socket and
-    /// returns the address to put in the leg's SDP. The leg sends to `opts.remote` when given and
-    /// always latches onto the source of the RTP it receives (symmetric RTP).
+    /// returns the address to put in the leg's SDP. The leg sends to `opts.remote` when given.
+    /// Within its learning window ([`MediaConfig::rtp_latch_window_ms`], from now or from when
+    /// it gets its remote) the first valid RTP packet of its payload type or telephone-event type
+    /// locks the source the leg accepts media from and sends to (symmetric RTP, for phones behind
+    /// NAT); datagrams from any other address are dropped and counted
+    /// ([`ShardCounters::leg_foreign_dropped`], [`crate::MemberStats::foreign_dropped`]). A leg
+    /// made before the codec is known takes it with [`MediaEngine::configure_rtp_leg`].
     pub async fn add_rtp_leg(
         &self,
         room: &RoomId,
@@ -359,7 +366,8 @@ impl MediaEngine {
         result
     }
 
-    /// Sets where a plain-RTP leg sends (from the remote SDP), until incoming RTP re-latches it.
+    /// Sets where a plain-RTP leg sends (from the remote SDP) and opens a new learning window,
+    /// in which the first valid RTP packet may latch the leg onto its source instead.
     pub async fn set_rtp_leg_remote(
         &self,
         member: &MemberId,
@@ -369,6 +377,41 @@ impl MediaEngine {
             .request(|reply| Command::SetLegRemote {
                 member: member.clone(),
                 remote,
+                reply,
+            })
+            .await
+    }
+
+    /// Applies what the remote SDP negotiated for a plain-RTP leg (codec, payload types, remote
+    /// address), replacing what the leg was created with: codec state (transcoding, mixing) starts
+    /// afresh, key presses still being sent are dropped, and a new learning window opens. The
+    /// leg's output keeps its SSRC and sequence unless the clock rate changes (a new SSRC then).
+    pub async fn configure_rtp_leg(
+        &self,
+        member: &MemberId,
+        config: RtpLegConfig,
+    ) -> Result<(), MediaError> {
+        self.shard_of(member)?
+            .request(|reply| Command::ConfigureLeg {
+                member: member.clone(),
+                config,
+                reply,
+            })
+            .await
+    }
+
+    /// Sends key presses to a plain-RTP leg as RFC 4733 telephone-events on the leg's own SSRC
+    /// and sequence: `digits` holds 1 to 64 keys of `0`–`9`, `*`, `#`, `A`–`D` (either case),
+    /// each sent as a 100 ms event with 60 ms between keys. Keys sent while others play are
+    /// appended. The leg's audio pauses while keys are being sent. Fails with
+    /// [`MediaError::Dtmf`] for other characters or when the leg negotiated no telephone-event,
+    /// and with [`MediaError::State`] when it has no remote address yet.
+    pub async fn send_dtmf(&self, member: &MemberId, digits: &str) -> Result<(), MediaError> {
+        let events = crate::dtmf::events_of(digits).map_err(MediaError::Dtmf)?;
+        self.shard_of(member)?
+            .request(|reply| Command::SendDtmf {
+                member: member.clone(),
+                events,
                 reply,
             })
             .await

@@ -29,6 +29,10 @@ pub enum MediaError {
     /// The request is not valid in the member's current state (e.g. an answer with no offer pending).
     #[error("invalid state: {0}")]
     State(String),
+    /// Key presses cannot be sent: not DTMF keys, too many, or the leg negotiated no
+    /// telephone-event.
+    #[error("cannot send DTMF: {0}")]
+    Dtmf(String),
     /// The feature is not implemented yet.
     #[error("unsupported: {0}")]
     Unsupported(&'static str),

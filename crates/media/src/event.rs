@@ -27,6 +27,9 @@ pub struct MemberStats {
     pub bytes_in: u64,
     /// Bytes of RTP payload sent to the member.
     pub bytes_out: u64,
+    /// Datagrams a plain-RTP leg dropped because they came from another address than its
+    /// latched source (see [`crate::MediaEngine::add_rtp_leg`]).
+    pub foreign_dropped: u64,
     /// Latest round-trip time, if known.
     pub rtt_ms: Option<u32>,
     /// Latest egress bandwidth estimate for the member, if known.

@@ -12,6 +12,7 @@ use str0m::format::{Codec, CodecSpec};
 use str0m::media::{Mid, Pt, Rid};
 use str0m::rtp::{ExtensionValues, RtpPacket, RtpWrite, Ssrc, VideoOrientation, Vp8Descriptor};
 
+use crate::dtmf::{EVENT_CLOCK, EventPacket};
 use crate::rewrite::{PictureIdRewriter, StreamRewriter};
 
 /// The str0m configuration of every server-side peer: ICE-lite, RTP mode, the shared certificate,
@@ -234,6 +235,25 @@ impl SlotWriter {
         true
     }
 
+    /// Serialises a telephone-event packet (RFC 4733) the engine made as plain RTP into `out`,
+    /// continuing the slot's sequence numbers and timeline: the packet's timestamp is its
+    /// event's start, `since_start` ticks before where the timeline is. `false` if it is not to
+    /// be sent. Restart the slot before a burst of events and after it.
+    pub(crate) fn write_event_plain(
+        &mut self,
+        e: &EventPacket,
+        header: PlainHeader,
+        now: Instant,
+        out: &mut Vec<u8>,
+    ) -> bool {
+        let Some((seq, clock)) = self.rewriter.map(e.seq, e.clock, now, EVENT_CLOCK) else {
+            return false;
+        };
+        let ts = clock.wrapping_sub(e.since_start);
+        serialize_rtp(out, header, e.marker, seq as u16, ts, &e.payload);
+        true
+    }
+
     /// Writes a packet the engine generated (a mixed audio frame) into the slot, continuing the
     /// slot's sequence numbers and timestamps. The caller ticks and drains `rtc` afterwards.
     pub fn write_generated(
@@ -366,5 +386,86 @@ pub fn is_keyframe(codec: Codec, payload: &[u8]) -> bool {
         Codec::H265 => detect_h265_keyframe(payload),
         Codec::Av1 => detect_av1_keyframe(payload),
         _ => true,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::dtmf::DtmfSender;
+
+    const HEADER: PlainHeader = PlainHeader {
+        pt: 0,
+        ssrc: 0x0102_0304,
+    };
+
+    /// `(seq, ts, pt, marker)` of a serialised packet.
+    fn fields(d: &[u8]) -> (u16, u32, u8, bool) {
+        (
+            u16::from_be_bytes([d[2], d[3]]),
+            u32::from_be_bytes([d[4], d[5], d[6], d[7]]),
+            d[1] & 0x7f,
+            d[1] & 0x80 != 0,
+        )
+    }
+
+    fn audio(w: &mut SlotWriter, seq: u64, now: Instant, out: &mut Vec<u8>) -> (u16, u32) {
+        let g = Generated {
+            pt: Pt::new_with_value(0),
+            seq,
+            ts: 1_000 + seq as u32 * 160,
+            clock_rate: 8_000,
+            payload: Arc::from(&[0xffu8; 160][..]),
+            level: 127,
+        };
+        assert!(w.write_generated_plain(&g, HEADER, now, out));
+        let (seq, ts, _, _) = fields(out);
+        (seq, ts)
+    }
+
+    #[test]
+    fn events_continue_the_audio_stream_and_audio_continues_after_them() {
+        let t0 = Instant::now();
+        let ms = |n: u64| t0 + Duration::from_millis(n);
+        let mut w = SlotWriter::default();
+        let mut out = Vec::new();
+        let mut last = (0, 0);
+        for i in 0..5 {
+            last = audio(&mut w, 500 + i, ms(i * 20), &mut out);
+        }
+        let mut dtmf = DtmfSender::default();
+        assert!(dtmf.enqueue(&[1], ms(100)));
+        let event_header = PlainHeader { pt: 101, ..HEADER };
+        let mut events = Vec::new();
+        for t in 100..300 {
+            while let Some(e) = dtmf.poll(ms(t)) {
+                if e.first {
+                    w.restart(false);
+                }
+                assert!(w.write_event_plain(&e, event_header, ms(t), &mut out));
+                assert_eq!(&out[8..12], &HEADER.ssrc.to_be_bytes());
+                assert_eq!(&out[12..], &e.payload);
+                events.push(fields(&out));
+                if e.last {
+                    w.restart(false);
+                }
+            }
+        }
+        assert_eq!(events.len(), 8);
+        let start = events[0].1;
+        for (i, (seq, ts, pt, marker)) in events.iter().enumerate() {
+            assert_eq!(*seq, last.0 + 1 + i as u16, "one sequence with the audio");
+            assert_eq!((*ts, *pt, *marker), (start, 101, i == 0));
+        }
+        // The event starts where the audio's clock is when it starts (20 ms after the last frame).
+        assert_eq!(start, last.1 + 160);
+        let after = audio(&mut w, 505, ms(300), &mut out);
+        assert_eq!(after.0, events[7].0 + 1);
+        assert!(
+            after.1 >= start + 800,
+            "audio resumes after the tone: {after:?}"
+        );
     }
 }

@@ -32,11 +32,20 @@
 //!   subscribers are answered from str0m's RTX cache.
 //! - With [`MediaConfig::ice_tcp`], shards also accept ICE-TCP (passive, RFC 4571 framing).
 //! - A **plain-RTP leg** (SIP media: no SRTP; Opus, PCMU or PCMA) joins with
-//!   [`MediaEngine::add_rtp_leg`], which returns the local address for the leg's SDP. A G.711
+//!   [`MediaEngine::add_rtp_leg`], which returns the local address for the leg's SDP; a leg made
+//!   before the answer picked the codec takes it with [`MediaEngine::configure_rtp_leg`]. A G.711
 //!   leg is transcoded to and from Opus for WebRTC members that did not negotiate its codec (a
 //!   1:1 call), and in rooms of three or more it is mixed like a one-slot member, hearing its
 //!   mix-minus as G.711 ([`g711`], [`resample`]). Its RFC 4733 key presses become
-//!   [`MediaEvent::Dtmf`].
+//!   [`MediaEvent::Dtmf`]; [`MediaEngine::send_dtmf`] sends it key presses as RFC 4733 events on
+//!   its own stream. **Latching** (against "RTP bleed"): the leg sends to the address of its SDP;
+//!   only within a learning window ([`MediaConfig::rtp_latch_window_ms`], 2 s by default) after
+//!   it gets that address (or is created without one) may the first valid RTP packet of its
+//!   payload type or telephone-event type lock another source (symmetric RTP, for phones behind
+//!   NAT). Afterwards datagrams from any other address are dropped and counted
+//!   ([`ShardCounters::leg_foreign_dropped`], [`MemberStats::foreign_dropped`]); with SRTP, a
+//!   source whose packets authenticate will be allowed to move the lock. A shard reads a bounded
+//!   share of each leg's datagrams per loop turn, so a flood on one leg's port starves nothing.
 //! - Opus DTX passes through as sent; RED (RFC 2198) is negotiated with peers that offer it,
 //!   forwarded as RED to subscribers that negotiated it and as its primary Opus to the rest.
 //! - [`MediaEngine::update_media`] renegotiates; [`MediaEngine::set_muted`],
@@ -107,7 +116,7 @@ pub use error::MediaError;
 pub use event::{MediaEvent, MemberState, MemberStats};
 pub use ids::{MemberId, RoomId};
 pub use options::{
-    LayerPreference, MediaKind, MemberOptions, OfferOptions, RoomOptions, RtpCodec, RtpLegOptions,
-    VideoLayer,
+    LayerPreference, MediaKind, MemberOptions, OfferOptions, RoomOptions, RtpCodec, RtpLegConfig,
+    RtpLegOptions, VideoLayer,
 };
 pub use shard::{LATENCY_BUCKETS_US, LatencyHistogram, ShardCounters};

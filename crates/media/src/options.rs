@@ -153,14 +153,44 @@ pub struct RtpLegOptions {
     pub codec: RtpCodec,
     /// The payload type both directions use.
     pub payload_type: u8,
-    /// Where to send, if known from the remote SDP; otherwise the leg latches onto the source of
-    /// the first RTP packet it receives (symmetric RTP). Incoming packets always re-latch.
+    /// Where to send, if known from the remote SDP. Either way the leg latches onto the source of
+    /// the first RTP packet it receives within its learning window (symmetric RTP, for phones
+    /// behind NAT), and from then on accepts media from that source only.
     pub remote: Option<std::net::SocketAddr>,
     /// The payload type of `telephone-event/8000` (RFC 4733) in the leg's SDP, if negotiated: key
-    /// presses become [`crate::MediaEvent::Dtmf`].
+    /// presses become [`crate::MediaEvent::Dtmf`], and [`crate::MediaEngine::send_dtmf`] works.
     #[serde(default)]
     pub telephone_event: Option<u8>,
     /// Initial mute/deaf state.
     #[serde(default)]
     pub member: MemberOptions,
+}
+
+impl RtpLegOptions {
+    /// The negotiated part of the options.
+    pub(crate) fn config(&self) -> RtpLegConfig {
+        RtpLegConfig {
+            codec: self.codec,
+            payload_type: self.payload_type,
+            telephone_event: self.telephone_event,
+            remote: self.remote,
+        }
+    }
+}
+
+/// What the remote SDP (typically the answer) settled for a plain-RTP leg, applied with
+/// [`crate::MediaEngine::configure_rtp_leg`]: it replaces what the leg was created with.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct RtpLegConfig {
+    /// The codec both directions use.
+    pub codec: RtpCodec,
+    /// The payload type both directions use.
+    pub payload_type: u8,
+    /// The payload type of `telephone-event/8000` (RFC 4733), if negotiated.
+    #[serde(default)]
+    pub telephone_event: Option<u8>,
+    /// Where to send, from the remote SDP; `None` leaves it to latching. A new learning window
+    /// opens either way.
+    #[serde(default)]
+    pub remote: Option<std::net::SocketAddr>,
 }

@@ -741,6 +741,12 @@ fn write_slot(sub: &mut Peer, line: usize, forwarded: &Forwarded, now: Instant) 
     let Some(slot) = l.slot.as_mut() else {
         return Written::No;
     };
+    if let Transport::Rtp(leg) = &sub.transport
+        && leg.dtmf_out.sending()
+    {
+        // Key presses are being sent on the leg's stream: its audio waits.
+        return Written::No;
+    }
     // Audio in a codec the subscriber did not negotiate (a G.711 leg and an Opus member).
     let converted;
     let forwarded = if forwarded.video {

@@ -1,26 +1,31 @@
 //! Plain-RTP legs (e.g. towards a SIP gateway): own UDP socket, fixed payload type, symmetric RTP
-//! latching, no SRTP, no RTCP.
+//! latching under the rules of [`super::latch`], RFC 4733 key presses both ways, no SRTP, no
+//! RTCP.
 
-use std::net::SocketAddr;
+use std::time::{Duration, Instant};
 
 use mio::net::UdpSocket;
 use str0m::format::{Codec, CodecSpec, FormatParams};
 use str0m::media::Frequency;
 
-use crate::dtmf::DtmfReceiver;
+use super::latch::Latch;
+use crate::dtmf::{DtmfReceiver, DtmfSender};
 use crate::g711;
 use crate::mixer::dbov;
-use crate::options::RtpCodec;
+use crate::options::{RtpCodec, RtpLegConfig};
 
 /// A plain-RTP endpoint owned by a shard.
 pub(crate) struct RtpLeg {
     pub socket: UdpSocket,
-    pub remote: Option<SocketAddr>,
+    /// The address media is accepted from and sent to.
+    pub latch: Latch,
     pub codec: RtpCodec,
     pub pt: u8,
     /// Payload type of RFC 4733 telephone-events, and their receiver.
     pub telephone_event: Option<u8>,
     pub dtmf: DtmfReceiver,
+    /// Key presses being sent to the leg.
+    pub dtmf_out: DtmfSender,
     /// SSRC of what the engine sends on this leg.
     pub ssrc: u32,
     /// Extends incoming 16-bit sequence numbers.
@@ -36,29 +41,46 @@ pub(crate) struct PlainRtp {
     pub marker: bool,
     pub seq: u16,
     pub ts: u32,
+    pub ssrc: u32,
     /// Byte range of the payload in the datagram.
     pub payload: (usize, usize),
 }
 
 impl RtpLeg {
+    /// A leg with `config`, its learning window (`window` long) opening at `now`.
     pub(crate) fn new(
         socket: UdpSocket,
-        remote: Option<SocketAddr>,
-        codec: RtpCodec,
-        (pt, telephone_event): (u8, Option<u8>),
+        config: &RtpLegConfig,
         ssrc: u32,
+        now: Instant,
+        window: Duration,
     ) -> Self {
-        Self {
+        let mut leg = Self {
             socket,
-            remote,
-            codec,
-            pt,
-            telephone_event,
+            latch: Latch::new(None, now, window),
+            codec: config.codec,
+            pt: config.payload_type,
+            telephone_event: None,
             dtmf: DtmfReceiver::default(),
+            dtmf_out: DtmfSender::default(),
             ssrc,
             seq: SeqExtender::default(),
             out: Vec::with_capacity(1500),
-        }
+        };
+        leg.configure(config, now);
+        leg
+    }
+
+    /// Takes the negotiated codec, payload types and remote: what the leg receives next is a new
+    /// stream, key presses being sent are dropped, and a new learning window opens at `now`.
+    pub(crate) fn configure(&mut self, config: &RtpLegConfig, now: Instant) {
+        self.codec = config.codec;
+        self.pt = config.payload_type;
+        self.telephone_event = config.telephone_event;
+        self.dtmf = DtmfReceiver::default();
+        self.dtmf_out.cancel();
+        self.seq.restart();
+        self.latch.set_remote(config.remote, now);
     }
 
     /// The codec as str0m describes it (to find the WebRTC side's payload type).
@@ -83,9 +105,9 @@ impl RtpLeg {
         Some(-(dbov(g711::mean_square(law, payload)) as i8))
     }
 
-    /// Sends the serialised packet in `out` to the latched remote, if any.
+    /// Sends the serialised packet in `out` to the leg's remote, if known.
     pub(crate) fn send_out(&mut self) -> bool {
-        let Some(remote) = self.remote else {
+        let Some(remote) = self.latch.remote() else {
             return false;
         };
         self.socket.send_to(&self.out, remote).is_ok()
@@ -120,30 +142,48 @@ pub(crate) fn parse_rtp(d: &[u8]) -> Option<PlainRtp> {
         marker: d[1] & 0x80 != 0,
         seq: u16::from_be_bytes([d[2], d[3]]),
         ts: u32::from_be_bytes([d[4], d[5], d[6], d[7]]),
+        ssrc: u32::from_be_bytes([d[8], d[9], d[10], d[11]]),
         payload: (start, end),
     })
 }
 
-/// Turns 16-bit RTP sequence numbers into monotonic 64-bit ones.
+/// Turns 16-bit RTP sequence numbers into monotonic 64-bit ones, continuing across restarts of
+/// the stream (a new SSRC or codec: its numbering starts anywhere).
 #[derive(Debug, Clone, Default)]
 pub(crate) struct SeqExtender {
+    /// The last extended number of the current stream, in its own numbering.
     last: Option<u64>,
+    /// Added (wrapping) to the stream's extended numbers.
+    offset: u64,
+    /// The next number starts a new stream, numbered right after the last one.
+    restart: bool,
 }
 
 impl SeqExtender {
     pub(crate) fn extend(&mut self, seq: u16) -> u64 {
-        let Some(last) = self.last else {
-            self.last = Some(u64::from(seq));
-            return u64::from(seq);
+        let seq64 = u64::from(seq);
+        let Some(last) = self.last.filter(|_| !self.restart) else {
+            if self.restart {
+                let next = self.last.map_or(0, |l| l.wrapping_add(self.offset) + 1);
+                self.offset = next.wrapping_sub(seq64);
+                self.restart = false;
+            }
+            self.last = Some(seq64);
+            return seq64.wrapping_add(self.offset);
         };
         let roc = last >> 16;
-        let candidates = [roc.wrapping_sub(1), roc, roc + 1].map(|r| (r << 16) | u64::from(seq));
+        let candidates = [roc.wrapping_sub(1), roc, roc + 1].map(|r| (r << 16) | seq64);
         let best = candidates
             .into_iter()
             .min_by_key(|c| c.abs_diff(last))
-            .unwrap_or(u64::from(seq));
+            .unwrap_or(seq64);
         self.last = Some(best.max(last));
-        best
+        best.wrapping_add(self.offset)
+    }
+
+    /// The stream restarts: the next number continues after the last one, whatever it is.
+    pub(crate) fn restart(&mut self) {
+        self.restart = self.last.is_some();
     }
 }
 
@@ -157,6 +197,7 @@ mod tests {
         d.extend_from_slice(b"opus");
         let p = parse_rtp(&d).unwrap();
         assert_eq!((p.pt, p.marker, p.seq, p.ts), (111, true, 0x0102, 1000));
+        assert_eq!(p.ssrc, 0x0102_0304);
         assert_eq!(&d[p.payload.0..p.payload.1], b"opus");
         assert_eq!(parse_rtp(&[0x80, 200, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0]), None);
         assert_eq!(parse_rtp(&[0x80, 111, 0]), None);
@@ -179,5 +220,20 @@ mod tests {
         assert_eq!(e.extend(0), 65536);
         assert_eq!(e.extend(65535), 65535);
         assert_eq!(e.extend(2), 65538);
+    }
+
+    #[test]
+    fn a_restarted_stream_continues_after_the_last_number() {
+        let mut e = SeqExtender::default();
+        e.restart();
+        assert_eq!(e.extend(100), 100, "nothing to continue yet");
+        assert_eq!(e.extend(101), 101);
+        e.restart();
+        assert_eq!(e.extend(65535), 102);
+        assert_eq!(e.extend(0), 103);
+        assert_eq!(e.extend(65534), 101, "a late packet of the new stream");
+        e.restart();
+        assert_eq!(e.extend(5), 104);
+        assert_eq!(e.extend(6), 105);
     }
 }

@@ -215,7 +215,8 @@ impl Worker {
             }
             Transport::Remote(_) => Written::No,
             Transport::Rtp(leg) => {
-                if leg.codec != frame.codec {
+                // Key presses being sent on the leg's stream hold its audio back.
+                if leg.codec != frame.codec || leg.dtmf_out.sending() {
                     return Written::No;
                 }
                 let header = PlainHeader {

@@ -2,7 +2,9 @@
 
 mod demux;
 mod forward;
+mod latch;
 mod leg;
+mod legs;
 mod mixing;
 mod outbox;
 mod peer;
@@ -29,8 +31,9 @@ use crate::error::MediaError;
 use crate::event::MediaEvent;
 use crate::ids::{MemberId, RoomId};
 use crate::negotiate::{AnswerParts, PendingOffer};
-use crate::options::{LayerPreference, MediaKind, MemberOptions, RtpLegOptions};
+use crate::options::{LayerPreference, MediaKind, MemberOptions, RtpLegConfig, RtpLegOptions};
 
+pub(crate) use latch::LATCH_WINDOW;
 pub(crate) use relay::{Link, RelayBatch};
 pub use worker::{LATENCY_BUCKETS_US, LatencyHistogram, ShardCounters};
 
@@ -81,6 +84,17 @@ pub(crate) enum Command {
     SetLegRemote {
         member: MemberId,
         remote: SocketAddr,
+        reply: Reply<()>,
+    },
+    ConfigureLeg {
+        member: MemberId,
+        config: RtpLegConfig,
+        reply: Reply<()>,
+    },
+    /// Sends RFC 4733 event codes (checked) to a leg.
+    SendDtmf {
+        member: MemberId,
+        events: Vec<u8>,
         reply: Reply<()>,
     },
     AcceptAnswer {
@@ -147,6 +161,8 @@ pub(crate) struct ShardSetup {
     pub relays: mpsc::Receiver<RelayBatch>,
     /// The core to pin the shard thread to, if any.
     pub pin_core: Option<usize>,
+    /// The learning window of plain-RTP legs (see [`latch`]).
+    pub latch_window: std::time::Duration,
 }
 
 impl ShardHandle {

@@ -21,7 +21,7 @@ pub(crate) enum Transport {
     /// A WebRTC peer connection.
     WebRtc(Box<Rtc>),
     /// A plain-RTP leg.
-    Rtp(RtpLeg),
+    Rtp(Box<RtpLeg>),
     /// A member on another shard of a spanning room: its streams arrive as relay messages.
     Remote(RemoteMember),
 }

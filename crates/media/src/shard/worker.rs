@@ -9,14 +9,13 @@ use std::time::{Duration, Instant};
 
 use mio::net::UdpSocket;
 use mio::{Events, Interest, Poll, Token, Waker};
-use str0m::media::{Direction, KeyframeRequest, MediaAdded, Mid, Pt};
+use str0m::media::{KeyframeRequest, MediaAdded};
 use str0m::net::{DatagramRecv, Protocol, Receive};
 use str0m::rtp::RtpPacket;
 use str0m::{Event, IceConnectionState, Input, Output};
 use tokio::sync::broadcast;
 
 use super::demux::{Demux, Match};
-use super::leg::{RtpLeg, parse_rtp};
 use super::outbox::Outbox;
 use super::peer::{Peer, Transport};
 use super::relay::{RelayBatch, RelayOut};
@@ -28,18 +27,15 @@ use super::{Command, ShardSetup};
 use crate::directory::Directory;
 use crate::error::MediaError;
 use crate::event::{MediaEvent, MemberState};
-use crate::hotpath::Forwarded;
 use crate::ids::{MemberId, RoomId};
 use crate::negotiate::PendingOffer;
-use crate::options::{MediaKind, RtpLegOptions};
+use crate::options::MediaKind;
 
 const SOCKET: Token = Token(0);
 const WAKER: Token = Token(1);
 const LISTENER: Token = Token(2);
 /// Plain-RTP leg sockets use `Token(LEGS + peer index)`; TCP connections `Token(TCP_CONNS + i)`.
-const LEGS: usize = 16;
-/// The m-line id given to a leg's one audio line.
-const LEG_MID: &str = "leg";
+pub(super) const LEGS: usize = 16;
 /// Largest datagram read; bigger ones are truncated and rejected by str0m.
 const RECV_BUFFER: usize = 2048;
 /// Most datagrams handled between two flushes of queued writes.
@@ -81,6 +77,9 @@ pub struct ShardCounters {
     pub datagrams_out: u64,
     /// Failed sends.
     pub send_errors: u64,
+    /// Datagrams plain-RTP legs dropped because they came from another address than the leg's
+    /// source (after it locked, or after its learning window).
+    pub leg_foreign_dropped: u64,
     /// UDP send calls (fewer than `datagrams_out` when GSO joined runs to one destination).
     pub send_calls: u64,
     /// Timer wake-ups of peers (str0m asked to be driven at a time, with no input).
@@ -231,7 +230,7 @@ impl Io {
 /// One shard's state; runs on its own thread.
 pub(crate) struct Worker {
     pub(super) index: usize,
-    poll: Poll,
+    pub(super) poll: Poll,
     waker: Arc<Waker>,
     inbox: mpsc::Receiver<Command>,
     /// The candidate address(es) peers send to, used as `Receive::destination`.
@@ -243,19 +242,19 @@ pub(crate) struct Worker {
     pub(super) peers: Slab<Peer>,
     pub(super) rooms: Slab<Room>,
     pub(super) room_ids: HashMap<RoomId, usize>,
-    members: HashMap<MemberId, usize>,
+    pub(super) members: HashMap<MemberId, usize>,
     /// Remote members: (owning shard, its peer index) to the local peer index.
     pub(super) proxies: HashMap<(usize, usize), usize>,
     /// Messages from the other shards.
     pub(super) relays: mpsc::Receiver<RelayBatch>,
     demux: Demux,
-    timers: TimerHeap,
+    pub(super) timers: TimerHeap,
     directory: Arc<Directory>,
     pub(super) io: Io,
     pub(super) last_n: usize,
     /// The phase the last new mixer got within the mix interval (see `schedule_mixes`).
     pub(super) mix_phase: Duration,
-    buf: Vec<u8>,
+    pub(super) buf: Vec<u8>,
     stopping: bool,
     next_stats: Instant,
     /// Received datagrams per group, adapted to the fan-out they cause (see [`MIN_FANOUT_BUDGET`]).
@@ -264,6 +263,12 @@ pub(crate) struct Worker {
     fanout_budget: u64,
     /// The socket may hold more datagrams than the last turn read.
     backlog: bool,
+    /// The learning window of plain-RTP legs (see [`super::latch`]).
+    pub(super) latch_window: Duration,
+    /// Legs to read this turn: readable, or holding more than their last turn's share.
+    pub(super) legs_ready: Vec<usize>,
+    /// The legs being read (kept to reuse its memory).
+    pub(super) legs_reading: Vec<usize>,
 }
 
 impl Worker {
@@ -325,6 +330,9 @@ impl Worker {
             group_limit: FLUSH_EVERY,
             fanout_budget: MIN_FANOUT_BUDGET,
             backlog: false,
+            latch_window: setup.latch_window,
+            legs_ready: Vec::new(),
+            legs_reading: Vec::new(),
         })
     }
 
@@ -345,7 +353,7 @@ impl Worker {
             let next_mix = self.schedule_mixes(now);
             let wake = next_mix.map_or(next_housekeeping, |m| m.min(next_housekeeping));
             let deadline = self.timers.next().map_or(wake, |t| t.min(wake));
-            let timeout = if self.backlog {
+            let timeout = if self.backlog || !self.legs_ready.is_empty() {
                 Duration::ZERO
             } else {
                 deadline.saturating_duration_since(now)
@@ -383,12 +391,13 @@ impl Worker {
                             self.read_tcp(t - TCP_CONNS, now);
                         }
                     }
-                    Token(t) => self.read_leg(t - LEGS, now),
+                    Token(t) => self.legs_ready.push(t - LEGS),
                 }
             }
             if self.backlog && !socket_read {
                 self.read_socket();
             }
+            self.read_legs(now);
             self.read_commands(now);
             self.read_relays(now);
             self.run_timers(now);
@@ -570,7 +579,11 @@ impl Worker {
                     p.timer_at = None;
                 }
                 self.io.counters.timer_ticks += 1;
-                self.tick(due.peer, now);
+                if self.peers.get(due.peer).is_some_and(|p| p.rtc().is_some()) {
+                    self.tick(due.peer, now);
+                } else {
+                    self.send_due_dtmf(due.peer, now);
+                }
             }
         }
         self.settle(now);
@@ -642,7 +655,7 @@ impl Worker {
         counters.send_errors += flushed.errors;
     }
 
-    fn handle_connected(&mut self) {
+    pub(super) fn handle_connected(&mut self) {
         let connected = std::mem::take(&mut self.io.queues.connected);
         for peer in connected {
             let Some(p) = self.peers.get_mut(peer) else {
@@ -741,7 +754,21 @@ impl Worker {
                 remote,
                 reply,
             } => {
-                let _ = reply.send(self.set_leg_remote(&member, remote));
+                let _ = reply.send(self.set_leg_remote(&member, remote, now));
+            }
+            Command::ConfigureLeg {
+                member,
+                config,
+                reply,
+            } => {
+                let _ = reply.send(self.configure_leg(&member, &config, now));
+            }
+            Command::SendDtmf {
+                member,
+                events,
+                reply,
+            } => {
+                let _ = reply.send(self.send_dtmf(&member, &events, now));
             }
             Command::AcceptAnswer {
                 member,
@@ -831,7 +858,7 @@ impl Worker {
     }
 
     /// The index of `room` if `member` may join it: the room exists, has room, and the member is new.
-    fn admit(&self, room: RoomId, member: &MemberId) -> Result<usize, MediaError> {
+    pub(super) fn admit(&self, room: RoomId, member: &MemberId) -> Result<usize, MediaError> {
         let room_index = *self
             .room_ids
             .get(&room)
@@ -910,157 +937,6 @@ impl Worker {
             r.members.push(index);
         }
         index
-    }
-
-    fn add_leg(
-        &mut self,
-        room: RoomId,
-        member: MemberId,
-        socket: std::net::UdpSocket,
-        opts: &RtpLegOptions,
-        now: Instant,
-    ) -> Result<(), MediaError> {
-        let room_index = self.admit(room, &member)?;
-        let config_err = |e: std::io::Error| MediaError::Config(format!("leg socket: {e}"));
-        socket.set_nonblocking(true).map_err(config_err)?;
-        let socket = UdpSocket::from_std(socket);
-        let ssrc = leg_ssrc(&member, now);
-        let pts = (opts.payload_type, opts.telephone_event);
-        let leg = RtpLeg::new(socket, opts.remote, opts.codec, pts, ssrc);
-        let (index, generation) = self.peers.insert(Peer::new(
-            Transport::Rtp(leg),
-            0,
-            member.clone(),
-            room_index,
-            String::new(),
-            &opts.member,
-            now,
-        ));
-        let registered = match self.peers.get_mut(index).map(|p| {
-            p.generation = generation;
-            &mut p.transport
-        }) {
-            Some(Transport::Rtp(leg)) => self
-                .poll
-                .registry()
-                .register(&mut leg.socket, Token(LEGS + index), Interest::READABLE)
-                .map_err(config_err),
-            _ => Err(MediaError::State("leg vanished".into())),
-        };
-        if let Err(e) = registered {
-            self.peers.remove(index);
-            return Err(e);
-        }
-        self.members.insert(member, index);
-        if let Some(r) = self.rooms.get_mut(room_index) {
-            r.members.push(index);
-        }
-        self.announce_joined(index);
-        self.register_line(
-            index,
-            Mid::from(LEG_MID),
-            MediaKind::Audio,
-            Direction::SendRecv,
-        );
-        if opts.remote.is_some() {
-            self.io.queues.connected.push(index);
-        }
-        Ok(())
-    }
-
-    fn set_leg_remote(&mut self, member: &MemberId, remote: SocketAddr) -> Result<(), MediaError> {
-        let index = self.peer_of(member)?;
-        let Some(p) = self.peers.get_mut(index) else {
-            return Err(MediaError::NoSuchMember(member.clone()));
-        };
-        let Transport::Rtp(leg) = &mut p.transport else {
-            return Err(MediaError::State("not a plain-RTP leg".into()));
-        };
-        leg.remote = Some(remote);
-        if !p.connected {
-            self.io.queues.connected.push(index);
-        }
-        Ok(())
-    }
-
-    /// Reads a leg's socket: each RTP packet of the leg's payload type latches the remote address
-    /// (symmetric RTP) and is fanned out.
-    fn read_leg(&mut self, index: usize, now: Instant) {
-        loop {
-            let Some(Peer {
-                transport: Transport::Rtp(leg),
-                connected,
-                ..
-            }) = self.peers.get_mut(index)
-            else {
-                return;
-            };
-            let (len, source) = match leg.socket.recv_from(&mut self.buf) {
-                Ok(r) => r,
-                Err(e) if e.kind() == ErrorKind::WouldBlock => break,
-                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
-                Err(_) => continue,
-            };
-            self.io.counters.datagrams_in += 1;
-            let Some(rtp) = parse_rtp(&self.buf[..len]) else {
-                self.io.counters.datagrams_unmatched += 1;
-                continue;
-            };
-            if leg.telephone_event == Some(rtp.pt) {
-                let payload = &self.buf[rtp.payload.0..rtp.payload.1];
-                if let Some(digit) = leg.dtmf.receive(payload, rtp.ts, crate::g711::RATE) {
-                    self.emit_dtmf(index, digit);
-                }
-                continue;
-            }
-            if rtp.pt != leg.pt {
-                self.io.counters.datagrams_unmatched += 1;
-                continue;
-            }
-            leg.remote = Some(source);
-            if !*connected {
-                self.io.queues.connected.push(index);
-            }
-            let payload: Arc<[u8]> = Arc::from(&self.buf[rtp.payload.0..rtp.payload.1]);
-            let forwarded = Forwarded {
-                seq: leg.seq.extend(rtp.seq),
-                ts: rtp.ts,
-                pt: Pt::new_with_value(rtp.pt),
-                marker: rtp.marker,
-                audio_level: leg.audio_level(&payload),
-                payload,
-                voice_activity: None,
-                video_orientation: None,
-                received: now,
-                rid: None,
-                spec: leg.spec(),
-                keyframe: false,
-                video: false,
-                red: None,
-            };
-            self.io.counters.rtp_in += 1;
-            if let Some(p) = self.peers.get_mut(index) {
-                p.stats.packets_in += 1;
-                p.stats.bytes_in += forwarded.payload.len() as u64;
-            }
-            self.handle_connected();
-            self.fan_out(index, 0, &forwarded, now);
-        }
-        self.settle(now);
-    }
-
-    fn emit_dtmf(&self, index: usize, digit: crate::dtmf::Digit) {
-        let Some(p) = self.peers.get(index) else {
-            return;
-        };
-        if let Some(r) = self.rooms.get(p.room) {
-            self.io.emit(MediaEvent::Dtmf {
-                room: r.id.clone(),
-                member: p.member.clone(),
-                digit: digit.digit,
-                duration_ms: digit.duration_ms,
-            });
-        }
     }
 
     fn close_room(&mut self, room: &RoomId) -> Result<(), MediaError> {
@@ -1211,13 +1087,6 @@ impl Worker {
             }
         }
     }
-}
-
-/// An SSRC for a leg's outgoing stream, different per member and start time.
-fn leg_ssrc(member: &MemberId, now: Instant) -> u32 {
-    use std::hash::{BuildHasher, RandomState};
-    let hash = RandomState::new().hash_one((member.as_str(), now));
-    (hash as u32) | 1
 }
 
 /// Feeds `input` (if any) to one peer and drains its output, all inside `catch_unwind`: a panic
