@@ -3,11 +3,14 @@
 use tokio::sync::broadcast::error::RecvError;
 use weft_media::{
     MediaEngine, MediaError, MemberId, MemberOptions, MemberState, OfferOptions, RoomId,
-    RoomOptions,
+    RoomOptions, RtpLegConfig, RtpLegOptions,
 };
 
-use crate::media::{Media, MediaEvent, MediaFailure, MediaKind};
-use crate::shell::Signaling;
+use crate::media::{
+    Flavor, LocalMedia, Media, MediaEvent, MediaFailure, MediaKind, RemoteMedia, RtpCodec,
+    RtpParams,
+};
+use crate::shell::Calls;
 
 fn failure(e: MediaError) -> MediaFailure {
     MediaFailure(e.to_string())
@@ -18,6 +21,27 @@ fn kind(kind: MediaKind) -> weft_media::MediaKind {
         MediaKind::Audio => weft_media::MediaKind::Audio,
         MediaKind::Video => weft_media::MediaKind::Video,
     }
+}
+
+fn codec(codec: RtpCodec) -> weft_media::RtpCodec {
+    match codec {
+        RtpCodec::Opus => weft_media::RtpCodec::Opus,
+        RtpCodec::Pcmu => weft_media::RtpCodec::Pcmu,
+        RtpCodec::Pcma => weft_media::RtpCodec::Pcma,
+    }
+}
+
+/// The engine's settings for a plain-RTP leg negotiated by its front-end.
+fn leg_config(params: &RtpParams) -> Result<RtpLegConfig, MediaFailure> {
+    if params.srtp.is_some() {
+        return Err(MediaFailure("SRTP legs are not supported".into()));
+    }
+    Ok(RtpLegConfig {
+        codec: codec(params.codec),
+        payload_type: params.payload_type,
+        telephone_event: params.telephone_event,
+        remote: params.remote,
+    })
 }
 
 /// Creates `room` unless it exists (rooms are created on their first member).
@@ -41,40 +65,98 @@ impl Media for MediaEngine {
         &self,
         room: &str,
         member: &str,
-        offer: &str,
-    ) -> Result<String, MediaFailure> {
+        media: &RemoteMedia,
+    ) -> Result<LocalMedia, MediaFailure> {
         let (room, member) = (RoomId::from(room), MemberId::from(member));
         ensure_room(self, &room).await?;
-        self.join(&room, &member, offer, MemberOptions::default())
-            .await
-            .map_err(failure)
+        match media {
+            RemoteMedia::WebRtc(offer) => self
+                .join(&room, &member, offer, MemberOptions::default())
+                .await
+                .map(LocalMedia::Sdp)
+                .map_err(failure),
+            RemoteMedia::Rtp(params) => {
+                let config = leg_config(params)?;
+                let opts = RtpLegOptions {
+                    codec: config.codec,
+                    payload_type: config.payload_type,
+                    remote: config.remote,
+                    telephone_event: config.telephone_event,
+                    member: MemberOptions::default(),
+                };
+                self.add_rtp_leg(&room, &member, opts)
+                    .await
+                    .map(LocalMedia::Rtp)
+                    .map_err(failure)
+            }
+        }
     }
 
     async fn offer_member(
         &self,
         room: &str,
         member: &str,
-        audio: bool,
+        flavor: Flavor,
         video: bool,
-    ) -> Result<String, MediaFailure> {
+    ) -> Result<LocalMedia, MediaFailure> {
         let (room, member) = (RoomId::from(room), MemberId::from(member));
         ensure_room(self, &room).await?;
-        let offer = OfferOptions { audio, video };
-        self.create_offer(&room, &member, offer, MemberOptions::default())
-            .await
-            .map_err(failure)
+        match flavor {
+            Flavor::WebRtc => {
+                let offer = OfferOptions { audio: true, video };
+                self.create_offer(&room, &member, offer, MemberOptions::default())
+                    .await
+                    .map(LocalMedia::Sdp)
+                    .map_err(failure)
+            }
+            Flavor::Rtp => {
+                // The codec is the callee's choice: the answer configures the leg.
+                let opts = RtpLegOptions {
+                    codec: weft_media::RtpCodec::Pcmu,
+                    payload_type: 0,
+                    remote: None,
+                    telephone_event: None,
+                    member: MemberOptions::default(),
+                };
+                self.add_rtp_leg(&room, &member, opts)
+                    .await
+                    .map(LocalMedia::Rtp)
+                    .map_err(failure)
+            }
+        }
     }
 
-    async fn accept_answer(&self, member: &str, answer: &str) -> Result<(), MediaFailure> {
-        MediaEngine::accept_answer(self, &MemberId::from(member), answer)
-            .await
-            .map_err(failure)
+    async fn accept_answer(&self, member: &str, answer: &RemoteMedia) -> Result<(), MediaFailure> {
+        let member = MemberId::from(member);
+        match answer {
+            RemoteMedia::WebRtc(sdp) => MediaEngine::accept_answer(self, &member, sdp)
+                .await
+                .map_err(failure),
+            RemoteMedia::Rtp(params) => self
+                .configure_rtp_leg(&member, leg_config(params)?)
+                .await
+                .map_err(failure),
+        }
     }
 
-    async fn renegotiate(&self, member: &str, offer: &str) -> Result<String, MediaFailure> {
-        self.update_media(&MemberId::from(member), offer)
-            .await
-            .map_err(failure)
+    async fn renegotiate(
+        &self,
+        member: &str,
+        offer: &RemoteMedia,
+    ) -> Result<Option<LocalMedia>, MediaFailure> {
+        let member = MemberId::from(member);
+        match offer {
+            RemoteMedia::WebRtc(sdp) => self
+                .update_media(&member, sdp)
+                .await
+                .map(|answer| Some(LocalMedia::Sdp(answer)))
+                .map_err(failure),
+            RemoteMedia::Rtp(params) => self
+                .configure_rtp_leg(&member, leg_config(params)?)
+                .await
+                .map(|()| None)
+                .map_err(failure),
+        }
     }
 
     async fn set_muted(
@@ -94,6 +176,12 @@ impl Media for MediaEngine {
             .map_err(failure)
     }
 
+    async fn send_dtmf(&self, member: &str, digits: &str) -> Result<(), MediaFailure> {
+        MediaEngine::send_dtmf(self, &MemberId::from(member), digits)
+            .await
+            .map_err(failure)
+    }
+
     async fn remove_member(&self, member: &str) -> Result<(), MediaFailure> {
         gone_is_ok(MediaEngine::remove_member(self, &MemberId::from(member)).await)
     }
@@ -103,7 +191,7 @@ impl Media for MediaEngine {
     }
 }
 
-/// The signaling view of an engine event, if signaling cares about it.
+/// The controller's view of an engine event, if it cares about it.
 pub fn translate(event: weft_media::MediaEvent) -> Option<MediaEvent> {
     match event {
         weft_media::MediaEvent::Talking {
@@ -138,15 +226,26 @@ pub fn translate(event: weft_media::MediaEvent) -> Option<MediaEvent> {
             mid,
             rids,
         }),
+        weft_media::MediaEvent::Dtmf {
+            room,
+            member,
+            digit,
+            duration_ms,
+        } => Some(MediaEvent::Dtmf {
+            room: room.to_string(),
+            member: member.to_string(),
+            digit,
+            duration_ms,
+        }),
         _ => None,
     }
 }
 
-/// Subscribes to the engine's events now and returns the task (to spawn) that forwards its
-/// talking, member-gone and layers-wanted events to signaling until the engine stops.
+/// Subscribes to the engine's events now and returns the task (to spawn) that forwards the
+/// ones the controller needs until the engine stops.
 pub fn forward_events(
     engine: &MediaEngine,
-    signaling: Signaling,
+    calls: Calls,
 ) -> impl Future<Output = ()> + Send + 'static {
     let mut events = engine.events();
     async move {
@@ -154,7 +253,7 @@ pub fn forward_events(
             match events.recv().await {
                 Ok(event) => {
                     if let Some(event) = translate(event) {
-                        signaling.media_event(event);
+                        calls.media_event(event);
                     }
                 }
                 Err(RecvError::Lagged(_)) => {}

@@ -1,10 +1,10 @@
 //! The room model: members, their state, room controls with role-based capabilities, and the
-//! events that announce each change. Pure logic; the hub feeds it and delivers what it returns.
+//! events that announce each change, rendered as the Fabric room events (`member.joined`, …).
+//! Pure logic; the controller feeds it and hands what it returns to the members' front-ends.
 
 use serde_json::{Value, json};
 
 use crate::media::MediaKind;
-use crate::rpc::{INVALID_PARAMS, RpcError};
 
 /// Layouts a room offers (Weft is an SFU: the SDK draws them from `layout.changed`).
 pub const LAYOUTS: &[&str] = &[
@@ -94,6 +94,8 @@ pub struct Member {
     pub input_sensitivity: f64,
     /// Hand raised.
     pub handraised: bool,
+    /// On hold (a SIP phone's re-INVITE or the SDK's `hold`): its media is paused both ways.
+    pub held: bool,
     /// Talking now.
     pub talking: bool,
     /// Requested layout position.
@@ -118,6 +120,7 @@ impl Member {
             output_volume: 0.0,
             input_sensitivity: 11.11,
             handraised: false,
+            held: false,
             talking: false,
             requested_position: "auto".into(),
             echo_cancellation: true,
@@ -277,13 +280,6 @@ pub enum RoomError {
     Full,
 }
 
-impl RoomError {
-    /// The JSON-RPC error for a refused control.
-    pub fn to_rpc(&self) -> RpcError {
-        RpcError::new(INVALID_PARAMS, self.to_string())
-    }
-}
-
 /// A video room session or a 1:1 call.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Room {
@@ -392,6 +388,19 @@ impl Room {
         Some(RoomEvent::MemberTalking {
             member_id: member_id.into(),
             talking,
+        })
+    }
+
+    /// Records a hold change; `None` if nothing changed.
+    pub fn set_held(&mut self, member_id: &str, held: bool) -> Option<RoomEvent> {
+        let m = self.member_mut(member_id).ok()?;
+        if m.held == held {
+            return None;
+        }
+        m.held = held;
+        Some(RoomEvent::MemberUpdated {
+            member_id: member_id.into(),
+            keys: vec!["held"],
         })
     }
 
@@ -535,6 +544,7 @@ impl Room {
             "current_position": m.requested_position,
             "visible": !m.video_muted,
             "handraised": m.handraised,
+            "held": m.held,
             "audio_muted": m.audio_muted,
             "video_muted": m.video_muted,
             "deaf": m.deaf,
@@ -758,10 +768,6 @@ fn apply_member_control(m: &mut Member, control: &Control) -> Result<Applied, Ro
     }
     Ok((keys, media))
 }
-
-mod parse;
-
-pub use parse::{parse_control, self_call_id};
 
 #[cfg(test)]
 mod tests;

@@ -91,9 +91,10 @@ pub struct Metrics {
     pub ws_requests: Family<WsLabels, Counter>,
     /// `weft_signaling_sessions{state}`: signaling sessions, `connected` or `detached`.
     pub signaling_sessions: Family<StateLabels, Gauge>,
-    /// `weft_calls{state}`: calls (Verto call legs) by state.
+    /// `weft_calls{state}`: call legs (browser and SIP) by state.
     pub calls: Family<StateLabels, Gauge>,
-    /// `weft_join_duration_seconds`: from `verto.invite` to joined, for room joins.
+    /// `weft_join_duration_seconds`: from dialling (`verto.invite`, SIP `INVITE`) to joined, for
+    /// room joins.
     pub join_duration: Histogram,
     media: media::MediaSeries,
     process: process::ProcessMetrics,
@@ -146,13 +147,13 @@ impl Metrics {
         let calls = Family::<StateLabels, Gauge>::default();
         registry.register(
             "weft_calls",
-            "Calls (Verto call legs) by state",
+            "Call legs (browser and SIP) by state",
             calls.clone(),
         );
         let join_duration = Histogram::new(join_buckets());
         registry.register(
             "weft_join_duration_seconds",
-            "Time from verto.invite to joined, for room joins",
+            "Time from dialling (verto.invite, SIP INVITE) to joined, for room joins",
             join_duration.clone(),
         );
         let media = media::MediaSeries::register(&mut registry);
@@ -168,7 +169,7 @@ impl Metrics {
             media,
             process,
         };
-        metrics.publish_signaling(0, 0, &[]);
+        metrics.publish_sessions(0, 0);
         Arc::new(metrics)
     }
 
@@ -201,18 +202,17 @@ impl Metrics {
         self.join_duration.observe(elapsed.as_secs_f64());
     }
 
-    /// Sets the signaling gauges: sessions, and calls per state as `(state, count)`.
-    pub fn publish_signaling(
-        &self,
-        connected: usize,
-        detached: usize,
-        calls: &[(&'static str, usize)],
-    ) {
+    /// Publishes the signaling sessions by state.
+    pub fn publish_sessions(&self, connected: usize, detached: usize) {
         for (state, n) in [("connected", connected), ("detached", detached)] {
             self.signaling_sessions
                 .get_or_create(&StateLabels { state })
                 .set(n as i64);
         }
+    }
+
+    /// Publishes the call legs by state.
+    pub fn publish_calls(&self, calls: &[(&'static str, usize)]) {
         for (state, n) in calls {
             self.calls
                 .get_or_create(&StateLabels { state })
@@ -285,7 +285,8 @@ mod tests {
         assert!(text.contains("weft_forwarding_latency_seconds_bucket{le=\"+Inf\"} 0"));
         m.observe_ws("verto.invite", true);
         m.observe_join(Duration::from_millis(120));
-        m.publish_signaling(3, 1, &[("active", 2), ("joining", 1)]);
+        m.publish_sessions(3, 1);
+        m.publish_calls(&[("active", 2), ("joining", 1)]);
         m.publish_media(&MediaTotals {
             rooms: 2,
             forwarded_packets: [10, 20],

@@ -64,9 +64,10 @@ impl Default for SignalingSettings {
     fn default() -> Self {
         let session = weft_signaling::session::SessionConfig::default();
         let hub = weft_signaling::hub::HubConfig::default();
+        let controller = weft_calls::ControllerConfig::default();
         SignalingSettings {
             session_grace_secs: hub.session_grace.as_secs(),
-            ring_timeout_secs: hub.ring_timeout.as_secs(),
+            ring_timeout_secs: controller.ring_timeout.as_secs(),
             max_sessions_per_subscriber: hub.max_sessions_per_subject,
             max_calls_per_session: hub.max_calls_per_session,
             max_frame_bytes: session.max_frame_bytes,
@@ -78,10 +79,22 @@ impl Default for SignalingSettings {
 }
 
 impl SignalingSettings {
-    /// The signaling crate's configuration; rooms hold as many members as the media engine takes.
-    pub fn signaling_config(&self, media: &MediaConfig) -> Result<weft_signaling::SignalingConfig> {
-        if self.session_grace_secs == 0 || self.ring_timeout_secs == 0 {
-            bail!("signaling: session_grace_secs and ring_timeout_secs must be > 0");
+    /// The call controller's configuration; rooms hold as many members as the media engine takes.
+    pub fn controller_config(&self, media: &MediaConfig) -> Result<weft_calls::ControllerConfig> {
+        if self.ring_timeout_secs == 0 {
+            bail!("signaling: ring_timeout_secs must be > 0");
+        }
+        Ok(weft_calls::ControllerConfig {
+            ring_timeout: std::time::Duration::from_secs(self.ring_timeout_secs),
+            max_members_per_room: media.max_members_per_room,
+            ..weft_calls::ControllerConfig::default()
+        })
+    }
+
+    /// The signaling crate's configuration.
+    pub fn signaling_config(&self) -> Result<weft_signaling::SignalingConfig> {
+        if self.session_grace_secs == 0 {
+            bail!("signaling: session_grace_secs must be > 0");
         }
         if self.max_frame_bytes < 16 * 1024 {
             bail!("signaling: max_frame_bytes must be at least 16384 (SDP offers are large)");
@@ -91,10 +104,8 @@ impl SignalingSettings {
         }
         let mut config = weft_signaling::SignalingConfig::default();
         config.hub.session_grace = std::time::Duration::from_secs(self.session_grace_secs);
-        config.hub.ring_timeout = std::time::Duration::from_secs(self.ring_timeout_secs);
         config.hub.max_sessions_per_subject = self.max_sessions_per_subscriber;
         config.hub.max_calls_per_session = self.max_calls_per_session;
-        config.hub.max_members_per_room = media.max_members_per_room;
         config.session.max_frame_bytes = self.max_frame_bytes;
         config.session.max_sdp_bytes = config.session.max_sdp_bytes.min(self.max_frame_bytes);
         config.session.requests_per_sec = self.requests_per_sec;
@@ -469,7 +480,7 @@ mod tests {
     }
 
     #[test]
-    fn signaling_settings_reach_the_signaling_config() {
+    fn signaling_settings_reach_the_signaling_and_controller_configs() {
         let text = r#"
             [signaling]
             session_grace_secs = 45
@@ -480,22 +491,20 @@ mod tests {
             max_members_per_room = 300
         "#;
         let config: Config = toml::from_str(text).unwrap();
-        let signaling = config.signaling.signaling_config(&config.media).unwrap();
+        let signaling = config.signaling.signaling_config().unwrap();
+        let controller = config.signaling.controller_config(&config.media).unwrap();
         assert_eq!(signaling.hub.session_grace.as_secs(), 45);
-        assert_eq!(signaling.hub.ring_timeout.as_secs(), 20);
+        assert_eq!(controller.ring_timeout.as_secs(), 20);
         assert_eq!(signaling.hub.max_sessions_per_subject, 3);
         assert_eq!(
-            signaling.hub.max_members_per_room, 300,
+            controller.max_members_per_room, 300,
             "rooms hold what media takes"
         );
         assert_eq!(
             signaling.session.ice_servers[0]["urls"][0],
             "turn:turn.example.test:3478"
         );
-        let defaults = Config::default()
-            .signaling
-            .signaling_config(&MediaConfig::default())
-            .unwrap();
+        let defaults = Config::default().signaling.signaling_config().unwrap();
         assert_eq!(defaults.session.ice_servers, serde_json::json!([]));
         let mut env = Config::default();
         env.apply_env(|k| match k {
@@ -505,8 +514,9 @@ mod tests {
             _ => None,
         })
         .unwrap();
-        let signaling = env.signaling.signaling_config(&env.media).unwrap();
-        assert_eq!(signaling.hub.ring_timeout.as_secs(), 5);
+        let signaling = env.signaling.signaling_config().unwrap();
+        let controller = env.signaling.controller_config(&env.media).unwrap();
+        assert_eq!(controller.ring_timeout.as_secs(), 5);
         assert!(!env.media.bandwidth_estimation);
         assert_eq!(
             signaling.session.ice_servers[0]["urls"],
@@ -515,6 +525,6 @@ mod tests {
         let bad = env.apply_env(|k| (k == "WEFT_SIGNALING_ICE_SERVERS").then(|| "{".into()));
         assert!(bad.is_err());
         env.signaling.ring_timeout_secs = 0;
-        assert!(env.signaling.signaling_config(&env.media).is_err());
+        assert!(env.signaling.controller_config(&env.media).is_err());
     }
 }

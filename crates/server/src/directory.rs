@@ -1,15 +1,17 @@
-//! Signaling's view of the store: access-token verification and address resolution.
+//! Signaling's and the call controller's view of the store: access-token verification and
+//! address resolution.
 
 use std::sync::Arc;
 
 use weft_auth::{TokenIssuer, TokenKind};
+use weft_calls::directory::{Resolver, Target, TargetKind};
 use weft_core::Address;
 use weft_core::ResourceKind;
 use weft_core::time::now_ms;
-use weft_signaling::directory::{Directory, DirectoryError, Identity, Subject, Target, TargetKind};
+use weft_signaling::directory::{Directory, DirectoryError, Identity, Subject};
 use weft_store::{Store, StoreError};
 
-/// The store-backed [`Directory`].
+/// The store-backed [`Directory`] and [`Resolver`].
 pub struct StoreDirectory {
     store: Store,
     issuer: Arc<TokenIssuer>,
@@ -84,7 +86,9 @@ impl Directory for StoreDirectory {
             application_id: None,
         })
     }
+}
 
+impl Resolver for StoreDirectory {
     async fn resolve_address(
         &self,
         project_id: &str,

@@ -12,9 +12,11 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use tokio::time::MissedTickBehavior;
 use tokio_util::sync::CancellationToken;
+use weft_calls::CallsObserver;
+use weft_calls::controller::{CALL_STATES, CallsSnapshot};
 use weft_media::{LATENCY_BUCKETS_US, LatencyHistogram, MediaEngine, ShardCounters};
 use weft_metrics::{Format, HistogramTotals, MediaTotals, Metrics};
-use weft_signaling::observe::{CALL_STATES, HubSnapshot, Observer};
+use weft_signaling::observe::{HubSnapshot, Observer};
 
 /// `GET /metrics` and `GET /healthz`, for the metrics listener.
 pub fn router(metrics: Arc<Metrics>) -> Router {
@@ -69,18 +71,24 @@ impl Observer for SignalingMetrics {
         self.0.observe_ws(method, ok);
     }
 
+    fn hub(&self, snapshot: &HubSnapshot) {
+        self.0
+            .publish_sessions(snapshot.sessions_connected, snapshot.sessions_detached);
+    }
+}
+
+/// The call controller's counts, recorded in the registry.
+pub struct CallMetrics(pub Arc<Metrics>);
+
+impl CallsObserver for CallMetrics {
     fn joined(&self, elapsed: Duration) {
         self.0.observe_join(elapsed);
     }
 
-    fn hub(&self, snapshot: &HubSnapshot) {
+    fn snapshot(&self, snapshot: &CallsSnapshot) {
         let calls: Vec<(&'static str, usize)> =
             CALL_STATES.into_iter().zip(snapshot.calls).collect();
-        self.0.publish_signaling(
-            snapshot.sessions_connected,
-            snapshot.sessions_detached,
-            &calls,
-        );
+        self.0.publish_calls(&calls);
     }
 }
 

@@ -8,6 +8,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use weft_api::{ApiConfig, ApiState};
 use weft_auth::TokenIssuer;
+use weft_calls::Calls;
 use weft_media::MediaEngine;
 use weft_metrics::Metrics;
 use weft_signaling::Signaling;
@@ -95,17 +96,20 @@ pub async fn run(config: Config) -> Result<()> {
     let metrics_addr = metrics_listener.local_addr()?;
 
     let media = MediaEngine::start(config.media.clone()).context("starting the media engine")?;
-    let directory = StoreDirectory::new(store.clone(), api.issuer.clone());
-    let signaling = Signaling::start_observed(
-        config.signaling.signaling_config(&config.media)?,
-        Arc::new(directory),
+    let directory = Arc::new(StoreDirectory::new(store.clone(), api.issuer.clone()));
+    let calls = Calls::start(
+        config.signaling.controller_config(&config.media)?,
+        directory.clone(),
         Arc::new(media.clone()),
+        Arc::new(crate::metrics::CallMetrics(metrics.clone())),
+    );
+    tokio::spawn(weft_calls::engine::forward_events(&media, calls.clone()));
+    let signaling = Signaling::start_observed(
+        config.signaling.signaling_config()?,
+        directory,
+        calls.clone(),
         Arc::new(crate::metrics::SignalingMetrics(metrics.clone())),
     );
-    tokio::spawn(weft_signaling::engine::forward_events(
-        &media,
-        signaling.clone(),
-    ));
     let router = websocket_or_http(weft_signaling::router(signaling.clone()), http_router);
 
     let shutdown = CancellationToken::new();

@@ -6,9 +6,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use weft_signaling::directory::{Identity, Subject, Target, TargetKind};
-use weft_signaling::hub::{DirectoryCall, DirectoryResult, Hub, HubConfig, HubOutput, MediaCall};
-use weft_signaling::media::MediaEvent;
+use weft_calls::directory::{Target, TargetKind};
+use weft_calls::media::{LocalMedia, MediaCall, MediaEvent};
+use weft_calls::{Controller, ControllerConfig};
+use weft_signaling::directory::{Identity, Subject};
+use weft_signaling::hub::{Hub, HubConfig, HubOutput};
 use weft_signaling::message::{Connected, Down, Event, Invite, Request, Up};
 use weft_signaling::rpc;
 use weft_signaling::session::{Now, Output, Session, SessionConfig};
@@ -131,17 +133,27 @@ fn session_event_round_trip() {
     report("session: event encode + send + ack", n, start.elapsed());
 }
 
-/// Joins `members` subscribers into one room through the hub, answering its requests inline.
-fn hub_with_room(members: u64) -> (Hub, Instant, String) {
+/// The hub and the call controller it fronts.
+struct Pair {
+    hub: Hub,
+    calls: Controller,
+}
+
+/// Joins `members` subscribers into one room through the hub and the controller, answering
+/// their requests inline.
+fn hub_with_room(members: u64) -> (Pair, Instant, String) {
     let t0 = Instant::now();
-    let mut hub = Hub::new(HubConfig {
-        max_sessions_per_subject: usize::MAX,
-        ..HubConfig::default()
-    });
+    let mut pair = Pair {
+        hub: Hub::new(HubConfig {
+            max_sessions_per_subject: usize::MAX,
+            ..HubConfig::default()
+        }),
+        calls: Controller::new(ControllerConfig::default()),
+    };
     let mut room = String::new();
     for conn in 0..members {
-        hub.open(conn);
-        hub.on_up(
+        pair.hub.open(conn);
+        pair.hub.on_up(
             t0,
             conn,
             Up::Connect {
@@ -150,7 +162,7 @@ fn hub_with_room(members: u64) -> (Hub, Instant, String) {
                 authorization_state: None,
             },
         );
-        drive(&mut hub, t0, &mut room);
+        drive(&mut pair, t0, &mut room);
         let invite = Invite {
             call_id: format!("call-{conn}"),
             destination: "/public/room".into(),
@@ -158,7 +170,7 @@ fn hub_with_room(members: u64) -> (Hub, Instant, String) {
             attach: false,
             screen_share_of: None,
         };
-        hub.on_up(
+        pair.hub.on_up(
             t0,
             conn,
             Up::Request {
@@ -166,20 +178,28 @@ fn hub_with_room(members: u64) -> (Hub, Instant, String) {
                 request: Request::Invite(invite),
             },
         );
-        drive(&mut hub, t0, &mut room);
+        drive(&mut pair, t0, &mut room);
     }
-    (hub, t0, room)
+    (pair, t0, room)
 }
 
-fn drive(hub: &mut Hub, now: Instant, room: &mut String) -> u64 {
+fn drive(pair: &mut Pair, now: Instant, room: &mut String) -> u64 {
     let mut delivered = 0;
-    while let Some(out) = hub.poll_output() {
-        match out {
-            HubOutput::ToConn(..) => delivered += 1,
-            HubOutput::Directory(op, DirectoryCall::VerifyToken(t)) => {
-                hub.on_directory(now, op, DirectoryResult::Identity(Ok(identity(&t))));
+    loop {
+        if let Some(out) = pair.hub.poll_output() {
+            match out {
+                HubOutput::ToConn(..) => delivered += 1,
+                HubOutput::VerifyToken(op, t) => pair.hub.on_token(op, Ok(identity(&t))),
+                HubOutput::Calls(command) => pair.calls.on_command(now, command),
             }
-            HubOutput::Directory(op, DirectoryCall::Resolve { .. }) => {
+            continue;
+        }
+        let Some(out) = pair.calls.poll_output() else {
+            return delivered;
+        };
+        match out {
+            weft_calls::Output::Front(_, event) => pair.hub.on_calls(event),
+            weft_calls::Output::Resolve { op, .. } => {
                 let target = Target {
                     kind: TargetKind::VideoRoom,
                     resource_id: "room-1".into(),
@@ -187,24 +207,24 @@ fn drive(hub: &mut Hub, now: Instant, room: &mut String) -> u64 {
                     name: "room".into(),
                     display_name: "Room".into(),
                 };
-                hub.on_directory(now, op, DirectoryResult::Target(Ok(Some(target))));
+                pair.calls.on_resolved(now, op, Ok(Some(target)));
             }
-            HubOutput::Media(op, call) => {
+            weft_calls::Output::Media(op, call) => {
                 if let MediaCall::AddMember { room: r, .. } = &call {
                     room.clone_from(r);
                 }
-                hub.on_media(now, op, Ok(Some("v=0".into())));
+                pair.calls
+                    .on_media(now, op, Ok(Some(LocalMedia::Sdp("v=0".into()))));
             }
         }
     }
-    delivered
 }
 
 fn hub_join() {
     let members = 100;
     let start = Instant::now();
-    let (hub, _, _) = hub_with_room(members);
-    black_box(hub.room_count());
+    let (pair, _, _) = hub_with_room(members);
+    black_box(pair.calls.room_count());
     report(
         "hub: connect + join one room (100 members, fake lookups)",
         members,
@@ -214,8 +234,12 @@ fn hub_join() {
 
 fn hub_talking_fan_out() {
     let members = 100u64;
-    let (mut hub, t0, room) = hub_with_room(members);
-    let member = member_of(&mut hub, t0);
+    let (mut pair, t0, room) = hub_with_room(members);
+    let member = pair
+        .calls
+        .leg_room("call-0")
+        .map(|(_, m)| m.to_owned())
+        .unwrap_or_default();
     let n = 2_000u64;
     let mut delivered = 0;
     let start = Instant::now();
@@ -225,39 +249,14 @@ fn hub_talking_fan_out() {
             member: member.clone(),
             talking: i % 2 == 0,
         };
-        hub.on_media_event(event);
-        delivered += drive(&mut hub, t0, &mut String::new());
+        pair.calls.on_media_event(event);
+        delivered += drive(&mut pair, t0, &mut String::new());
     }
     report(
         &format!("hub: member.talking fan-out to {members} members, per delivery"),
         delivered,
         start.elapsed(),
     );
-}
-
-/// The member id of `call-0`, from a member list request.
-fn member_of(hub: &mut Hub, now: Instant) -> String {
-    hub.on_up(
-        now,
-        0,
-        Up::Request {
-            req: 2,
-            request: Request::Control {
-                call_id: "call-0".into(),
-                control: weft_signaling::room::Control::MemberList,
-                target: weft_signaling::room::Target::All,
-            },
-        },
-    );
-    while let Some(out) = hub.poll_output() {
-        if let HubOutput::ToConn(_, Down::Reply { result: Ok(r), .. }) = out {
-            return r["members"][0]["member_id"]
-                .as_str()
-                .unwrap_or_default()
-                .to_owned();
-        }
-    }
-    String::new()
 }
 
 fn main() {

@@ -6,10 +6,12 @@
 
 use std::sync::Arc;
 
+use weft_calls::directory::{Resolver, Target, TargetKind};
+use weft_calls::engine::forward_events;
+use weft_calls::{Calls, ControllerConfig};
 use weft_core::Address;
 use weft_media::{MediaConfig, MediaEngine};
-use weft_signaling::directory::{Directory, DirectoryError, Identity, Subject, Target, TargetKind};
-use weft_signaling::engine::forward_events;
+use weft_signaling::directory::{Directory, DirectoryError, Identity, Subject};
 use weft_signaling::{Signaling, SignalingConfig, router};
 
 struct AnyToken;
@@ -29,7 +31,9 @@ impl Directory for AnyToken {
             application_id: None,
         })
     }
+}
 
+impl Resolver for AnyToken {
     async fn resolve_address(
         &self,
         _project: &str,
@@ -55,12 +59,18 @@ async fn main() -> std::io::Result<()> {
         .nth(1)
         .unwrap_or_else(|| "127.0.0.1:8099".into());
     let engine = MediaEngine::start(MediaConfig::loopback(1)).map_err(std::io::Error::other)?;
+    let calls = Calls::start(
+        ControllerConfig::default(),
+        Arc::new(AnyToken),
+        Arc::new(engine.clone()),
+        Arc::new(()),
+    );
     let signaling = Signaling::start(
         SignalingConfig::default(),
         Arc::new(AnyToken),
-        Arc::new(engine.clone()),
+        calls.clone(),
     );
-    tokio::spawn(forward_events(&engine, signaling.clone()));
+    tokio::spawn(forward_events(&engine, calls));
     let listener = tokio::net::TcpListener::bind(&listen).await?;
     println!(
         "signaling on ws://{}, media on {:?}",

@@ -1,8 +1,8 @@
-//! The boundary to the identity and address store: token verification and address resolution.
+//! The boundary to the identity store: access-token verification.
 
 use std::future::Future;
 
-use weft_core::Address;
+pub use weft_calls::directory::DirectoryError;
 
 /// Who a verified access token belongs to.
 #[derive(Debug, Clone, PartialEq)]
@@ -49,82 +49,17 @@ impl Identity {
         }
     }
 
-    /// Whether this identity may reach `target` (guests only reach their allowed addresses).
-    pub fn may_reach(&self, address: &Address, target: &Target) -> bool {
-        match &self.subject {
-            Subject::Subscriber { .. } => true,
-            Subject::Guest {
-                allowed_addresses, ..
-            } => {
-                let path = address.path();
-                allowed_addresses
-                    .iter()
-                    .any(|a| *a == target.address_id || *a == path)
-            }
-        }
-    }
-
     /// Whether this identity is a guest.
     pub fn is_guest(&self) -> bool {
         matches!(self.subject, Subject::Guest { .. })
     }
 }
 
-/// What an address points to.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum TargetKind {
-    /// A subscriber: ring their online sessions.
-    Subscriber,
-    /// A video room (conference room).
-    VideoRoom,
-    /// A SWML script.
-    SwmlScript,
-    /// A SIP endpoint.
-    SipEndpoint,
-    /// An AI agent.
-    AiAgent,
-    /// Any other resource type, by name.
-    Other(String),
-}
-
-/// A resolved address.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Target {
-    /// What the address points to.
-    pub kind: TargetKind,
-    /// The resource id (for a subscriber: the subscriber id).
-    pub resource_id: String,
-    /// The address id.
-    pub address_id: String,
-    /// The address or resource name (e.g. the room name).
-    pub name: String,
-    /// The display name.
-    pub display_name: String,
-}
-
-/// Why a directory call failed.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum DirectoryError {
-    /// The token is malformed, forged, expired or revoked.
-    #[error("invalid token: {0}")]
-    InvalidToken(String),
-    /// The directory could not answer (store down, timeout).
-    #[error("directory unavailable: {0}")]
-    Unavailable(String),
-}
-
-/// Token verification and address resolution, implemented by the server on top of its store.
+/// Token verification, implemented by the server on top of its store.
 pub trait Directory: Send + Sync + 'static {
     /// Verifies an access token and returns who it belongs to.
     fn verify_token(
         &self,
         token: &str,
     ) -> impl Future<Output = Result<Identity, DirectoryError>> + Send;
-
-    /// Resolves `/context/name` within a project; `Ok(None)` when no such address exists.
-    fn resolve_address(
-        &self,
-        project_id: &str,
-        address: &Address,
-    ) -> impl Future<Output = Result<Option<Target>, DirectoryError>> + Send;
 }

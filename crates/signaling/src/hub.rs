@@ -1,32 +1,31 @@
-//! The sans-IO switch between sessions: logical sessions by `protocol` (resume, presence,
-//! queued events), call legs, ringing and rooms. Messages, lookup results and time in; messages
-//! to connections and requests to the directory and media out.
+//! The sans-IO switch between sessions and the call controller: logical sessions by `protocol`
+//! (resume, presence, queued events) and the Verto front-end of calls. Messages from
+//! connections, token checks, the controller's events and time in; messages to connections,
+//! token checks and the controller's commands out.
 
-mod calls;
-mod ringing;
-mod rooms;
-mod stats;
+mod verto_calls;
 
 use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
+use weft_calls::{Command, EndpointId, FrontEvent, FrontId, Party, Presence};
 
-use crate::directory::{DirectoryError, Identity, Subject, Target};
+use crate::directory::{DirectoryError, Identity, Subject};
 use crate::handshake;
-use crate::media::{MediaEvent, MediaFailure, MediaKind};
 use crate::message::{Connected, Down, Event, REQUESTER_VALIDATION_FAILED, ReqId, Request, Up};
+use crate::observe::HubSnapshot;
 use crate::rpc::{AUTH_ERROR, RpcError};
-use crate::verto::{self, Cause};
-use weft_core::Address;
+use crate::verto;
+use weft_calls::directory::Access;
+use weft_calls::media::Flavor;
 
-/// The Weft extension event that tells an SFU-aware publisher which of its simulcast layers
-/// anyone receives (the official SDK sends no simulcast and never gets it).
-pub const LAYERS_EVENT: &str = "weft.layers";
+/// The front-end name Verto legs carry in the call controller.
+pub const VERTO: FrontId = FrontId("verto");
 
 /// Identifies one WebSocket connection.
 pub type ConnId = u64;
-/// Identifies one outstanding directory or media request.
+/// Identifies one outstanding token check.
 pub type OpId = u64;
 
 /// Limits and timings of the hub.
@@ -34,17 +33,13 @@ pub type OpId = u64;
 pub struct HubConfig {
     /// How long a session (and its calls) survives without a socket.
     pub session_grace: Duration,
-    /// How long an inbound call rings.
-    pub ring_timeout: Duration,
     /// Live sessions per subscriber or guest.
     pub max_sessions_per_subject: usize,
     /// Events kept for a session without a socket; beyond it the session cannot be resumed.
     pub max_queued_events: usize,
     /// Calls (legs) one session may have at a time.
     pub max_calls_per_session: usize,
-    /// Members one video room may hold (the media engine's own cap should be at least this).
-    pub max_members_per_room: usize,
-    /// `node_id` reported for members (the shell copies the session's).
+    /// `node_id` reported in call states (the shell copies the session's).
     pub node_id: String,
 }
 
@@ -52,142 +47,23 @@ impl Default for HubConfig {
     fn default() -> Self {
         Self {
             session_grace: Duration::from_secs(30),
-            ring_timeout: Duration::from_secs(30),
             max_sessions_per_subject: 10,
             max_queued_events: 1024,
             max_calls_per_session: 8,
-            max_members_per_room: crate::room::MAX_MEMBERS,
             node_id: "weft-node-1".into(),
         }
     }
 }
-
-/// A request to the directory.
-#[derive(Debug, Clone, PartialEq)]
-pub enum DirectoryCall {
-    /// Verify an access token.
-    VerifyToken(String),
-    /// Resolve an address in a project.
-    Resolve {
-        /// The project.
-        project_id: String,
-        /// The address.
-        address: Address,
-    },
-}
-
-/// The answer to a [`DirectoryCall`].
-#[derive(Debug, Clone, PartialEq)]
-pub enum DirectoryResult {
-    /// Answer to `VerifyToken`.
-    Identity(Result<Identity, DirectoryError>),
-    /// Answer to `Resolve`.
-    Target(Result<Option<Target>, DirectoryError>),
-}
-
-/// A request to the media engine.
-#[derive(Debug, Clone, PartialEq)]
-pub enum MediaCall {
-    /// Add a member from an offer; answers with the SDP answer.
-    AddMember {
-        /// Room id.
-        room: String,
-        /// Member id.
-        member: String,
-        /// The offer.
-        offer: String,
-    },
-    /// Create an inbound leg; answers with the engine's offer.
-    OfferMember {
-        /// Room id.
-        room: String,
-        /// Member id.
-        member: String,
-        /// Offer audio.
-        audio: bool,
-        /// Offer video.
-        video: bool,
-    },
-    /// Apply an answer to an engine offer.
-    AcceptAnswer {
-        /// Room id.
-        room: String,
-        /// Member id.
-        member: String,
-        /// The answer.
-        answer: String,
-    },
-    /// Renegotiate; answers with the SDP answer.
-    Renegotiate {
-        /// Room id.
-        room: String,
-        /// Member id.
-        member: String,
-        /// The new offer.
-        offer: String,
-    },
-    /// Mute or unmute.
-    SetMuted {
-        /// Room id.
-        room: String,
-        /// Member id.
-        member: String,
-        /// Audio or video.
-        kind: MediaKind,
-        /// Muted.
-        muted: bool,
-    },
-    /// Deafen or undeafen.
-    SetDeaf {
-        /// Room id.
-        room: String,
-        /// Member id.
-        member: String,
-        /// Deaf.
-        deaf: bool,
-    },
-    /// Remove a member.
-    RemoveMember {
-        /// Room id.
-        room: String,
-        /// Member id.
-        member: String,
-    },
-    /// Close a room.
-    CloseRoom {
-        /// Room id.
-        room: String,
-    },
-}
-
-impl MediaCall {
-    /// The room the request is about; requests of one room must run in order.
-    pub fn room(&self) -> &str {
-        match self {
-            MediaCall::AddMember { room, .. }
-            | MediaCall::OfferMember { room, .. }
-            | MediaCall::AcceptAnswer { room, .. }
-            | MediaCall::Renegotiate { room, .. }
-            | MediaCall::SetMuted { room, .. }
-            | MediaCall::SetDeaf { room, .. }
-            | MediaCall::RemoveMember { room, .. }
-            | MediaCall::CloseRoom { room } => room,
-        }
-    }
-}
-
-/// The answer to a [`MediaCall`]: an SDP for calls that produce one.
-pub type MediaResult = Result<Option<String>, MediaFailure>;
 
 /// What the hub asks its shell to do.
 #[derive(Debug, Clone, PartialEq)]
 pub enum HubOutput {
     /// Deliver a message to a connection.
     ToConn(ConnId, Down),
-    /// Run a directory request and report it with `on_directory`.
-    Directory(OpId, DirectoryCall),
-    /// Run a media request and report it with `on_media`.
-    Media(OpId, MediaCall),
+    /// Verify an access token and report it with `on_token`.
+    VerifyToken(OpId, String),
+    /// Hand a command to the call controller.
+    Calls(Command),
 }
 
 /// What a connection is to the hub.
@@ -212,7 +88,7 @@ struct Logical {
     overflowed: bool,
 }
 
-/// What a pending operation was for.
+/// What a pending token check was for.
 enum Op {
     Verify {
         conn: ConnId,
@@ -222,28 +98,6 @@ enum Op {
         conn: ConnId,
         req: ReqId,
     },
-    Resolve {
-        call_id: String,
-        address: Address,
-    },
-    Join {
-        call_id: String,
-    },
-    Offer {
-        call_id: String,
-    },
-    Accept {
-        call_id: String,
-    },
-    Reattach {
-        call_id: String,
-    },
-    UpdateMedia {
-        conn: ConnId,
-        req: ReqId,
-        call_id: String,
-    },
-    Ignore,
 }
 
 /// The sans-IO switch.
@@ -251,14 +105,10 @@ pub struct Hub {
     cfg: HubConfig,
     conns: HashMap<ConnId, ConnState>,
     sessions: HashMap<String, Logical>,
-    legs: HashMap<String, calls::Leg>,
-    member_legs: HashMap<String, String>,
-    rooms: HashMap<String, rooms::RoomEntry>,
-    video_rooms: HashMap<(String, String), String>,
+    calls: verto_calls::VertoCalls,
     ops: HashMap<OpId, Op>,
     next_op: OpId,
     out: VecDeque<HubOutput>,
-    stats: stats::Stats,
 }
 
 impl Hub {
@@ -268,14 +118,10 @@ impl Hub {
             cfg,
             conns: HashMap::new(),
             sessions: HashMap::new(),
-            legs: HashMap::new(),
-            member_legs: HashMap::new(),
-            rooms: HashMap::new(),
-            video_rooms: HashMap::new(),
+            calls: verto_calls::VertoCalls::default(),
             ops: HashMap::new(),
             next_op: 1,
             out: VecDeque::new(),
-            stats: stats::Stats::default(),
         }
     }
 
@@ -294,9 +140,13 @@ impl Hub {
         self.sessions.len()
     }
 
-    /// Number of rooms (video room sessions and calls).
-    pub fn room_count(&self) -> usize {
-        self.rooms.len()
+    /// Sessions with and without a socket, now.
+    pub fn snapshot(&self) -> HubSnapshot {
+        let connected = self.sessions.values().filter(|s| s.conn.is_some()).count();
+        HubSnapshot {
+            sessions_connected: connected,
+            sessions_detached: self.sessions.len() - connected,
+        }
     }
 
     /// Asks every connected client to disconnect (server shutdown).
@@ -310,16 +160,10 @@ impl Hub {
     /// When `on_tick` must be called next.
     pub fn next_deadline(&self) -> Option<Instant> {
         let grace = self.cfg.session_grace;
-        let detached = self
-            .sessions
+        self.sessions
             .values()
-            .filter_map(|s| s.detached_at.map(|t| t + grace));
-        let rings = self
-            .rooms
-            .values()
-            .filter_map(|r| r.ring.as_ref().filter(|g| g.answered_by.is_none()))
-            .map(|g| g.deadline);
-        detached.chain(rings).min()
+            .filter_map(|s| s.detached_at.map(|t| t + grace))
+            .min()
     }
 
     /// Handles a message from a connection's session.
@@ -332,119 +176,28 @@ impl Hub {
             } => {
                 let resume = protocol.map(|p| (p, authorization_state));
                 let op = self.op(Op::Verify { conn, resume });
-                self.out
-                    .push_back(HubOutput::Directory(op, DirectoryCall::VerifyToken(token)));
+                self.out.push_back(HubOutput::VerifyToken(op, token));
             }
-            Up::Request { req, request } => {
-                let invite = match &request {
-                    Request::Invite(invite) => Some(invite.call_id.clone()),
-                    _ => None,
-                };
-                self.on_request(conn, req, request);
-                if let Some(call_id) = invite {
-                    self.join_started(now, call_id);
-                }
-            }
+            Up::Request { req, request } => self.on_request(conn, req, request),
             Up::Closed { unacked } => self.on_closed(now, conn, unacked),
         }
     }
 
-    /// Handles the answer to a directory request.
-    pub fn on_directory(&mut self, now: Instant, op: OpId, result: DirectoryResult) {
-        match (self.ops.remove(&op), result) {
-            (Some(Op::Verify { conn, resume }), DirectoryResult::Identity(r)) => {
-                self.finish_connect(conn, resume, r)
-            }
-            (Some(Op::Reauth { conn, req }), DirectoryResult::Identity(r)) => {
-                self.finish_reauth(conn, req, r)
-            }
-            (Some(Op::Resolve { call_id, address }), DirectoryResult::Target(r)) => {
-                self.route(now, &call_id, &address, r)
-            }
-            _ => {}
-        }
-    }
-
-    /// Handles the answer to a media request.
-    pub fn on_media(&mut self, now: Instant, op: OpId, result: MediaResult) {
+    /// Handles the answer to a token check.
+    pub fn on_token(&mut self, op: OpId, result: Result<Identity, DirectoryError>) {
         match self.ops.remove(&op) {
-            Some(Op::Join { call_id }) => {
-                self.joined_media(&call_id, result);
-                self.join_finished(now, &call_id);
-            }
-            Some(Op::Offer { call_id }) => self.offered_media(&call_id, result),
-            Some(Op::Accept { call_id }) => self.accepted_media(&call_id, result),
-            Some(Op::Reattach { call_id }) => self.reattached_media(&call_id, result),
-            Some(Op::UpdateMedia { conn, req, call_id }) => {
-                let reply = match result {
-                    Ok(Some(sdp)) => {
-                        Ok(json!({"action": "updateMedia", "callID": call_id, "sdp": sdp}))
-                    }
-                    Ok(None) => Err(RpcError::new(crate::rpc::INTERNAL_ERROR, "no SDP answer")),
-                    Err(e) => Err(RpcError::new(crate::rpc::INTERNAL_ERROR, e.to_string())),
-                };
-                self.reply(conn, req, reply);
-            }
-            Some(Op::Ignore) | None => {}
-            Some(_) => {}
+            Some(Op::Verify { conn, resume }) => self.finish_connect(conn, resume, result),
+            Some(Op::Reauth { conn, req }) => self.finish_reauth(conn, req, result),
+            None => {}
         }
     }
 
-    /// Handles an event from the media engine.
-    pub fn on_media_event(&mut self, event: MediaEvent) {
-        match event {
-            MediaEvent::Talking {
-                room,
-                member,
-                talking,
-            } => {
-                let Some(entry) = self.rooms.get_mut(&room) else {
-                    return;
-                };
-                if let Some(ev) = entry.room.set_talking(&member, talking) {
-                    self.broadcast(&room, &[ev], None);
-                }
-            }
-            MediaEvent::MemberGone { member, .. } => {
-                let Some(call_id) = self.member_legs.get(&member).cloned() else {
-                    return;
-                };
-                let attached = self
-                    .legs
-                    .get(&call_id)
-                    .and_then(|l| self.sessions.get(&l.protocol))
-                    .is_some_and(|s| s.conn.is_some());
-                if attached {
-                    self.hangup_leg(&call_id, Cause::NormalTemporaryFailure, true);
-                }
-            }
-            MediaEvent::LayersWanted {
-                room,
-                member,
-                mid,
-                rids,
-            } => {
-                let Some((call_id, leg)) = self
-                    .member_legs
-                    .get(&member)
-                    .and_then(|c| Some((c.clone(), self.legs.get(c)?)))
-                else {
-                    return;
-                };
-                let protocol = leg.protocol.clone();
-                let params = json!({
-                    "room_id": room,
-                    "member_id": member,
-                    "call_id": call_id,
-                    "mid": mid,
-                    "rids": rids,
-                });
-                self.emit(&protocol, Event::new(LAYERS_EVENT, params));
-            }
-        }
+    /// Handles an event of the call controller for one of this front-end's legs.
+    pub fn on_calls(&mut self, event: FrontEvent) {
+        self.on_front_event(event);
     }
 
-    /// Handles the passage of time: expired sessions and unanswered rings.
+    /// Handles the passage of time: sessions whose grace expired.
     pub fn on_tick(&mut self, now: Instant) {
         let grace = self.cfg.session_grace;
         let expired: Vec<String> = self
@@ -456,19 +209,6 @@ impl Hub {
         for protocol in expired {
             self.drop_session(&protocol);
         }
-        let rings: Vec<String> = self
-            .rooms
-            .iter()
-            .filter(|(_, r)| {
-                r.ring
-                    .as_ref()
-                    .is_some_and(|g| g.answered_by.is_none() && g.deadline <= now)
-            })
-            .map(|(id, _)| id.clone())
-            .collect();
-        for room in rings {
-            self.end_ring(&room, Cause::NoAnswer, Cause::NoAnswer);
-        }
     }
 
     fn op(&mut self, op: Op) -> OpId {
@@ -478,9 +218,8 @@ impl Hub {
         id
     }
 
-    fn media(&mut self, op: Op, call: MediaCall) {
-        let id = self.op(op);
-        self.out.push_back(HubOutput::Media(id, call));
+    fn command(&mut self, command: Command) {
+        self.out.push_back(HubOutput::Calls(command));
     }
 
     fn reply(&mut self, conn: ConnId, req: ReqId, result: Result<Value, RpcError>) {
@@ -522,18 +261,41 @@ impl Hub {
         };
         match request {
             Request::Online | Request::Offline => {
-                if let Some(s) = self.sessions.get_mut(&protocol) {
-                    s.online = request == Request::Online;
-                }
+                let online = request == Request::Online;
+                self.set_online(&protocol, online);
                 self.reply(conn, req, Ok(json!({})));
             }
             Request::Reauthenticate { token } => {
                 let op = self.op(Op::Reauth { conn, req });
-                self.out
-                    .push_back(HubOutput::Directory(op, DirectoryCall::VerifyToken(token)));
+                self.out.push_back(HubOutput::VerifyToken(op, token));
             }
             other => self.on_call_request(conn, &protocol, req, other),
         }
+    }
+
+    /// Tells the controller whether the session's subscriber may be rung there.
+    fn set_online(&mut self, protocol: &str, online: bool) {
+        let Some(s) = self.sessions.get_mut(protocol) else {
+            return;
+        };
+        let was = std::mem::replace(&mut s.online, online);
+        let Subject::Subscriber { subscriber_id } = &s.identity.subject else {
+            return;
+        };
+        if was == online {
+            return;
+        }
+        let presence = Presence {
+            endpoint: EndpointId {
+                front: VERTO,
+                key: protocol.to_owned(),
+            },
+            resource_id: subscriber_id.clone(),
+            party: party(&s.identity),
+            flavor: Flavor::WebRtc,
+            online,
+        };
+        self.command(Command::Presence(Box::new(presence)));
     }
 
     fn finish_connect(
@@ -689,8 +451,9 @@ impl Hub {
         }
     }
 
-    /// Drops a session whose grace expired: its calls end.
+    /// Drops a session whose grace expired: its calls end and it is no longer rung.
     fn drop_session(&mut self, protocol: &str) {
+        self.set_online(protocol, false);
         let Some(s) = self.sessions.remove(protocol) else {
             return;
         };
@@ -703,32 +466,34 @@ impl Hub {
                 },
             ));
         }
-        let legs: Vec<String> = self
-            .legs
-            .iter()
-            .filter(|(_, l)| l.protocol == protocol)
-            .map(|(id, _)| id.clone())
-            .collect();
-        for call_id in legs {
-            self.hangup_leg(&call_id, Cause::RecoveryOnTimerExpire, false);
-        }
+        self.drop_calls_of(protocol);
     }
+}
 
-    /// Online sessions of a subscriber in a project, except `except`.
-    fn online_sessions(&self, project_id: &str, subscriber_id: &str, except: &str) -> Vec<String> {
-        let mut found: Vec<String> = self
-            .sessions
-            .iter()
-            .filter(|(p, s)| {
-                s.online
-                    && p.as_str() != except
-                    && s.identity.project_id == project_id
-                    && matches!(&s.identity.subject, Subject::Subscriber { subscriber_id: id } if id == subscriber_id)
-            })
-            .map(|(p, _)| p.clone())
-            .collect();
-        found.sort();
-        found
+/// The call controller's view of a session's identity.
+fn party(identity: &Identity) -> Party {
+    let (subscriber_id, number, access) = match &identity.subject {
+        Subject::Subscriber { subscriber_id } => (
+            Some(subscriber_id.clone()),
+            format!("/private/{subscriber_id}"),
+            Access::Any,
+        ),
+        Subject::Guest {
+            allowed_addresses, ..
+        } => (
+            None,
+            "guest".to_owned(),
+            Access::Only(allowed_addresses.clone()),
+        ),
+    };
+    Party {
+        project_id: identity.project_id.clone(),
+        subject_id: identity.subject_id().to_owned(),
+        subscriber_id,
+        name: identity.display_name.clone(),
+        number,
+        access,
+        moderator: !identity.is_guest(),
     }
 }
 

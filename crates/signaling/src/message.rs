@@ -6,8 +6,8 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use crate::directory::Identity;
-use crate::room::{Control, Target};
 use crate::rpc::RpcError;
+use weft_calls::room::{Control, Target};
 
 /// A session-local id correlating a client request with the hub's reply.
 pub type ReqId = u64;

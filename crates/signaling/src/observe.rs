@@ -1,31 +1,22 @@
 //! What signaling reports for metrics, as plain values. The sans-IO cores only count; the shell
 //! hands the counts to an [`Observer`] the host implements with its metrics library.
 
-use std::time::Duration;
-
 use serde_json::Value;
 
-/// Verto calls (legs) by state and sessions, at one instant.
+/// Sessions at one instant.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct HubSnapshot {
     /// Sessions with a socket attached.
     pub sessions_connected: usize,
     /// Sessions without a socket, kept for a resume within the grace period.
     pub sessions_detached: usize,
-    /// Calls per state, one entry for each of [`CALL_STATES`], in that order.
-    pub calls: [usize; CALL_STATES.len()],
 }
-
-/// The states a call (leg) can be in, as reported in [`HubSnapshot::calls`].
-pub const CALL_STATES: [&str; 5] = ["resolving", "joining", "ringing", "answering", "active"];
 
 /// Receives signaling's counts; implemented by the server with its metrics registry.
 pub trait Observer: Send + Sync + 'static {
     /// A client request was answered; `method` is one of a fixed set of labels
     /// ([`method_label`]).
     fn request(&self, method: &'static str, ok: bool);
-    /// A leg joined its video room `elapsed` after its `verto.invite` reached the hub.
-    fn joined(&self, elapsed: Duration);
     /// The hub's state, reported about once a second.
     fn hub(&self, snapshot: &HubSnapshot);
 }
@@ -33,7 +24,6 @@ pub trait Observer: Send + Sync + 'static {
 /// Reports nothing.
 impl Observer for () {
     fn request(&self, _: &'static str, _: bool) {}
-    fn joined(&self, _: Duration) {}
     fn hub(&self, _: &HubSnapshot) {}
 }
 

@@ -8,12 +8,12 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
+use crate::controls;
 use crate::handshake;
 use crate::message::{
     Down, Event, Invite, ModifyAction, REQUESTER_VALIDATION_FAILED, ReqId, Request, Up,
 };
 use crate::observe::{self, method_label};
-use crate::room;
 use crate::rpc::{
     self, AUTH_ERROR, Frame, INTERNAL_ERROR, INVALID_REQUEST, METHOD_NOT_FOUND, RATE_LIMITED,
     RpcError,
@@ -488,10 +488,10 @@ impl Session {
             "subscriber.online" => Ok(Action::Forward(Request::Online, None)),
             "subscriber.offline" => Ok(Action::Forward(Request::Offline, None)),
             "webrtc.verto" => self.dispatch_verto(params),
-            _ => match room::parse_control(method, params) {
+            _ => match controls::parse_control(method, params) {
                 Some(parsed) => {
                     let (control, target) = parsed?;
-                    let call_id = room::self_call_id(params)?.to_owned();
+                    let call_id = controls::self_call_id(params)?.to_owned();
                     Ok(Action::Forward(
                         Request::Control {
                             call_id,

@@ -2,7 +2,6 @@
 //! hub task running the [`Hub`] and executing its directory and media requests.
 
 use std::collections::HashMap;
-use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -16,11 +15,10 @@ use futures_util::{SinkExt, StreamExt};
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
 use tokio::time::{Instant, sleep_until, timeout};
 
+use weft_calls::{Calls, FrontEvent};
+
 use crate::directory::{Directory, DirectoryError};
-use crate::hub::{
-    ConnId, DirectoryCall, DirectoryResult, Hub, HubConfig, HubOutput, MediaCall, MediaResult, OpId,
-};
-use crate::media::{Media, MediaEvent, MediaFailure};
+use crate::hub::{ConnId, Hub, HubConfig, HubOutput, OpId, VERTO};
 use crate::message::{Down, Up};
 use crate::observe::Observer;
 use crate::session::{Now, Output, Session, SessionConfig};
@@ -34,14 +32,12 @@ pub struct SignalingConfig {
     pub hub: HubConfig,
 }
 
-/// Longest wait for a directory answer (below the 8 s reply deadline).
+/// Longest wait for a token check (below the 8 s reply deadline).
 const DIRECTORY_TIMEOUT: Duration = Duration::from_secs(5);
 /// Longest wait for a client to take one frame before its socket is dropped.
 const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a socket we closed keeps reading, waiting for the client's close frame.
 const CLOSE_LINGER: Duration = Duration::from_secs(2);
-/// Longest wait for one media request.
-const MEDIA_TIMEOUT: Duration = Duration::from_secs(6);
 /// How often the hub's state is reported to the observer.
 const SNAPSHOT_INTERVAL: Duration = Duration::from_secs(1);
 
@@ -54,15 +50,10 @@ enum HubInput {
         conn: ConnId,
         up: Up,
     },
-    Directory {
+    Token {
         op: OpId,
-        result: DirectoryResult,
+        result: Result<crate::directory::Identity, DirectoryError>,
     },
-    Media {
-        op: OpId,
-        result: MediaResult,
-    },
-    MediaEvent(MediaEvent),
     Shutdown,
 }
 
@@ -81,31 +72,28 @@ pub struct Signaling {
 }
 
 impl Signaling {
-    /// Starts the hub task on the current tokio runtime.
-    pub fn start<D: Directory, M: Media>(
-        cfg: SignalingConfig,
-        directory: Arc<D>,
-        media: Arc<M>,
-    ) -> Self {
-        Self::start_observed(cfg, directory, media, Arc::new(()))
+    /// Starts the hub task on the current tokio runtime; calls go to `calls`.
+    pub fn start<D: Directory>(cfg: SignalingConfig, directory: Arc<D>, calls: Calls) -> Self {
+        Self::start_observed(cfg, directory, calls, Arc::new(()))
     }
 
-    /// Like [`Signaling::start`], reporting requests, joins and the hub's state to `observer`.
-    pub fn start_observed<D: Directory, M: Media>(
+    /// Like [`Signaling::start`], reporting requests and the hub's state to `observer`.
+    pub fn start_observed<D: Directory>(
         mut cfg: SignalingConfig,
         directory: Arc<D>,
-        media: Arc<M>,
+        calls: Calls,
         observer: Arc<dyn Observer>,
     ) -> Self {
         cfg.hub.node_id.clone_from(&cfg.session.node_id);
         let (tx, rx) = unbounded_channel();
-        let workers = MediaWorkers::start(media, &tx);
+        let events = calls.attach(VERTO);
         tokio::spawn(run_hub(
             Hub::new(cfg.hub),
             rx,
             tx.clone(),
             directory,
-            workers,
+            calls,
+            events,
             observer.clone(),
         ));
         Self {
@@ -116,11 +104,6 @@ impl Signaling {
                 observer,
             }),
         }
-    }
-
-    /// Reports an event of the media engine (talking, member gone).
-    pub fn media_event(&self, event: MediaEvent) {
-        let _ = self.inner.hub.send(HubInput::MediaEvent(event));
     }
 
     /// Asks every client to disconnect (`signalwire.disconnect`); they resume on reconnect.
@@ -242,7 +225,8 @@ async fn run_hub<D: Directory>(
     mut rx: UnboundedReceiver<HubInput>,
     tx: UnboundedSender<HubInput>,
     directory: Arc<D>,
-    media: MediaWorkers,
+    calls: Calls,
+    mut events: UnboundedReceiver<FrontEvent>,
     observer: Arc<dyn Observer>,
 ) {
     let mut conns: HashMap<ConnId, UnboundedSender<Down>> = HashMap::new();
@@ -253,6 +237,14 @@ async fn run_hub<D: Directory>(
         let input = tokio::select! {
             input = rx.recv() => match input {
                 Some(input) => Some(input),
+                None => return,
+            },
+            event = events.recv() => match event {
+                Some(event) => {
+                    hub.on_calls(event);
+                    drain(&mut hub, &conns, &directory, &calls, &tx);
+                    continue;
+                }
                 None => return,
             },
             () = async { sleep_until(deadline.unwrap_or_else(Instant::now)).await }, if deadline.is_some() => None,
@@ -275,137 +267,44 @@ async fn run_hub<D: Directory>(
                     conns.remove(&conn);
                 }
             }
-            Some(HubInput::Directory { op, result }) => hub.on_directory(now, op, result),
-            Some(HubInput::Media { op, result }) => hub.on_media(now, op, result),
-            Some(HubInput::MediaEvent(event)) => hub.on_media_event(event),
+            Some(HubInput::Token { op, result }) => hub.on_token(op, result),
             Some(HubInput::Shutdown) => hub.shutdown(),
         }
-        for elapsed in hub.take_join_times() {
-            observer.joined(elapsed);
-        }
-        while let Some(out) = hub.poll_output() {
-            match out {
-                HubOutput::ToConn(conn, down) => {
-                    if let Some(c) = conns.get(&conn) {
-                        let _ = c.send(down);
-                    }
-                }
-                HubOutput::Directory(op, call) => {
-                    tokio::spawn(run_directory(directory.clone(), op, call, tx.clone()));
-                }
-                HubOutput::Media(op, call) => {
-                    media.send(op, call);
+        drain(&mut hub, &conns, &directory, &calls, &tx);
+    }
+}
+
+/// Carries out what the hub asked for.
+fn drain<D: Directory>(
+    hub: &mut Hub,
+    conns: &HashMap<ConnId, UnboundedSender<Down>>,
+    directory: &Arc<D>,
+    calls: &Calls,
+    tx: &UnboundedSender<HubInput>,
+) {
+    while let Some(out) = hub.poll_output() {
+        match out {
+            HubOutput::ToConn(conn, down) => {
+                if let Some(c) = conns.get(&conn) {
+                    let _ = c.send(down);
                 }
             }
+            HubOutput::VerifyToken(op, token) => {
+                tokio::spawn(verify_token(directory.clone(), op, token, tx.clone()));
+            }
+            HubOutput::Calls(command) => calls.command(command),
         }
     }
 }
 
-async fn run_directory<D: Directory>(
+async fn verify_token<D: Directory>(
     directory: Arc<D>,
     op: OpId,
-    call: DirectoryCall,
+    token: String,
     tx: UnboundedSender<HubInput>,
 ) {
-    let unavailable = || DirectoryError::Unavailable("directory timed out".into());
-    let result = match call {
-        DirectoryCall::VerifyToken(token) => DirectoryResult::Identity(
-            timeout(DIRECTORY_TIMEOUT, directory.verify_token(&token))
-                .await
-                .unwrap_or_else(|_| Err(unavailable())),
-        ),
-        DirectoryCall::Resolve {
-            project_id,
-            address,
-        } => DirectoryResult::Target(
-            timeout(
-                DIRECTORY_TIMEOUT,
-                directory.resolve_address(&project_id, &address),
-            )
-            .await
-            .unwrap_or_else(|_| Err(unavailable())),
-        ),
-    };
-    let _ = tx.send(HubInput::Directory { op, result });
-}
-
-/// Media requests run on this many workers; a room's requests always go to the same one.
-const MEDIA_WORKERS: usize = 8;
-
-/// Routes each media request to the worker of its room.
-struct MediaWorkers {
-    workers: Vec<UnboundedSender<(OpId, MediaCall)>>,
-}
-
-impl MediaWorkers {
-    fn start<M: Media>(media: Arc<M>, hub: &UnboundedSender<HubInput>) -> Self {
-        let workers = (0..MEDIA_WORKERS)
-            .map(|_| {
-                let (tx, rx) = unbounded_channel();
-                tokio::spawn(run_media(media.clone(), rx, hub.clone()));
-                tx
-            })
-            .collect();
-        Self { workers }
-    }
-
-    fn send(&self, op: OpId, call: MediaCall) {
-        let mut hasher = std::hash::DefaultHasher::new();
-        call.room().hash(&mut hasher);
-        let index = (hasher.finish() % self.workers.len() as u64) as usize;
-        let _ = self.workers[index].send((op, call));
-    }
-}
-
-/// Runs one worker's media requests one at a time, in order, so a room's requests never
-/// overtake each other (e.g. a remove before its add).
-async fn run_media<M: Media>(
-    media: Arc<M>,
-    mut rx: UnboundedReceiver<(OpId, MediaCall)>,
-    tx: UnboundedSender<HubInput>,
-) {
-    while let Some((op, call)) = rx.recv().await {
-        let result = timeout(MEDIA_TIMEOUT, media_call(&*media, call))
-            .await
-            .unwrap_or_else(|_| Err(MediaFailure("media engine timed out".into())));
-        if tx.send(HubInput::Media { op, result }).is_err() {
-            return;
-        }
-    }
-}
-
-async fn media_call<M: Media>(media: &M, call: MediaCall) -> MediaResult {
-    match call {
-        MediaCall::AddMember {
-            room,
-            member,
-            offer,
-        } => media.add_member(&room, &member, &offer).await.map(Some),
-        MediaCall::OfferMember {
-            room,
-            member,
-            audio,
-            video,
-        } => media
-            .offer_member(&room, &member, audio, video)
-            .await
-            .map(Some),
-        MediaCall::AcceptAnswer { member, answer, .. } => {
-            media.accept_answer(&member, &answer).await.map(|()| None)
-        }
-        MediaCall::Renegotiate { member, offer, .. } => {
-            media.renegotiate(&member, &offer).await.map(Some)
-        }
-        MediaCall::SetMuted {
-            member,
-            kind,
-            muted,
-            ..
-        } => media.set_muted(&member, kind, muted).await.map(|()| None),
-        MediaCall::SetDeaf { member, deaf, .. } => {
-            media.set_deaf(&member, deaf).await.map(|()| None)
-        }
-        MediaCall::RemoveMember { member, .. } => media.remove_member(&member).await.map(|()| None),
-        MediaCall::CloseRoom { room } => media.close_room(&room).await.map(|()| None),
-    }
+    let result = timeout(DIRECTORY_TIMEOUT, directory.verify_token(&token))
+        .await
+        .unwrap_or_else(|_| Err(DirectoryError::Unavailable("directory timed out".into())));
+    let _ = tx.send(HubInput::Token { op, result });
 }

@@ -9,17 +9,17 @@ use std::time::{Duration, Instant};
 
 use common::Client;
 use serde_json::json;
+use weft_calls::engine::forward_events;
 use weft_media::sdp_sections;
 use weft_media::testkit::{PeerSpec, TestPeer};
 use weft_media::{MediaConfig, MediaEngine};
 use weft_signaling::SignalingConfig;
-use weft_signaling::engine::forward_events;
 
 async fn start() -> (std::net::SocketAddr, MediaEngine) {
     let engine = MediaEngine::start(MediaConfig::loopback(1)).expect("media engine");
-    let (addr, signaling) =
+    let (addr, _signaling, calls) =
         common::serve(SignalingConfig::default(), Arc::new(engine.clone())).await;
-    tokio::spawn(forward_events(&engine, signaling));
+    tokio::spawn(forward_events(&engine, calls));
     (addr, engine)
 }
 

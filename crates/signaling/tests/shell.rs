@@ -10,7 +10,7 @@ use common::{Client, WAIT};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
-use weft_signaling::media::{Media, MediaFailure, MediaKind};
+use weft_calls::media::{Flavor, LocalMedia, Media, MediaFailure, MediaKind, RemoteMedia};
 use weft_signaling::{Signaling, SignalingConfig};
 
 #[derive(Default)]
@@ -29,28 +29,38 @@ impl Media for FakeMedia {
         &self,
         room: &str,
         member: &str,
-        _offer: &str,
-    ) -> Result<String, MediaFailure> {
+        _offer: &RemoteMedia,
+    ) -> Result<LocalMedia, MediaFailure> {
         self.log(format!("add {room} {member}"));
-        Ok("v=0\r\nanswer\r\n".into())
+        Ok(LocalMedia::Sdp("v=0\r\nanswer\r\n".into()))
     }
     async fn offer_member(
         &self,
         _room: &str,
         member: &str,
-        _a: bool,
-        _v: bool,
-    ) -> Result<String, MediaFailure> {
+        _flavor: Flavor,
+        _video: bool,
+    ) -> Result<LocalMedia, MediaFailure> {
         self.log(format!("offer {member}"));
-        Ok("v=0\r\nm=audio 9 x\r\na=ice-ufrag:a\r\nm=video 9 x\r\na=ice-ufrag:v\r\n".into())
+        Ok(LocalMedia::Sdp(
+            "v=0\r\nm=audio 9 x\r\na=ice-ufrag:a\r\nm=video 9 x\r\na=ice-ufrag:v\r\n".into(),
+        ))
     }
-    async fn accept_answer(&self, member: &str, _answer: &str) -> Result<(), MediaFailure> {
+    async fn accept_answer(&self, member: &str, _answer: &RemoteMedia) -> Result<(), MediaFailure> {
         self.log(format!("accept {member}"));
         Ok(())
     }
-    async fn renegotiate(&self, member: &str, _offer: &str) -> Result<String, MediaFailure> {
+    async fn renegotiate(
+        &self,
+        member: &str,
+        _offer: &RemoteMedia,
+    ) -> Result<Option<LocalMedia>, MediaFailure> {
         self.log(format!("renegotiate {member}"));
-        Ok("v=0\r\nanswer2\r\n".into())
+        Ok(Some(LocalMedia::Sdp("v=0\r\nanswer2\r\n".into())))
+    }
+    async fn send_dtmf(&self, member: &str, digits: &str) -> Result<(), MediaFailure> {
+        self.log(format!("dtmf {member} {digits}"));
+        Ok(())
     }
     async fn set_muted(
         &self,
@@ -77,7 +87,7 @@ impl Media for FakeMedia {
 
 async fn serve(cfg: SignalingConfig) -> (std::net::SocketAddr, Arc<FakeMedia>, Signaling) {
     let media = Arc::new(FakeMedia::default());
-    let (addr, signaling) = common::serve(cfg, media.clone()).await;
+    let (addr, signaling, _calls) = common::serve(cfg, media.clone()).await;
     (addr, media, signaling)
 }
 

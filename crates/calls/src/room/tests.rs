@@ -196,27 +196,3 @@ fn lists_layouts_positions_and_talking() {
     let (_, layout) = r.render(&RoomEvent::LayoutChanged).unwrap();
     assert_eq!(layout["layout"]["layers"].as_array().unwrap().len(), 2);
 }
-
-#[test]
-fn parses_sdk_control_frames() {
-    let p = json!({"channels":["audio"],"self":{"member_id":"a","call_id":"c","node_id":"n"},
-                   "target":{"member_id":"all","call_id":"c","node_id":"n"}});
-    let (c, t) = parse_control("call.mute", &p).unwrap().unwrap();
-    assert_eq!(c, Control::Mute(vec![MediaKind::Audio]));
-    assert_eq!(t, Target::All);
-    assert_eq!(self_call_id(&p).unwrap(), "c");
-    assert!(parse_control("call.nope", &p).is_none());
-    let bad = json!({"channels":["smell"],"self":{"member_id":"a"}});
-    assert!(parse_control("call.mute", &bad).unwrap().is_err());
-    let vol = json!({"volume":"loud","self":{"member_id":"a"}});
-    assert!(
-        parse_control("call.microphone.volume.set", &vol)
-            .unwrap()
-            .is_err()
-    );
-    let pos = json!({"self":{"member_id":"a"},"targets":[{"target":{"member_id":"a"},"position":"auto"}]});
-    let (c, _) = parse_control("call.member.position.set", &pos)
-        .unwrap()
-        .unwrap();
-    assert_eq!(c, Control::PositionSet(vec![("a".into(), "auto".into())]));
-}

@@ -1,9 +1,13 @@
 use std::collections::HashMap;
 
+use weft_calls::controller::OpId as CallOp;
+use weft_calls::directory::{Target, TargetKind};
+use weft_calls::media::{LocalMedia, MediaCall, MediaEvent, MediaFailure, MediaKind, RemoteMedia};
+use weft_calls::room::{Control, Target as RoomTarget};
+use weft_calls::{Controller, ControllerConfig, Output};
+
 use super::*;
-use crate::directory::TargetKind;
-use crate::message::{Invite, ModifyAction};
-use crate::room::{Control, Target as RoomTarget};
+use crate::message::{Event, Invite, ModifyAction};
 
 const ANSWER: &str = "v=0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=answer\r\n";
 /// An audio-only engine offer.
@@ -46,17 +50,18 @@ fn target(kind: TargetKind, id: &str, name: &str) -> Target {
     }
 }
 
-/// Drives the hub with automatic fake directory and media answers and records what reaches
-/// connections and the media engine.
+/// Drives the hub and the call controller it fronts, with automatic fake directory and media
+/// answers, and records what reaches connections and the media engine.
 struct T {
     hub: Hub,
+    calls: Controller,
     t0: Instant,
     at: Duration,
     addresses: HashMap<String, Target>,
     tokens: HashMap<String, Identity>,
     media_fails: bool,
     hold_media: bool,
-    held: Vec<(OpId, MediaCall)>,
+    held: Vec<(CallOp, MediaCall)>,
     to_conn: Vec<(ConnId, Down)>,
     media: Vec<MediaCall>,
     next_req: ReqId,
@@ -88,6 +93,7 @@ impl T {
         tokens.insert("tok-guest".into(), guest(&["addr-room"]));
         Self {
             hub: Hub::new(HubConfig::default()),
+            calls: Controller::new(ControllerConfig::default()),
             t0: Instant::now(),
             at: Duration::ZERO,
             addresses,
@@ -106,43 +112,65 @@ impl T {
     }
 
     fn pump(&mut self) {
-        while let Some(out) = self.hub.poll_output() {
+        loop {
             let now = self.now();
+            if let Some(out) = self.hub.poll_output() {
+                match out {
+                    HubOutput::ToConn(c, d) => self.to_conn.push((c, d)),
+                    HubOutput::VerifyToken(op, t) => {
+                        let r = self
+                            .tokens
+                            .get(&t)
+                            .cloned()
+                            .ok_or(DirectoryError::InvalidToken("unknown token".into()));
+                        self.hub.on_token(op, r);
+                    }
+                    HubOutput::Calls(command) => self.calls.on_command(now, command),
+                }
+                continue;
+            }
+            let Some(out) = self.calls.poll_output() else {
+                return;
+            };
             match out {
-                HubOutput::ToConn(c, d) => self.to_conn.push((c, d)),
-                HubOutput::Directory(op, DirectoryCall::VerifyToken(t)) => {
-                    let r = self
-                        .tokens
-                        .get(&t)
-                        .cloned()
-                        .ok_or(DirectoryError::InvalidToken("unknown token".into()));
-                    self.hub.on_directory(now, op, DirectoryResult::Identity(r));
+                Output::Front(front, event) => {
+                    assert_eq!(front, VERTO);
+                    self.hub.on_calls(event);
                 }
-                HubOutput::Directory(op, DirectoryCall::Resolve { address, .. }) => {
+                Output::Resolve { op, address, .. } => {
                     let r = Ok(self.addresses.get(&address.path()).cloned());
-                    self.hub.on_directory(now, op, DirectoryResult::Target(r));
+                    self.calls.on_resolved(now, op, r);
                 }
-                HubOutput::Media(op, call) if self.hold_media => self.held.push((op, call)),
-                HubOutput::Media(op, call) => {
+                Output::Media(op, call) if self.hold_media => self.held.push((op, call)),
+                Output::Media(op, call) => {
                     let result = if self.media_fails {
                         Err(MediaFailure("engine down".into()))
                     } else {
                         Ok(match &call {
-                            MediaCall::AddMember { .. } | MediaCall::Renegotiate { .. } => {
-                                Some(ANSWER.to_owned())
+                            MediaCall::AddMember { .. } => Some(LocalMedia::Sdp(ANSWER.to_owned())),
+                            MediaCall::Renegotiate { .. } => {
+                                Some(LocalMedia::Sdp(ANSWER.to_owned()))
                             }
                             MediaCall::OfferMember { video: false, .. } => {
-                                Some(AUDIO_OFFER.to_owned())
+                                Some(LocalMedia::Sdp(AUDIO_OFFER.to_owned()))
                             }
-                            MediaCall::OfferMember { .. } => Some(OFFER.to_owned()),
+                            MediaCall::OfferMember { .. } => {
+                                Some(LocalMedia::Sdp(OFFER.to_owned()))
+                            }
                             _ => None,
                         })
                     };
                     self.media.push(call);
-                    self.hub.on_media(now, op, result);
+                    self.calls.on_media(now, op, result);
                 }
             }
         }
+    }
+
+    /// A leg's room and media member.
+    fn leg(&self, id: &str) -> (String, String) {
+        let (room, member) = self.calls.leg_room(id).expect("leg");
+        (room.unwrap_or_default().to_owned(), member.to_owned())
     }
 
     fn connect_as(
@@ -219,6 +247,7 @@ impl T {
         self.at += d;
         let now = self.now();
         self.hub.on_tick(now);
+        self.calls.on_tick(now);
         self.pump();
     }
 
@@ -481,8 +510,7 @@ fn room_controls_change_state_media_and_announce() {
     t.connect(2, "bob");
     t.dial(1, "a-call", "/public/room");
     t.dial(2, "b-call", "/public/room");
-    let a_member = t.hub.legs["a-call"].member_id.clone();
-    let room = t.hub.legs["a-call"].room.clone().unwrap();
+    let (room, a_member) = t.leg("a-call");
     t.take(1);
     t.take(2);
     t.take_media();
@@ -580,7 +608,7 @@ fn routing_failures_end_with_clear_causes() {
         let ev = t.events(1);
         assert_eq!(verto_of(&ev, "verto.bye")["cause"], cause, "{to}");
     }
-    assert_eq!(t.hub.room_count(), 0);
+    assert_eq!(t.calls.room_count(), 0);
 }
 
 #[test]
@@ -594,7 +622,7 @@ fn media_failure_ends_the_join_with_a_bye() {
         verto_of(&ev, "verto.bye")["cause"],
         "NORMAL_TEMPORARY_FAILURE"
     );
-    assert_eq!(t.hub.room_count(), 0);
+    assert_eq!(t.calls.room_count(), 0);
 }
 
 /// Alice (leg `a`) and Bob (leg `b`) join `/public/room`, what they were sent is taken; returns
@@ -606,8 +634,7 @@ fn alice_and_bob_in_a_room(t: &mut T) -> (String, String) {
     t.dial(2, "b", "/public/room");
     t.take(1);
     t.take(2);
-    let leg = &t.hub.legs["a"];
-    (leg.room.clone().unwrap(), leg.member_id.clone())
+    t.leg("a")
 }
 
 #[test]
@@ -624,7 +651,7 @@ fn leaving_announces_member_left_and_last_one_closes_room() {
     assert_eq!(types(&alice), ["member.left", "layout.changed"]);
     t.take_media();
     t.bye(1, "a", None);
-    assert_eq!(t.hub.room_count(), 0);
+    assert_eq!(t.calls.room_count(), 0);
     let media = t.take_media();
     assert!(
         media
@@ -637,7 +664,7 @@ fn leaving_announces_member_left_and_last_one_closes_room() {
 fn talking_is_announced_to_all_members() {
     let mut t = T::new();
     let (room, member) = alice_and_bob_in_a_room(&mut t);
-    t.hub.on_media_event(MediaEvent::Talking {
+    t.calls.on_media_event(MediaEvent::Talking {
         room,
         member,
         talking: true,
@@ -652,7 +679,7 @@ fn talking_is_announced_to_all_members() {
 fn a_simulcast_publisher_is_told_which_layers_anyone_receives() {
     let mut t = T::new();
     let (room, member) = alice_and_bob_in_a_room(&mut t);
-    t.hub.on_media_event(MediaEvent::LayersWanted {
+    t.calls.on_media_event(MediaEvent::LayersWanted {
         room: room.clone(),
         member: member.clone(),
         mid: "1".into(),
@@ -660,7 +687,7 @@ fn a_simulcast_publisher_is_told_which_layers_anyone_receives() {
     });
     t.pump();
     let alice = t.events(1);
-    assert_eq!(types(&alice), [crate::hub::LAYERS_EVENT]);
+    assert_eq!(types(&alice), [weft_calls::LAYERS_EVENT]);
     let params = &alice[0].1;
     assert_eq!(params["call_id"], "a");
     assert_eq!(params["room_id"], room.as_str());
@@ -731,7 +758,7 @@ fn first_answer_wins_and_both_sides_join() {
     assert!(verto_of(&bob, "verto.answer").get("sdp").is_none());
     assert_eq!(bob[1].1["call_id"], "bob-call");
     assert!(t.take_media().iter().any(
-        |m| matches!(m, MediaCall::AcceptAnswer { answer, .. } if answer == "answer-from-alice")
+        |m| matches!(m, MediaCall::AcceptAnswer { answer: RemoteMedia::WebRtc(a), .. } if a == "answer-from-alice")
     ));
     // A late answer from the other session only gets a bye.
     t.request(
@@ -746,7 +773,7 @@ fn first_answer_wins_and_both_sides_join() {
     t.bye(3, "bob-call", None);
     let a1 = t.events(1);
     assert_eq!(verto_of(&a1, "verto.bye")["cause"], "NORMAL_CLEARING");
-    assert_eq!(t.hub.room_count(), 0);
+    assert_eq!(t.calls.room_count(), 0);
 }
 
 #[test]
@@ -780,7 +807,7 @@ fn reject_ends_callers_call_with_busy() {
         verto_of(&t.events(2), "verto.bye")["cause"],
         "ORIGINATOR_CANCEL"
     );
-    assert_eq!(t.hub.room_count(), 0);
+    assert_eq!(t.calls.room_count(), 0);
 }
 
 #[test]
@@ -864,9 +891,15 @@ fn reattach_rebinds_media_and_rejoins() {
         matches!(&media[0], MediaCall::RemoveMember { .. }),
         "{media:?}"
     );
-    assert!(matches!(&media[1], MediaCall::AddMember { offer, .. } if offer == "new-offer"));
+    assert!(
+        matches!(&media[1], MediaCall::AddMember { media: RemoteMedia::WebRtc(o), .. } if o == "new-offer")
+    );
     t.advance(Duration::from_secs(60));
-    assert_eq!(t.hub.room_count(), 1, "the reattached call is still alive");
+    assert_eq!(
+        t.calls.room_count(),
+        1,
+        "the reattached call is still alive"
+    );
 }
 
 #[test]
@@ -943,7 +976,7 @@ fn screen_share_joins_the_parents_room_as_a_child_member() {
     t.dial(2, "b", "/public/room");
     t.take(1);
     t.take(2);
-    let parent = t.hub.legs["main"].member_id.clone();
+    let (_, parent) = t.leg("main");
     t.request(
         1,
         Request::Invite(Invite {
@@ -998,15 +1031,16 @@ fn a_failed_join_does_not_close_the_room_under_another_joiner() {
     let held = std::mem::take(&mut t.held);
     assert_eq!(held.len(), 2);
     let now = t.now();
-    t.hub
+    t.calls
         .on_media(now, held[0].0, Err(MediaFailure("boom".into())));
     t.pump();
     assert_eq!(
         verto_of(&t.events(1), "verto.bye")["cause"],
         "NORMAL_TEMPORARY_FAILURE"
     );
-    assert_eq!(t.hub.room_count(), 1, "bob is still joining");
-    t.hub.on_media(now, held[1].0, Ok(Some(ANSWER.into())));
+    assert_eq!(t.calls.room_count(), 1, "bob is still joining");
+    t.calls
+        .on_media(now, held[1].0, Ok(Some(LocalMedia::Sdp(ANSWER.into()))));
     t.pump();
     let bob = t.events(2);
     assert!(types(&bob).contains(&"call.joined".to_owned()));
@@ -1031,16 +1065,17 @@ fn snapshot_counts_calls_by_state_and_room_joins_are_timed() {
     let snapshot = t.hub.snapshot();
     assert_eq!(snapshot.sessions_connected, 2);
     assert_eq!(snapshot.sessions_detached, 0);
-    assert_eq!(snapshot.calls, [0, 1, 0, 0, 0], "joining");
+    assert_eq!(t.calls.snapshot().calls, [0, 1, 0, 0, 0], "joining");
     t.advance(Duration::from_millis(250));
     let (op, _) = t.held.remove(0);
     let now = t.now();
-    t.hub.on_media(now, op, Ok(Some(ANSWER.into())));
+    t.calls
+        .on_media(now, op, Ok(Some(LocalMedia::Sdp(ANSWER.into()))));
     t.pump();
-    assert_eq!(t.hub.snapshot().calls, [0, 0, 0, 0, 1], "active");
-    let times: Vec<Duration> = t.hub.take_join_times().collect();
+    assert_eq!(t.calls.snapshot().calls, [0, 0, 0, 0, 1], "active");
+    let times: Vec<Duration> = t.calls.take_join_times().collect();
     assert_eq!(times, [Duration::from_millis(250)]);
-    assert_eq!(t.hub.take_join_times().count(), 0);
+    assert_eq!(t.calls.take_join_times().count(), 0);
     t.close(2);
     assert_eq!(t.hub.snapshot().sessions_detached, 1);
 }

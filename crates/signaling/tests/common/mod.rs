@@ -10,9 +10,11 @@ use serde_json::{Value, json};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, connect_async};
+use weft_calls::directory::{Resolver, Target, TargetKind};
+use weft_calls::media::Media;
+use weft_calls::{Calls, ControllerConfig};
 use weft_core::Address;
-use weft_signaling::directory::{Directory, DirectoryError, Identity, Subject, Target, TargetKind};
-use weft_signaling::media::Media;
+use weft_signaling::directory::{Directory, DirectoryError, Identity, Subject};
 use weft_signaling::{Signaling, SignalingConfig, router};
 
 /// Accepts tokens `tok-<subscriber>`; `/public/lobby` is a video room, `alice`/`bob` are
@@ -36,7 +38,9 @@ impl Directory for FakeDirectory {
             application_id: None,
         })
     }
+}
 
+impl Resolver for FakeDirectory {
     async fn resolve_address(
         &self,
         _project: &str,
@@ -57,14 +61,28 @@ impl Directory for FakeDirectory {
     }
 }
 
-/// Starts the signaling shell on a loopback port.
-pub async fn serve<M: Media>(cfg: SignalingConfig, media: Arc<M>) -> (SocketAddr, Signaling) {
-    let signaling = Signaling::start(cfg, Arc::new(FakeDirectory), media);
+/// Starts the call controller over `media` and the signaling shell on a loopback port.
+pub async fn serve<M: Media>(
+    cfg: SignalingConfig,
+    media: Arc<M>,
+) -> (SocketAddr, Signaling, Calls) {
+    let calls = start_calls(media);
+    let signaling = Signaling::start(cfg, Arc::new(FakeDirectory), calls.clone());
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let app = router(signaling.clone());
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    (addr, signaling)
+    (addr, signaling, calls)
+}
+
+/// Starts the call controller over `media`, resolving addresses with [`FakeDirectory`].
+pub fn start_calls<M: Media>(media: Arc<M>) -> Calls {
+    Calls::start(
+        ControllerConfig::default(),
+        Arc::new(FakeDirectory),
+        media,
+        Arc::new(()),
+    )
 }
 
 pub const WAIT: Duration = Duration::from_secs(5);
