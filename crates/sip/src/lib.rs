@@ -1,13 +1,20 @@
-//! Weft's SIP front-end.
+//! Weft's SIP front-end: desk phones, softphones and trunks reach the call controller
+//! (`weft-calls`) as they would reach SignalWire.
 //!
-//! The call logic is a sans-IO core: no sockets, no async, no clocks or randomness of its own
-//! (callers pass the time and any random material in). This crate currently holds its pure leaf
-//! modules:
-//!
-//! - [`sdp`]: parsing, negotiating and building the SDP of a SIP call's audio leg
-//!   (RFC 4566 / RFC 3264, with RFC 4568 SDES crypto lines).
-//! - [`digest`]: server-side HTTP Digest authentication for SIP requests
-//!   (RFC 3261 §22, RFC 2617, RFC 7616 / RFC 8760).
+//! - [`core`]: the sans-IO core: registrar, digest authentication, dialogs, the B2BUA's legs and
+//!   their SDP, session timers and limits. Messages, store answers, controller events and time
+//!   in; responses, requests, store work and controller commands out. RFC 3261 transactions
+//!   belong to the shell's stack.
+//! - [`shell`]: the tokio shell on rsipstack (UDP, TCP and TLS listeners, transactions).
+//! - Pure helpers: [`sdp`] (the audio leg's SDP), [`digest`] (server-side digest auth),
+//!   [`msg`] (reading and writing messages), [`causes`] (SIP statuses and hang-up causes),
+//!   [`account`] (accounts, media policies, bindings), [`cidr`].
 
+pub mod account;
+pub mod causes;
+pub mod cidr;
+pub mod core;
 pub mod digest;
+pub mod msg;
 pub mod sdp;
+pub mod shell;

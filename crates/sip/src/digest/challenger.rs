@@ -87,7 +87,8 @@ impl Challenger {
     }
 
     /// Header values for `WWW-Authenticate` (401) or `Proxy-Authenticate` (407), one per
-    /// requested algorithm, SHA-256 before MD5 (RFC 8760 §2.4), each with `qop="auth"` and
+    /// algorithm in the order given (RFC 8760 §2.4 recommends SHA-256 first; many deployed
+    /// clients answer only the first challenge and know only MD5), each with `qop="auth"` and
     /// the same fresh nonce; `stale=true` when re-challenging a stale nonce.
     pub fn challenge(
         &self,
@@ -96,9 +97,15 @@ impl Challenger {
         algorithms: &[Algorithm],
     ) -> Vec<String> {
         let nonce = self.nonce(now_unix_secs);
-        Algorithm::PREFERENCE
-            .into_iter()
-            .filter(|algorithm| algorithms.contains(algorithm))
+        let mut seen = Vec::new();
+        algorithms
+            .iter()
+            .copied()
+            .filter(|algorithm| {
+                let first = !seen.contains(algorithm);
+                seen.push(*algorithm);
+                first
+            })
             .map(|algorithm| {
                 let mut value = format!(
                     "Digest realm={}, nonce=\"{nonce}\", algorithm={}, qop=\"auth\"",
@@ -291,9 +298,9 @@ mod tests {
     }
 
     #[test]
-    fn challenges_list_sha256_first() {
+    fn challenges_list_the_algorithms_in_the_order_given() {
         let challenger = challenger().with_opaque("op\"aque");
-        let values = challenger.challenge(NOW, false, &[Algorithm::Md5, Algorithm::Sha256]);
+        let values = challenger.challenge(NOW, false, &[Algorithm::Sha256, Algorithm::Md5]);
         let nonce = challenge_param(&values[0], "nonce");
         assert_eq!(nonce.len(), 54);
         assert_eq!(
