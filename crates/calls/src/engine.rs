@@ -2,13 +2,13 @@
 
 use tokio::sync::broadcast::error::RecvError;
 use weft_media::{
-    MediaEngine, MediaError, MemberId, MemberOptions, MemberState, OfferOptions, RoomId,
+    LegSrtp, MediaEngine, MediaError, MemberId, MemberOptions, MemberState, OfferOptions, RoomId,
     RoomOptions, RtpLegConfig, RtpLegOptions,
 };
 
 use crate::media::{
     Flavor, LocalMedia, Media, MediaEvent, MediaFailure, MediaKind, RemoteMedia, RtpCodec,
-    RtpParams,
+    RtpParams, SdesKeys,
 };
 use crate::shell::Calls;
 
@@ -31,16 +31,19 @@ fn codec(codec: RtpCodec) -> weft_media::RtpCodec {
     }
 }
 
+/// The engine's SRTP keys for a leg from the SDES suite and key parameters of its SDP.
+fn leg_srtp(keys: &SdesKeys) -> Result<LegSrtp, MediaFailure> {
+    LegSrtp::from_sdes(&keys.suite, &keys.local, &keys.remote).map_err(failure)
+}
+
 /// The engine's settings for a plain-RTP leg negotiated by its front-end.
 fn leg_config(params: &RtpParams) -> Result<RtpLegConfig, MediaFailure> {
-    if params.srtp.is_some() {
-        return Err(MediaFailure("SRTP legs are not supported".into()));
-    }
     Ok(RtpLegConfig {
         codec: codec(params.codec),
         payload_type: params.payload_type,
         telephone_event: params.telephone_event,
         remote: params.remote,
+        srtp: params.srtp.as_ref().map(leg_srtp).transpose()?,
     })
 }
 
@@ -82,6 +85,7 @@ impl Media for MediaEngine {
                     payload_type: config.payload_type,
                     remote: config.remote,
                     telephone_event: config.telephone_event,
+                    srtp: config.srtp,
                     member: MemberOptions::default(),
                 };
                 self.add_rtp_leg(&room, &member, opts)
@@ -116,6 +120,7 @@ impl Media for MediaEngine {
                     payload_type: 0,
                     remote: None,
                     telephone_event: None,
+                    srtp: None,
                     member: MemberOptions::default(),
                 };
                 self.add_rtp_leg(&room, &member, opts)
@@ -260,5 +265,67 @@ pub fn forward_events(
                 Err(RecvError::Closed) => return,
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use weft_media::srtp::{MasterKey, Profile};
+
+    use super::*;
+
+    fn params(srtp: Option<SdesKeys>) -> RtpParams {
+        RtpParams {
+            codec: RtpCodec::Pcmu,
+            payload_type: 0,
+            telephone_event: Some(101),
+            remote: Some("127.0.0.1:4000".parse().expect("addr")),
+            srtp,
+        }
+    }
+
+    fn inline(profile: Profile) -> (MasterKey, String) {
+        let key = MasterKey::random(profile).expect("key");
+        let inline = key.to_sdes_inline();
+        (key, inline)
+    }
+
+    #[test]
+    fn sdes_keys_become_the_legs_srtp_keys() {
+        let (local, local_inline) = inline(Profile::AeadAes128Gcm);
+        let (remote, remote_inline) = inline(Profile::AeadAes128Gcm);
+        let config = leg_config(&params(Some(SdesKeys {
+            suite: "AEAD_AES_128_GCM".into(),
+            local: local_inline,
+            remote: remote_inline,
+        })))
+        .expect("config");
+        assert_eq!(
+            config.srtp,
+            Some(LegSrtp::new(local, remote).expect("keys"))
+        );
+        assert_eq!(config.telephone_event, Some(101));
+        assert_eq!(leg_config(&params(None)).expect("config").srtp, None);
+    }
+
+    #[test]
+    fn unknown_suites_and_bad_keys_are_media_failures() {
+        let (_, good) = inline(Profile::AesCm128HmacSha1_80);
+        let keys = |suite: &str, local: &str, remote: &str| {
+            leg_config(&params(Some(SdesKeys {
+                suite: suite.into(),
+                local: local.into(),
+                remote: remote.into(),
+            })))
+            .map(|_| ())
+            .expect_err("refused")
+            .0
+        };
+        let e = keys("AES_256_CM_HMAC_SHA1_80", &good, &good);
+        assert!(e.contains("unknown crypto suite"), "{e}");
+        let e = keys("AES_CM_128_HMAC_SHA1_80", &good, "inline:AAAA");
+        assert!(e.contains("bad remote key"), "{e}");
+        let e = keys("AES_CM_128_HMAC_SHA1_80", "inline:AAAA|1:4", &good);
+        assert!(e.contains("bad local key"), "{e}");
     }
 }

@@ -327,7 +327,10 @@ impl MediaEngine {
     /// locks the source the leg accepts media from and sends to (symmetric RTP, for phones behind
     /// NAT); datagrams from any other address are dropped and counted
     /// ([`ShardCounters::leg_foreign_dropped`], [`crate::MemberStats::foreign_dropped`]). A leg
-    /// made before the codec is known takes it with [`MediaEngine::configure_rtp_leg`].
+    /// made before the codec is known takes it with [`MediaEngine::configure_rtp_leg`]. With
+    /// `opts.srtp` the leg speaks SRTP: what does not unprotect under the remote key is dropped
+    /// and counted ([`ShardCounters::leg_srtp_failed`]), and a source whose packets do may move
+    /// the lock at any time. Fails with [`MediaError::Srtp`] if the keys cannot be used.
     pub async fn add_rtp_leg(
         &self,
         room: &RoomId,
@@ -383,9 +386,12 @@ impl MediaEngine {
     }
 
     /// Applies what the remote SDP negotiated for a plain-RTP leg (codec, payload types, remote
-    /// address), replacing what the leg was created with: codec state (transcoding, mixing) starts
-    /// afresh, key presses still being sent are dropped, and a new learning window opens. The
-    /// leg's output keeps its SSRC and sequence unless the clock rate changes (a new SSRC then).
+    /// address, SRTP keys), replacing what the leg was created with: codec state (transcoding,
+    /// mixing) starts afresh, key presses still being sent are dropped, and a new learning window
+    /// opens. The leg's output keeps its SSRC and sequence unless the clock rate changes (a new
+    /// SSRC then). An SRTP key equal to the leg's current one keeps its direction's state
+    /// (rollover counters, replay windows); a new key starts it afresh; `srtp: None` makes the
+    /// leg plain RTP. If the keys cannot be used ([`MediaError::Srtp`]) nothing changes.
     pub async fn configure_rtp_leg(
         &self,
         member: &MemberId,

@@ -33,6 +33,10 @@ pub enum MediaError {
     /// telephone-event.
     #[error("cannot send DTMF: {0}")]
     Dtmf(String),
+    /// A plain-RTP leg's SRTP keys cannot be used: an unknown crypto suite, a malformed key, or
+    /// keys of two profiles.
+    #[error("SRTP: {0}")]
+    Srtp(String),
     /// The feature is not implemented yet.
     #[error("unsupported: {0}")]
     Unsupported(&'static str),

@@ -30,6 +30,9 @@ pub struct MemberStats {
     /// Datagrams a plain-RTP leg dropped because they came from another address than its
     /// latched source (see [`crate::MediaEngine::add_rtp_leg`]).
     pub foreign_dropped: u64,
+    /// Datagrams an SRTP plain-RTP leg dropped because they did not unprotect under the peer's
+    /// key: failed authentication (sent in the clear or with another key), replayed, or malformed.
+    pub srtp_failed: u64,
     /// Latest round-trip time, if known.
     pub rtt_ms: Option<u32>,
     /// Latest egress bandwidth estimate for the member, if known.

@@ -31,7 +31,7 @@
 //! - Keyframes: late joiners and switches ask the publisher (PLI, throttled); NACKs from
 //!   subscribers are answered from str0m's RTX cache.
 //! - With [`MediaConfig::ice_tcp`], shards also accept ICE-TCP (passive, RFC 4571 framing).
-//! - A **plain-RTP leg** (SIP media: no SRTP; Opus, PCMU or PCMA) joins with
+//! - A **plain-RTP leg** (SIP media: Opus, PCMU or PCMA; in the clear or SDES-SRTP) joins with
 //!   [`MediaEngine::add_rtp_leg`], which returns the local address for the leg's SDP; a leg made
 //!   before the answer picked the codec takes it with [`MediaEngine::configure_rtp_leg`]. A G.711
 //!   leg is transcoded to and from Opus for WebRTC members that did not negotiate its codec (a
@@ -43,9 +43,19 @@
 //!   it gets that address (or is created without one) may the first valid RTP packet of its
 //!   payload type or telephone-event type lock another source (symmetric RTP, for phones behind
 //!   NAT). Afterwards datagrams from any other address are dropped and counted
-//!   ([`ShardCounters::leg_foreign_dropped`], [`MemberStats::foreign_dropped`]); with SRTP, a
-//!   source whose packets authenticate will be allowed to move the lock. A shard reads a bounded
-//!   share of each leg's datagrams per loop turn, so a flood on one leg's port starves nothing.
+//!   ([`ShardCounters::leg_foreign_dropped`], [`MemberStats::foreign_dropped`]). A shard reads a
+//!   bounded share of each leg's datagrams per loop turn, so a flood on one leg's port starves
+//!   nothing.
+//! - **SRTP legs** (RFC 3711, keyed by SDES, RFC 4568; AES_CM_128_HMAC_SHA1_80,
+//!   AES_CM_128_HMAC_SHA1_32 and AEAD_AES_128_GCM, RFC 7714, via [`srtp`]) carry [`LegSrtp`]
+//!   keys in [`RtpLegOptions::srtp`] / [`RtpLegConfig::srtp`]. Every datagram a leg receives is
+//!   unprotected first (muxed RTCP by RFC 5761, then ignored like plain RTCP); one that does not
+//!   authenticate is dropped and counted ([`ShardCounters::leg_srtp_failed`],
+//!   [`MemberStats::srtp_failed`]) and latches nothing, while one that does may move the lock at
+//!   any time (a phone changing address). Everything the leg sends (audio, key presses) is
+//!   protected in its reusable buffer. A re-INVITE's [`MediaEngine::configure_rtp_leg`] keeps
+//!   the SRTP state of a key that did not change (rollover counters, replay windows) and starts
+//!   a new key's direction afresh.
 //! - Opus DTX passes through as sent; RED (RFC 2198) is negotiated with peers that offer it,
 //!   forwarded as RED to subscribers that negotiated it and as its primary Opus to the rest.
 //! - [`MediaEngine::update_media`] renegotiates; [`MediaEngine::set_muted`],
@@ -98,6 +108,7 @@ mod event;
 pub mod g711;
 pub mod hotpath;
 mod ids;
+mod leg_keys;
 pub mod mixer;
 mod negotiate;
 mod options;
@@ -115,8 +126,12 @@ pub use engine::MediaEngine;
 pub use error::MediaError;
 pub use event::{MediaEvent, MemberState, MemberStats};
 pub use ids::{MemberId, RoomId};
+pub use leg_keys::LegSrtp;
 pub use options::{
     LayerPreference, MediaKind, MemberOptions, OfferOptions, RoomOptions, RtpCodec, RtpLegConfig,
     RtpLegOptions, VideoLayer,
 };
 pub use shard::{LATENCY_BUCKETS_US, LatencyHistogram, ShardCounters};
+/// The SRTP implementation of SRTP legs: its [`srtp::MasterKey`] and [`srtp::Profile`] make a
+/// [`LegSrtp`].
+pub use weft_srtp as srtp;

@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 use str0m::format::Codec;
 
 use crate::g711::Law;
+use crate::leg_keys::LegSrtp;
 
 /// Audio or video.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -146,7 +147,7 @@ impl RtpCodec {
     }
 }
 
-/// A plain-RTP leg: audio only, no SRTP.
+/// A plain-RTP leg: audio only, in the clear or SDES-SRTP.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct RtpLegOptions {
     /// The codec both directions use.
@@ -161,6 +162,9 @@ pub struct RtpLegOptions {
     /// presses become [`crate::MediaEvent::Dtmf`], and [`crate::MediaEngine::send_dtmf`] works.
     #[serde(default)]
     pub telephone_event: Option<u8>,
+    /// SDES-SRTP keys (RFC 4568), if the leg is encrypted; `None`: plain RTP.
+    #[serde(default)]
+    pub srtp: Option<LegSrtp>,
     /// Initial mute/deaf state.
     #[serde(default)]
     pub member: MemberOptions,
@@ -174,6 +178,7 @@ impl RtpLegOptions {
             payload_type: self.payload_type,
             telephone_event: self.telephone_event,
             remote: self.remote,
+            srtp: self.srtp.clone(),
         }
     }
 }
@@ -193,4 +198,9 @@ pub struct RtpLegConfig {
     /// opens either way.
     #[serde(default)]
     pub remote: Option<std::net::SocketAddr>,
+    /// SDES-SRTP keys (RFC 4568), if the leg is encrypted; `None`: plain RTP. Keys equal to the
+    /// leg's current ones keep its SRTP state (rollover counters, replay windows); a new key
+    /// starts its direction afresh.
+    #[serde(default)]
+    pub srtp: Option<LegSrtp>,
 }

@@ -267,6 +267,7 @@ fn a_plain_rtp_leg_on_the_other_shard_exchanges_audio() {
         codec: RtpCodec::Opus,
         payload_type: OPUS_PT,
         remote: None,
+        srtp: None,
         member: MemberOptions::default(),
         telephone_event: None,
     };

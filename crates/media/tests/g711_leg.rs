@@ -184,6 +184,7 @@ fn add_leg(h: &Harness, member: &MemberId, codec: RtpCodec, pt: u8) -> SocketAdd
             payload_type: pt,
             remote: None,
             telephone_event: Some(TELEPHONE_EVENT),
+            srtp: None,
             member: MemberOptions::default(),
         },
     ))

@@ -209,6 +209,7 @@ fn add_leg(
             payload_type,
             remote,
             telephone_event,
+            srtp: None,
             member: MemberOptions::default(),
         },
     ))
@@ -267,6 +268,7 @@ fn configure_rtp_leg_switches_a_call_from_pcmu_to_pcma() {
             payload_type: PCMA,
             telephone_event: None,
             remote: Some(phone.addr),
+            srtp: None,
         },
     ))
     .expect("configure");

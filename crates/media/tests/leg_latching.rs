@@ -136,6 +136,7 @@ fn add_leg_with(
             payload_type,
             remote: sdp,
             telephone_event: None,
+            srtp: None,
             member: MemberOptions::default(),
         },
     ))

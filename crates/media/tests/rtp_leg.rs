@@ -36,6 +36,7 @@ fn plain_rtp_leg_and_webrtc_member_hear_each_other() {
                 payload_type: OPUS_PT,
                 remote: None,
                 telephone_event: None,
+                srtp: None,
                 member: MemberOptions::default(),
             },
         ))

@@ -12,9 +12,9 @@
 //!   **foreign**: dropped and counted. A different SSRC from the locked address is the same peer
 //!   restarting its stream (a re-INVITE, a transfer behind a B2BUA): accepted, and the new SSRC
 //!   is locked.
-//! - The seam for SRTP: a packet whose SRTP authentication verified (`authenticated`) may move
-//!   the lock to its address at any time — only the holder of the keys can make one. Plain RTP
-//!   passes `false`.
+//! - On SRTP legs, a packet whose SRTP authentication verified (`authenticated`) may move the
+//!   lock to its address at any time — only the holder of the keys can make one (packets that
+//!   fail never reach the latch). Plain RTP passes `false`.
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};

@@ -1,14 +1,16 @@
 //! Plain-RTP legs (e.g. towards a SIP gateway): own UDP socket, fixed payload type, symmetric RTP
-//! latching under the rules of [`super::latch`], RFC 4733 key presses both ways, no SRTP, no
-//! RTCP.
+//! latching under the rules of [`super::latch`], RFC 4733 key presses both ways, optional
+//! SDES-SRTP ([`super::leg_crypto`]), no RTCP.
 
 use std::time::{Duration, Instant};
 
 use mio::net::UdpSocket;
 use str0m::format::{Codec, CodecSpec, FormatParams};
 use str0m::media::Frequency;
+use weft_srtp::SrtpError;
 
 use super::latch::Latch;
+use super::leg_crypto::LegCrypto;
 use crate::dtmf::{DtmfReceiver, DtmfSender};
 use crate::g711;
 use crate::mixer::dbov;
@@ -30,8 +32,10 @@ pub(crate) struct RtpLeg {
     pub ssrc: u32,
     /// Extends incoming 16-bit sequence numbers.
     pub seq: SeqExtender,
-    /// Reused serialisation buffer for outgoing packets.
+    /// Reused serialisation buffer for outgoing packets (protected in place under SRTP).
     pub out: Vec<u8>,
+    /// The SRTP sessions, if the leg is encrypted.
+    pub srtp: Option<LegCrypto>,
 }
 
 /// The parts of an RTP packet a leg needs.
@@ -47,14 +51,15 @@ pub(crate) struct PlainRtp {
 }
 
 impl RtpLeg {
-    /// A leg with `config`, its learning window (`window` long) opening at `now`.
+    /// A leg with `config`, its learning window (`window` long) opening at `now`; fails if its
+    /// SRTP sessions cannot be keyed.
     pub(crate) fn new(
         socket: UdpSocket,
         config: &RtpLegConfig,
         ssrc: u32,
         now: Instant,
         window: Duration,
-    ) -> Self {
+    ) -> Result<Self, SrtpError> {
         let mut leg = Self {
             socket,
             latch: Latch::new(None, now, window),
@@ -66,14 +71,25 @@ impl RtpLeg {
             ssrc,
             seq: SeqExtender::default(),
             out: Vec::with_capacity(1500),
+            srtp: None,
         };
-        leg.configure(config, now);
-        leg
+        leg.configure(config, now)?;
+        Ok(leg)
     }
 
-    /// Takes the negotiated codec, payload types and remote: what the leg receives next is a new
-    /// stream, key presses being sent are dropped, and a new learning window opens at `now`.
-    pub(crate) fn configure(&mut self, config: &RtpLegConfig, now: Instant) {
+    /// Takes the negotiated codec, payload types, remote and SRTP keys: what the leg receives
+    /// next is a new stream, key presses being sent are dropped, and a new learning window opens
+    /// at `now`. SRTP state survives for a key that did not change. If the new keys cannot be
+    /// used, nothing changes.
+    pub(crate) fn configure(
+        &mut self,
+        config: &RtpLegConfig,
+        now: Instant,
+    ) -> Result<(), SrtpError> {
+        match (&mut self.srtp, &config.srtp) {
+            (Some(crypto), Some(keys)) => crypto.rekey(keys)?,
+            (slot, keys) => *slot = keys.as_ref().map(LegCrypto::new).transpose()?,
+        }
         self.codec = config.codec;
         self.pt = config.payload_type;
         self.telephone_event = config.telephone_event;
@@ -81,6 +97,7 @@ impl RtpLeg {
         self.dtmf_out.cancel();
         self.seq.restart();
         self.latch.set_remote(config.remote, now);
+        Ok(())
     }
 
     /// The codec as str0m describes it (to find the WebRTC side's payload type).
@@ -105,11 +122,17 @@ impl RtpLeg {
         Some(-(dbov(g711::mean_square(law, payload)) as i8))
     }
 
-    /// Sends the serialised packet in `out` to the leg's remote, if known.
+    /// Sends the serialised packet in `out` to the leg's remote, if known, protecting it first
+    /// (in place) if the leg is encrypted.
     pub(crate) fn send_out(&mut self) -> bool {
         let Some(remote) = self.latch.remote() else {
             return false;
         };
+        if let Some(crypto) = &mut self.srtp
+            && crypto.protect(&mut self.out).is_err()
+        {
+            return false;
+        }
         self.socket.send_to(&self.out, remote).is_ok()
     }
 }

@@ -1,6 +1,6 @@
 //! The shard side of plain-RTP legs: adding and configuring them, reading their sockets under
-//! the latching rules of [`super::latch`] (a bounded number of datagrams per loop turn), and
-//! sending them key presses paced by the shard's timer heap.
+//! the latching rules of [`super::latch`] (a bounded number of datagrams per loop turn; on SRTP
+//! legs each unprotected first), and sending them key presses paced by the shard's timer heap.
 
 use std::io::ErrorKind;
 use std::net::SocketAddr;
@@ -10,6 +10,7 @@ use std::time::Instant;
 use mio::net::UdpSocket;
 use mio::{Interest, Token};
 use str0m::media::{Direction, Mid, Pt};
+use weft_srtp::SrtpError;
 
 use super::latch::Admission;
 use super::leg::{RtpLeg, parse_rtp};
@@ -45,7 +46,8 @@ impl Worker {
         socket.set_nonblocking(true).map_err(config_err)?;
         let socket = UdpSocket::from_std(socket);
         let ssrc = leg_ssrc(&member, now);
-        let leg = RtpLeg::new(socket, &opts.config(), ssrc, now, self.latch_window);
+        let leg = RtpLeg::new(socket, &opts.config(), ssrc, now, self.latch_window)
+            .map_err(keying_failed)?;
         let (index, generation) = self.peers.insert(Peer::new(
             Transport::Rtp(Box::new(leg)),
             0,
@@ -120,7 +122,7 @@ impl Worker {
             return Err(not_a_leg(member));
         };
         let clock_changed = leg.codec.clock_rate() != config.codec.clock_rate();
-        leg.configure(config, now);
+        leg.configure(config, now).map_err(keying_failed)?;
         if clock_changed {
             // One SSRC, one clock (RFC 7160): the output in the new clock is a new stream.
             leg.ssrc = leg_ssrc(member, now);
@@ -268,14 +270,26 @@ impl Worker {
         more
     }
 
-    /// One datagram from a leg's socket: dropped unless the latch admits its source; then a key
-    /// press, or audio fanned out to the room.
+    /// One datagram from a leg's socket: on an SRTP leg dropped unless it unprotects; dropped
+    /// unless the latch admits its source (an authenticated one may move it); then a key press,
+    /// or audio fanned out to the room.
     fn handle_leg_datagram(&mut self, index: usize, source: SocketAddr, len: usize, now: Instant) {
         let Some(p) = self.peers.get_mut(index) else {
             return;
         };
         let Transport::Rtp(leg) = &mut p.transport else {
             return;
+        };
+        let (len, authenticated) = match &mut leg.srtp {
+            None => (len, false),
+            Some(crypto) => match crypto.unprotect(&mut self.buf[..len]) {
+                Ok(plain) => (plain, true),
+                Err(_) => {
+                    self.io.counters.leg_srtp_failed += 1;
+                    p.stats.srtp_failed += 1;
+                    return;
+                }
+            },
         };
         let rtp = parse_rtp(&self.buf[..len])
             .filter(|r| r.pt == leg.pt || leg.telephone_event == Some(r.pt));
@@ -284,7 +298,7 @@ impl Worker {
             .latch
             .locked_ssrc()
             .is_some_and(|locked| ssrc.is_some_and(|s| s != locked));
-        match leg.latch.admit(source, ssrc, false, now) {
+        match leg.latch.admit(source, ssrc, authenticated, now) {
             Admission::Foreign => {
                 self.io.counters.leg_foreign_dropped += 1;
                 p.stats.foreign_dropped += 1;
@@ -383,6 +397,10 @@ fn not_a_leg(member: &MemberId) -> MediaError {
     MediaError::State(format!("{member} is not a plain-RTP leg"))
 }
 
+fn keying_failed(e: SrtpError) -> MediaError {
+    MediaError::Srtp(format!("cannot key the leg's sessions: {e}"))
+}
+
 /// An SSRC for a leg's outgoing stream, different per member and start time.
 fn leg_ssrc(member: &MemberId, now: Instant) -> u32 {
     use std::hash::{BuildHasher, RandomState};
@@ -436,6 +454,7 @@ mod tests {
             payload_type: 0,
             remote: None,
             telephone_event: None,
+            srtp: None,
             member: MemberOptions::default(),
         };
         w.add_leg(room, MemberId::from("leg"), socket, &opts, now)

@@ -4,6 +4,7 @@ mod demux;
 mod forward;
 mod latch;
 mod leg;
+mod leg_crypto;
 mod legs;
 mod mixing;
 mod outbox;

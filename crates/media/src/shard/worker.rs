@@ -80,6 +80,9 @@ pub struct ShardCounters {
     /// Datagrams plain-RTP legs dropped because they came from another address than the leg's
     /// source (after it locked, or after its learning window).
     pub leg_foreign_dropped: u64,
+    /// Datagrams SRTP plain-RTP legs dropped because they did not unprotect: failed
+    /// authentication (sent in the clear or with another key), replayed, or malformed.
+    pub leg_srtp_failed: u64,
     /// UDP send calls (fewer than `datagrams_out` when GSO joined runs to one destination).
     pub send_calls: u64,
     /// Timer wake-ups of peers (str0m asked to be driven at a time, with no input).
