@@ -11,6 +11,7 @@ pub mod oauth;
 mod paging;
 mod routes;
 mod schema;
+mod sip_credentials;
 mod views;
 
 use std::sync::Arc;
@@ -38,6 +39,8 @@ pub struct ApiConfig {
     pub cors_origins: Vec<String>,
     /// The largest request body accepted, in bytes.
     pub max_body_bytes: usize,
+    /// The SIP digest realm (the server's domain): SIP endpoints' HA1 values are computed for it.
+    pub sip_realm: String,
 }
 
 impl Default for ApiConfig {
@@ -47,6 +50,7 @@ impl Default for ApiConfig {
             refresh_ttl_secs: 7500,
             cors_origins: vec!["*".into()],
             max_body_bytes: 1024 * 1024,
+            sip_realm: "weft.localhost".into(),
         }
     }
 }

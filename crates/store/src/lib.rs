@@ -13,6 +13,8 @@ pub mod keys;
 pub mod oauth;
 pub mod projects;
 pub mod resources;
+pub mod sip_accounts;
+pub mod sip_bindings;
 pub mod sip_endpoints;
 pub mod tokens;
 

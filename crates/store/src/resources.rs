@@ -233,17 +233,35 @@ impl Store {
         })
     }
 
-    /// Deletes a resource with its addresses, login, endpoints and devices.
+    /// Deletes a resource with its addresses, login, endpoints and devices, and the SIP
+    /// registration bindings of its SIP endpoints (a SIP endpoint resource's own, or a
+    /// subscriber's nested endpoints').
     pub async fn delete_resource(&self, project_id: &str, id: &str) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "DELETE FROM sip_bindings WHERE account_id IN (\
+             SELECT r.id FROM resources r WHERE r.project_id = $1 AND (r.id = $2 OR r.inner_id = $3) \
+             UNION SELECT e.id FROM subscriber_sip_endpoints e JOIN resources r ON r.id = e.subscriber_id \
+             WHERE r.project_id = $4 AND (r.id = $5 OR r.inner_id = $6))",
+        )
+        .bind(project_id)
+        .bind(id)
+        .bind(id)
+        .bind(project_id)
+        .bind(id)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
         let done = sqlx::query(
             "DELETE FROM resources WHERE project_id = $1 AND (id = $2 OR inner_id = $3)",
         )
         .bind(project_id)
         .bind(id)
         .bind(id)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
         StoreError::found(done.rows_affected())?;
+        tx.commit().await?;
         Ok(())
     }
 

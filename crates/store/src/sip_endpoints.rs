@@ -5,6 +5,7 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use crate::keyset::{Bind, QueryParts, SortOrder, finish_page};
+use crate::sip_accounts::SipDigest;
 use crate::{Page, Result, Store, StoreError};
 use weft_core::Cursor;
 use weft_core::time::now_ms;
@@ -19,6 +20,16 @@ pub struct SubscriberSipEndpoint {
     pub body: Value,
     pub created_at: i64,
     pub updated_at: i64,
+}
+
+/// An endpoint's stored secrets, set together: the argon2 hash of its password and the digest
+/// HA1 values of the same password for its username.
+#[derive(Debug, Clone)]
+pub struct SipSecrets {
+    /// The argon2 PHC string of the password.
+    pub password_hash: String,
+    /// The digest HA1 values.
+    pub digest: SipDigest,
 }
 
 const COLUMNS: &str = "id, subscriber_id, username, body, created_at, updated_at";
@@ -42,7 +53,7 @@ impl Store {
         project_id: &str,
         subscriber_id: &str,
         username: &str,
-        password_hash: &str,
+        secrets: &SipSecrets,
         body: Value,
     ) -> Result<SubscriberSipEndpoint> {
         let now = now_ms();
@@ -55,14 +66,18 @@ impl Store {
             updated_at: now,
         };
         sqlx::query(
-            "INSERT INTO subscriber_sip_endpoints (id, project_id, subscriber_id, username, password_hash, body, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            "INSERT INTO subscriber_sip_endpoints (id, project_id, subscriber_id, username, password_hash, \
+             digest_realm, ha1_md5, ha1_sha256, body, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
         )
         .bind(&endpoint.id)
         .bind(project_id)
         .bind(subscriber_id)
         .bind(username)
-        .bind(password_hash)
+        .bind(&secrets.password_hash)
+        .bind(&secrets.digest.realm)
+        .bind(secrets.digest.md5.clone())
+        .bind(secrets.digest.sha256.clone())
         .bind(endpoint.body.to_string())
         .bind(now)
         .bind(now)
@@ -111,43 +126,69 @@ impl Store {
         endpoint_from_row(&row)
     }
 
-    /// Replaces an endpoint's fields (and password hash, when given).
+    /// Replaces an endpoint's fields, and its secrets when given. The caller gives new secrets
+    /// with a new username: the stored HA1 values are computed with the username.
     pub async fn update_sip_endpoint(
         &self,
         subscriber_id: &str,
         id: &str,
         username: &str,
-        password_hash: Option<&str>,
+        secrets: Option<&SipSecrets>,
         body: Value,
     ) -> Result<SubscriberSipEndpoint> {
         let now = now_ms();
-        let done = sqlx::query(
-            "UPDATE subscriber_sip_endpoints SET username = $1, body = $2, updated_at = $3, \
-             password_hash = COALESCE($4, password_hash) WHERE subscriber_id = $5 AND id = $6",
-        )
-        .bind(username)
-        .bind(body.to_string())
-        .bind(now)
-        .bind(password_hash.map(str::to_owned))
-        .bind(subscriber_id)
-        .bind(id)
-        .execute(&self.pool)
-        .await
+        let done = match secrets {
+            Some(secrets) => sqlx::query(
+                "UPDATE subscriber_sip_endpoints SET username = $1, body = $2, updated_at = $3, \
+                 password_hash = $4, digest_realm = $5, ha1_md5 = $6, ha1_sha256 = $7 \
+                 WHERE subscriber_id = $8 AND id = $9",
+            )
+            .bind(username)
+            .bind(body.to_string())
+            .bind(now)
+            .bind(&secrets.password_hash)
+            .bind(&secrets.digest.realm)
+            .bind(secrets.digest.md5.clone())
+            .bind(secrets.digest.sha256.clone())
+            .bind(subscriber_id)
+            .bind(id)
+            .execute(&self.pool)
+            .await,
+            None => {
+                sqlx::query(
+                    "UPDATE subscriber_sip_endpoints SET username = $1, body = $2, updated_at = $3 \
+                     WHERE subscriber_id = $4 AND id = $5",
+                )
+                .bind(username)
+                .bind(body.to_string())
+                .bind(now)
+                .bind(subscriber_id)
+                .bind(id)
+                .execute(&self.pool)
+                .await
+            }
+        }
         .map_err(|e| StoreError::conflict_as(e, "username"))?;
         StoreError::found(done.rows_affected())?;
         self.sip_endpoint(subscriber_id, id).await
     }
 
-    /// Deletes one of a subscriber's SIP endpoints.
+    /// Deletes one of a subscriber's SIP endpoints with its registration bindings.
     pub async fn delete_sip_endpoint(&self, subscriber_id: &str, id: &str) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
         let done = sqlx::query(
             "DELETE FROM subscriber_sip_endpoints WHERE subscriber_id = $1 AND id = $2",
         )
         .bind(subscriber_id)
         .bind(id)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
         StoreError::found(done.rows_affected())?;
+        sqlx::query("DELETE FROM sip_bindings WHERE account_id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
         Ok(())
     }
 }

@@ -10,6 +10,7 @@ use weft_core::ResourceKind;
 use weft_core::address::slug;
 use weft_store::addresses::{AddressFilter, AddressSort};
 use weft_store::resources::{Login, NewResource, Resource, ResourceUpdate};
+use weft_store::sip_accounts::SipDigest;
 use weft_store::{SortOrder, Store, StoreError};
 
 use super::hash_password;
@@ -18,6 +19,7 @@ use crate::body::{JsonObject, Params};
 use crate::error::ApiError;
 use crate::paging::{list_body, page_request};
 use crate::schema::{defaults, resource_input};
+use crate::sip_credentials::{self, check_rename};
 use crate::{ApiState, views};
 
 pub fn routes() -> Router<ApiState> {
@@ -285,6 +287,20 @@ pub async fn create_subscriber(
     Ok(resource)
 }
 
+/// Stores a SIP endpoint resource's password as the hidden `_password_hash` (argon2) and
+/// `_digest` (HA1 values for the realm).
+async fn set_sip_password(
+    fields: &mut Map<String, Value>,
+    username: &str,
+    realm: &str,
+    password: String,
+) -> Result<(), ApiError> {
+    let secrets = sip_credentials::secrets(username, realm, password).await?;
+    fields.insert("_password_hash".into(), json!(secrets.password_hash));
+    fields.insert(SipDigest::BODY_KEY.into(), secrets.digest.to_json());
+    Ok(())
+}
+
 async fn create(
     kind: ResourceKind,
     State(state): State<ApiState>,
@@ -317,10 +333,7 @@ async fn create(
         if kind == ResourceKind::SipEndpoint {
             fields.insert("username".into(), json!(name));
             if let Some(password) = input.password {
-                fields.insert(
-                    "_password_hash".into(),
-                    json!(hash_password(password).await?),
-                );
+                set_sip_password(&mut fields, &name, &state.config.sip_realm, password).await?;
             }
         }
         let display_name = input.display_name.unwrap_or_else(|| name.clone());
@@ -384,14 +397,11 @@ async fn update(
             }
         }
         ResourceKind::SipEndpoint => {
-            if let Some(name) = &input.name {
-                fields.insert("username".into(), json!(name));
-            }
+            let username = input.name.as_deref().unwrap_or(&current.name);
+            check_rename(&current.name, username, input.password.is_some())?;
+            fields.insert("username".into(), json!(username));
             if let Some(password) = input.password {
-                fields.insert(
-                    "_password_hash".into(),
-                    json!(hash_password(password).await?),
-                );
+                set_sip_password(&mut fields, username, &state.config.sip_realm, password).await?;
             }
             update.name = input.name;
         }

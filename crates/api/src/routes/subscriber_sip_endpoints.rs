@@ -7,12 +7,12 @@ use axum::{Json, Router};
 use serde_json::{Map, Value};
 use weft_core::ResourceKind;
 
-use super::hash_password;
 use crate::auth::ProjectAuth;
 use crate::body::{JsonObject, Params};
 use crate::error::ApiError;
 use crate::paging::{list_body, page_request};
 use crate::schema::{SipEndpointInput, sip_endpoint_input};
+use crate::sip_credentials;
 use crate::{ApiState, views};
 
 const BASE: &str = "/api/fabric/resources/subscribers/{sid}/sip_endpoints";
@@ -69,14 +69,14 @@ async fn create(
     let (Some(username), Some(password)) = (username, password) else {
         return Err(ApiError::Internal);
     };
-    let hash = hash_password(password).await?;
+    let secrets = sip_credentials::secrets(&username, &state.config.sip_realm, password).await?;
     let endpoint = state
         .store
         .create_sip_endpoint(
             &auth.project_id,
             &sid,
             &username,
-            &hash,
+            &secrets,
             Value::Object(fields),
         )
         .await?;
@@ -112,14 +112,21 @@ async fn update(
         _ => Map::new(),
     };
     merged.extend(fields);
-    let hash = match password {
-        Some(p) => Some(hash_password(p).await?),
+    let username = username.unwrap_or_else(|| current.username.clone());
+    sip_credentials::check_rename(&current.username, &username, password.is_some())?;
+    let secrets = match password {
+        Some(p) => Some(sip_credentials::secrets(&username, &state.config.sip_realm, p).await?),
         None => None,
     };
-    let username = username.unwrap_or(current.username);
     let updated = state
         .store
-        .update_sip_endpoint(&sid, &id, &username, hash.as_deref(), Value::Object(merged))
+        .update_sip_endpoint(
+            &sid,
+            &id,
+            &username,
+            secrets.as_ref(),
+            Value::Object(merged),
+        )
         .await?;
     Ok(Json(views::sip_endpoint(&updated)))
 }
