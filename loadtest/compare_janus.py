@@ -240,6 +240,7 @@ class Servers:
             WEFT_HTTP_LISTEN=self.weft_http,
             WEFT_TLS_LISTEN=f"127.0.0.1:{free_port()}",
             WEFT_METRICS_LISTEN="127.0.0.1:0",
+            WEFT_SIP_ENABLED="false",
             WEFT_BOOTSTRAP_PROJECT_ID=self.project_id,
             WEFT_BOOTSTRAP_API_TOKEN=self.api_token,
             # Janus's VideoRoom runs no sender-side bandwidth estimator; neither does Weft here

@@ -31,6 +31,21 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def free_udp_tcp_port() -> int:
+    """A port on 127.0.0.1 free for both UDP and TCP (the SIP listener binds both)."""
+    for _ in range(100):
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+            udp.bind(("127.0.0.1", 0))
+            port = udp.getsockname()[1]
+            with socket.socket() as tcp:
+                try:
+                    tcp.bind(("127.0.0.1", port))
+                except OSError:
+                    continue
+                return port
+    raise WeftError("found no port free for both UDP and TCP")
+
+
 class WeftServer:
     """One `weft serve` on a data dir of its own, with free loopback ports and bootstrap credentials.
 
@@ -48,6 +63,7 @@ class WeftServer:
         self.api_token = secrets.token_urlsafe(32)
         self.http_port = free_port()
         self.tls_port = free_port()
+        self.sip_port = free_udp_tcp_port()
         self.process: subprocess.Popen | None = None
 
     @property
@@ -76,6 +92,7 @@ class WeftServer:
         env.update(
             WEFT_HTTP_LISTEN=f"127.0.0.1:{self.http_port}",
             WEFT_TLS_LISTEN=f"127.0.0.1:{self.tls_port}",
+            WEFT_SIP_LISTEN=f"127.0.0.1:{self.sip_port}",
             # Several servers may run at once: let the OS pick the metrics port.
             WEFT_METRICS_LISTEN="127.0.0.1:0",
             WEFT_BOOTSTRAP_PROJECT_ID=self.project_id,

@@ -7,6 +7,7 @@
 
 mod media;
 mod process;
+mod sip;
 mod totals;
 
 use std::sync::Arc;
@@ -20,6 +21,7 @@ use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
 pub use media::{FEEDBACK, KINDS, MediaTotals};
+pub use sip::SipLabels;
 pub use totals::HistogramTotals;
 
 /// An exposition format.
@@ -97,6 +99,7 @@ pub struct Metrics {
     /// room joins.
     pub join_duration: Histogram,
     media: media::MediaSeries,
+    sip: sip::SipSeries,
     process: process::ProcessMetrics,
 }
 
@@ -157,6 +160,7 @@ impl Metrics {
             join_duration.clone(),
         );
         let media = media::MediaSeries::register(&mut registry);
+        let sip = sip::SipSeries::register(&mut registry);
         let process = process::ProcessMetrics::register(&mut registry);
         let metrics = Metrics {
             registry,
@@ -167,9 +171,11 @@ impl Metrics {
             calls,
             join_duration,
             media,
+            sip,
             process,
         };
         metrics.publish_sessions(0, 0);
+        metrics.publish_sip(0, &[("early", 0), ("active", 0)]);
         Arc::new(metrics)
     }
 
@@ -218,6 +224,16 @@ impl Metrics {
                 .get_or_create(&StateLabels { state })
                 .set(*n as i64);
         }
+    }
+
+    /// Records a SIP request Weft answered with a final status.
+    pub fn observe_sip(&self, method: &str, status: u16) {
+        self.sip.answered(method, status);
+    }
+
+    /// Publishes the SIP registrations and calls by state.
+    pub fn publish_sip(&self, registrations: usize, calls: &[(&'static str, usize)]) {
+        self.sip.publish(registrations, calls);
     }
 
     /// Sets the media series from the engine's totals.
@@ -287,6 +303,8 @@ mod tests {
         m.observe_join(Duration::from_millis(120));
         m.publish_sessions(3, 1);
         m.publish_calls(&[("active", 2), ("joining", 1)]);
+        m.observe_sip("INVITE", 486);
+        m.publish_sip(4, &[("early", 1), ("active", 2)]);
         m.publish_media(&MediaTotals {
             rooms: 2,
             forwarded_packets: [10, 20],
@@ -310,6 +328,9 @@ mod tests {
             "weft_forwarding_latency_seconds_count 9",
             "weft_forwarding_latency_seconds_bucket{le=\"0.0001\"} 8",
             "weft_forwarding_latency_seconds_bucket{le=\"+Inf\"} 9",
+            "weft_sip_requests_total{method=\"INVITE\",status=\"486\"} 1",
+            "weft_sip_registrations 4",
+            "weft_sip_calls{state=\"active\"} 2",
         ] {
             assert!(text.contains(line), "missing {line:?} in\n{text}");
         }

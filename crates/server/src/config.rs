@@ -35,6 +35,8 @@ pub struct Config {
     /// Media engine: UDP sockets, advertised addresses, shards (see `weft_media::MediaConfig`).
     pub media: MediaConfig,
     pub signaling: SignalingSettings,
+    /// SIP: listeners, registration bounds, limits and trusted trunks.
+    pub sip: crate::sip::SipSettings,
 }
 
 /// Fabric signaling (JSON-RPC over WebSocket): timings, limits and the ICE servers clients get.
@@ -216,6 +218,7 @@ impl Default for Config {
                 ..MediaConfig::default()
             },
             signaling: SignalingSettings::default(),
+            sip: crate::sip::SipSettings::default(),
         }
     }
 }
@@ -315,6 +318,22 @@ impl Config {
         }
         if let Some(v) = opt("WEFT_BOOTSTRAP_API_TOKEN") {
             self.bootstrap.api_token = Some(v);
+        }
+        if let Some(v) = opt("WEFT_SIP_ENABLED") {
+            self.sip.enabled = parse("WEFT_SIP_ENABLED", v)?;
+        }
+        if let Some(v) = opt("WEFT_SIP_LISTEN") {
+            self.sip.listen = parse("WEFT_SIP_LISTEN", v)?;
+        }
+        if let Some(v) = opt("WEFT_SIP_TLS_LISTEN") {
+            self.sip.tls_listen = Some(parse("WEFT_SIP_TLS_LISTEN", v)?);
+        }
+        if let Some(v) = opt("WEFT_SIP_MESSAGES_PER_SEC") {
+            self.sip.messages_per_sec = parse("WEFT_SIP_MESSAGES_PER_SEC", v)?;
+        }
+        if let Some(v) = opt("WEFT_SIP_TRUNKS") {
+            self.sip.trunks = serde_json::from_str(&v)
+                .with_context(|| format!("WEFT_SIP_TRUNKS={v:?} is not a JSON list of trunks"))?;
         }
         if let Some(v) = opt("WEFT_MEDIA_BIND_IP") {
             self.media.bind_ip = parse("WEFT_MEDIA_BIND_IP", v)?;

@@ -7,6 +7,7 @@ mod directory;
 mod listeners;
 mod metrics;
 mod serve;
+mod sip;
 mod tls;
 
 use std::io::IsTerminal;

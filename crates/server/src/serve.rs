@@ -79,6 +79,7 @@ pub async fn run(config: Config) -> Result<()> {
             refresh_ttl_secs: config.tokens.refresh_ttl_secs,
             cors_origins: config.http.cors_origins.clone(),
             max_body_bytes: config.http.max_body_bytes,
+            sip_realm: config.domain.clone(),
         }),
     };
     config.check_oauth_clients()?;
@@ -110,6 +111,25 @@ pub async fn run(config: Config) -> Result<()> {
         calls.clone(),
         Arc::new(crate::metrics::SignalingMetrics(metrics.clone())),
     );
+    let sip = if config.sip.enabled {
+        let tls = match config.sip.tls_listen {
+            Some(_) => Some(tls::cert_pem(&config)?),
+            None => None,
+        };
+        let cfg = config.sip.sip_config(
+            &config.domain,
+            tls,
+            config.bootstrap.project_id.as_deref(),
+        )?;
+        Some(crate::sip::start(cfg, store.clone(), calls.clone(), metrics.clone()).await?)
+    } else {
+        None
+    };
+    let sip_addrs: Vec<String> = sip
+        .iter()
+        .flat_map(|s| s.local_addrs())
+        .map(|(t, a)| format!("{}:{a}", t.param()))
+        .collect();
     let router = websocket_or_http(weft_signaling::router(signaling.clone()), http_router);
 
     let shutdown = CancellationToken::new();
@@ -120,6 +140,9 @@ pub async fn run(config: Config) -> Result<()> {
             shutdown.cancelled().await;
             // Clients get `signalwire.disconnect` and will resume elsewhere or after a restart.
             signaling.shutdown();
+            if let Some(sip) = sip {
+                sip.shutdown();
+            }
         });
     }
     tokio::spawn(purge_expired(store.clone(), shutdown.clone()));
@@ -135,7 +158,9 @@ pub async fn run(config: Config) -> Result<()> {
         relay = %format!("relay.{}", config.domain),
         fabric = %format!("fabric.{}", config.domain),
         metrics = %metrics_addr,
-        "weft ready: listening http={http_addr} tls={tls_addr} metrics={metrics_addr}"
+        sip = %sip_addrs.join(","),
+        "weft ready: listening http={http_addr} tls={tls_addr} metrics={metrics_addr} sip={}",
+        sip_addrs.join(",")
     );
     tokio::spawn(listeners::serve_http(
         metrics_listener,

@@ -67,13 +67,27 @@ fn write_private(path: &Path, contents: &str) -> Result<()> {
     Ok(std::fs::write(path, contents)?)
 }
 
+/// The certificate and key files: the operator's, or the development certificate.
+fn cert_paths(config: &Config) -> Result<(PathBuf, PathBuf)> {
+    match (&config.tls.cert, &config.tls.key) {
+        (Some(cert), Some(key)) => Ok((cert.clone(), key.clone())),
+        (None, None) => ensure_dev_cert(&config.data_dir, &config.domain),
+        _ => Err(anyhow!("tls.cert and tls.key must be given together")),
+    }
+}
+
+/// The certificate chain and key as PEM text (for SIP over TLS, which serves the same
+/// certificate as HTTPS).
+pub fn cert_pem(config: &Config) -> Result<(Vec<u8>, Vec<u8>)> {
+    let (cert_path, key_path) = cert_paths(config)?;
+    let cert = std::fs::read(&cert_path).with_context(|| format!("reading {}", cert_path.display()))?;
+    let key = std::fs::read(&key_path).with_context(|| format!("reading {}", key_path.display()))?;
+    Ok((cert, key))
+}
+
 /// The rustls server configuration for the TLS listener (HTTP/1.1, which WebSockets need).
 pub fn server_config(config: &Config) -> Result<Arc<ServerConfig>> {
-    let (cert_path, key_path) = match (&config.tls.cert, &config.tls.key) {
-        (Some(cert), Some(key)) => (cert.clone(), key.clone()),
-        (None, None) => ensure_dev_cert(&config.data_dir, &config.domain)?,
-        _ => return Err(anyhow!("tls.cert and tls.key must be given together")),
-    };
+    let (cert_path, key_path) = cert_paths(config)?;
     let certs: Vec<CertificateDer<'static>> = rustls_pemfile::certs(&mut BufReader::new(
         std::fs::File::open(&cert_path)
             .with_context(|| format!("opening {}", cert_path.display()))?,

@@ -66,6 +66,8 @@ export class Weft {
       ...env,
       WEFT_HTTP_LISTEN: `127.0.0.1:${this.httpPort}`,
       WEFT_TLS_LISTEN: `127.0.0.1:${this.tlsPort}`,
+      // SIP binds UDP and TCP on one port: the test picks one with sipPort, else the OS does.
+      WEFT_SIP_LISTEN: `127.0.0.1:${this.sipPort ?? 0}`,
       // Several servers may run at once: let the OS pick the metrics port.
       WEFT_METRICS_LISTEN: '127.0.0.1:0',
       WEFT_DOMAIN: this.domain,
