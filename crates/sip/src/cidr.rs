@@ -31,7 +31,8 @@ impl Cidr {
                     == masked(u128::from(u32::from(ip)), self.prefix, 32)
             }
             (IpAddr::V6(net), IpAddr::V6(ip)) => {
-                masked(u128::from(net), self.prefix, 128) == masked(u128::from(ip), self.prefix, 128)
+                masked(u128::from(net), self.prefix, 128)
+                    == masked(u128::from(ip), self.prefix, 128)
             }
             _ => false,
         }

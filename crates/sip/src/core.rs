@@ -116,7 +116,10 @@ impl Default for CoreConfig {
             min_session_expires: 90,
             session_expires: 1800,
             nonce_max_age: 300,
-            digest_algorithms: vec![crate::digest::Algorithm::Md5, crate::digest::Algorithm::Sha256],
+            digest_algorithms: vec![
+                crate::digest::Algorithm::Md5,
+                crate::digest::Algorithm::Sha256,
+            ],
             secret: [0; 32],
         }
     }
@@ -220,8 +223,8 @@ pub struct SipCore {
 impl SipCore {
     /// A core with no bindings and no calls.
     pub fn new(cfg: CoreConfig) -> Self {
-        let challenger = Challenger::new(cfg.domain.clone(), cfg.secret)
-            .with_max_nonce_age(cfg.nonce_max_age);
+        let challenger =
+            Challenger::new(cfg.domain.clone(), cfg.secret).with_max_nonce_age(cfg.nonce_max_age);
         let failures = limits::AuthFailures::new(cfg.auth);
         Self {
             cfg,
@@ -362,6 +365,23 @@ impl SipCore {
         }
     }
 
+    /// Keeps only the bindings still stored (an endpoint deleted through the API loses its
+    /// bindings in the store; this drops them here too). `stored` must come from a store read
+    /// ordered after every store change the core asked for before it.
+    pub fn retain_bindings(&mut self, stored: &std::collections::HashSet<String>) {
+        let gone: Vec<Binding> = self
+            .bindings
+            .values()
+            .filter(|b| !stored.contains(&b.id))
+            .cloned()
+            .collect();
+        for b in gone {
+            self.bindings.remove(&b.id);
+            self.reachable(&b, false);
+            tracing::info!(account = %b.account_id, contact = %b.contact, "SIP registration removed with its endpoint");
+        }
+    }
+
     fn op(&mut self, pending: Pending) -> OpId {
         let op = self.next_op;
         self.next_op += 1;
@@ -441,7 +461,6 @@ fn session_grace(interval: u32) -> Duration {
     let interval = u64::from(interval);
     Duration::from_secs(interval - (interval / 3).min(32))
 }
-
 
 #[cfg(test)]
 mod tests;

@@ -95,7 +95,10 @@ pub fn header(req: &impl HeadersExt, name: &str) -> Option<String> {
 /// The user part of a URI, percent-decoded poorly on purpose: only what an address name can
 /// hold is accepted later.
 pub fn user_of(uri: &Uri) -> Option<String> {
-    uri.auth.as_ref().map(|a| a.user.clone()).filter(|u| !u.is_empty())
+    uri.auth
+        .as_ref()
+        .map(|a| a.user.clone())
+        .filter(|u| !u.is_empty())
 }
 
 /// The URI of the first `Contact` header, if it parses.
@@ -110,10 +113,7 @@ pub fn contact_uri(msg: &impl HeadersExt) -> Option<Uri> {
 /// The display name and URI of the `From` header.
 pub fn from_identity(req: &Request) -> (Option<String>, Option<Uri>) {
     match req.from_header().ok().and_then(|f| f.typed().ok()) {
-        Some(f) => (
-            f.display_name.filter(|n| !n.trim().is_empty()),
-            Some(f.uri),
-        ),
+        Some(f) => (f.display_name.filter(|n| !n.trim().is_empty()), Some(f.uri)),
         None => (None, None),
     }
 }
@@ -257,7 +257,10 @@ mod tests {
         assert_eq!(ids.cseq, 7);
         assert_eq!(user_of(&req.uri).as_deref(), Some("room"));
         assert_eq!(from_identity(&req).0.as_deref(), Some("Alice"));
-        assert_eq!(contact_uri(&req).unwrap().to_string(), "sip:alice@127.0.0.1:5080");
+        assert_eq!(
+            contact_uri(&req).unwrap().to_string(),
+            "sip:alice@127.0.0.1:5080"
+        );
         assert!(body_is(&req, "application/sdp"));
         assert!(length_matches(&req.headers, &req.body));
         assert!(!length_matches(&req.headers, b"v="));

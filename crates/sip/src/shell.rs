@@ -17,7 +17,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use rsipstack::EndpointBuilder;
 use rsipstack::transaction::endpoint::EndpointOption;
 use rsipstack::transport::udp::UdpConnection;
-use rsipstack::transport::{TcpListenerConnection, TlsConfig, TlsListenerConnection, TransportLayer};
+use rsipstack::transport::{
+    TcpListenerConnection, TlsConfig, TlsListenerConnection, TransportLayer,
+};
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -32,6 +34,8 @@ pub use limiter::SourceLimiter;
 
 /// How often the core's clock ticks at least (registration expiry has second resolution).
 const TICK: Duration = Duration::from_secs(1);
+/// How often the bindings are compared with the store (endpoints deleted through the API).
+const RECONCILE: Duration = Duration::from_secs(30);
 
 /// Where the SIP server listens and how it limits its peers.
 #[derive(Debug, Clone)]
@@ -51,7 +55,8 @@ pub struct SipConfig {
 /// Durable accounts and bindings, implemented by the server on its store.
 pub trait SipStore: Send + Sync + 'static {
     /// The accounts with a username (in any project).
-    fn accounts(&self, username: &str) -> impl Future<Output = Result<Vec<Account>, String>> + Send;
+    fn accounts(&self, username: &str)
+    -> impl Future<Output = Result<Vec<Account>, String>> + Send;
     /// Applies binding changes in order; `Ok` only once they are durable.
     fn apply(&self, changes: Vec<StoreChange>) -> impl Future<Output = Result<(), String>> + Send;
     /// Every stored binding (at start).
@@ -96,6 +101,8 @@ pub(crate) enum Input {
         op: OpId,
         result: Result<(), String>,
     },
+    /// The ids of the stored bindings.
+    StoredBindings(Result<Vec<String>, String>),
 }
 
 /// A running SIP server. Dropping it does not stop it: call [`SipServer::shutdown`].
@@ -185,10 +192,7 @@ impl SipServer {
         });
         let bindings = store.bindings().await?;
         let mut core_cfg = cfg.core.clone();
-        core_cfg.contacts = addrs
-            .iter()
-            .map(|(t, a)| (*t, a.to_string()))
-            .collect();
+        core_cfg.contacts = addrs.iter().map(|(t, a)| (*t, a.to_string())).collect();
         let mut core = SipCore::new(core_cfg);
         core.restore(now(), bindings);
         let events = calls.attach(SIP);
@@ -247,6 +251,7 @@ struct StoreWorker {
 enum Job {
     Accounts(String),
     Apply(Vec<StoreChange>),
+    Bindings,
 }
 
 impl StoreWorker {
@@ -264,6 +269,12 @@ impl StoreWorker {
                         op,
                         result: worker.apply(changes).await,
                     },
+                    Job::Bindings => Input::StoredBindings(
+                        worker
+                            .bindings()
+                            .await
+                            .map(|list| list.into_iter().map(|b| b.id).collect()),
+                    ),
                 };
                 if core.send(input).is_err() {
                     return;
@@ -294,6 +305,8 @@ struct Run {
 async fn run(mut r: Run) {
     let mut ticks = tokio::time::interval(TICK);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut reconcile = tokio::time::interval(RECONCILE);
+    reconcile.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         let deadline = r.core.next_deadline().map(Instant::from_std);
         tokio::select! {
@@ -317,15 +330,18 @@ async fn run(mut r: Run) {
                 r.core.on_tick(now());
                 r.observer.snapshot(&r.core.snapshot());
             }
+            _ = reconcile.tick() => r.stores.send(0, Job::Bindings),
         }
         while let Some(action) = r.core.poll_action() {
             match action {
                 Action::Respond { tx, response } => {
                     if response.status_code.code() >= 200
-                        && let Ok(cseq) = rsipstack::sip::prelude::HeadersExt::cseq_header(&response)
+                        && let Ok(cseq) =
+                            rsipstack::sip::prelude::HeadersExt::cseq_header(&response)
                         && let Ok(method) = cseq.method()
                     {
-                        r.observer.answered(&method.to_string(), response.status_code.code());
+                        r.observer
+                            .answered(&method.to_string(), response.status_code.code());
                     }
                     r.stack.respond(tx, response);
                 }
@@ -352,5 +368,9 @@ fn feed(core: &mut SipCore, input: Input) {
         Input::Response { tx, response } => core.on_response(now, tx, response),
         Input::Accounts { op, result } => core.on_accounts(now, op, result),
         Input::Stored { op, result } => core.on_stored(now, op, result),
+        Input::StoredBindings(Ok(ids)) => core.retain_bindings(&ids.into_iter().collect()),
+        Input::StoredBindings(Err(e)) => {
+            tracing::warn!(error = %e, "reading the SIP bindings failed");
+        }
     }
 }

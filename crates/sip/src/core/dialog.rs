@@ -163,8 +163,10 @@ impl Dialogs {
             return;
         };
         d.remote_tag = Some(tag.clone());
-        self.by_tags
-            .insert((d.call_id.clone(), d.local_tag.clone(), tag), leg.to_owned());
+        self.by_tags.insert(
+            (d.call_id.clone(), d.local_tag.clone(), tag),
+            leg.to_owned(),
+        );
     }
 
     pub fn get(&self, leg: &str) -> Option<&Dialog> {

@@ -47,11 +47,15 @@ fn usable(addr: SocketAddr) -> Option<SocketAddr> {
 
 /// The media parameters the controller needs for a negotiated stream.
 pub(super) fn rtp_params(audio: &NegotiatedAudio, local_key: Option<&str>) -> RtpParams {
-    let srtp = audio.crypto.as_ref().zip(local_key).map(|(c, local)| SdesKeys {
-        suite: c.suite.name().to_owned(),
-        local: local.to_owned(),
-        remote: c.key_params.clone(),
-    });
+    let srtp = audio
+        .crypto
+        .as_ref()
+        .zip(local_key)
+        .map(|(c, local)| SdesKeys {
+            suite: c.suite.name().to_owned(),
+            local: local.to_owned(),
+            remote: c.key_params.clone(),
+        });
     RtpParams {
         codec: rtp_codec(audio.codec),
         payload_type: audio.payload_type,
@@ -167,8 +171,8 @@ impl SipCore {
             tracing::info!(caller = %count_key, "SIP call refused: too many calls");
             return self.respond_plain(tx, &req, 503);
         }
-        let address = msg::user_of(&req.uri)
-            .and_then(|user| Address::parse(&format!("/public/{user}")).ok());
+        let address =
+            msg::user_of(&req.uri).and_then(|user| Address::parse(&format!("/public/{user}")).ok());
         let Some(address) = address else {
             return self.respond_plain(tx, &req, 404);
         };
@@ -261,7 +265,11 @@ impl SipCore {
     }
 
     /// Negotiates the audio of an offer under `policy`; the status to refuse it with otherwise.
-    pub(super) fn answer_offer(&self, req: &Request, policy: &MediaPolicy) -> Result<AudioAnswer, u16> {
+    pub(super) fn answer_offer(
+        &self,
+        req: &Request,
+        policy: &MediaPolicy,
+    ) -> Result<AudioAnswer, u16> {
         if req.body.is_empty() || !msg::body_is(req, "application/sdp") {
             // Weft needs the caller's offer: a delayed offer is not supported.
             return Err(488);
@@ -310,7 +318,12 @@ impl SipCore {
             msg::add(&mut resp, timer_header(t));
             msg::add(&mut resp, msg::other("Require", "timer"));
         }
-        msg::set_body(&mut resp.headers, &mut resp.body, "application/sdp", body.into_bytes());
+        msg::set_body(
+            &mut resp.headers,
+            &mut resp.body,
+            "application/sdp",
+            body.into_bytes(),
+        );
         self.respond(invite, resp);
         if held {
             self.command(Command::Hold {
@@ -425,8 +438,10 @@ pub(super) fn is_held(audio: &NegotiatedAudio) -> bool {
 
 /// Whether a message's `Allow` lists UPDATE.
 pub(super) fn allows_update(msg: &impl HeadersExt) -> bool {
-    msg.header_value("Allow")
-        .is_some_and(|a| a.split(',').any(|m| m.trim().eq_ignore_ascii_case("UPDATE")))
+    msg.header_value("Allow").is_some_and(|a| {
+        a.split(',')
+            .any(|m| m.trim().eq_ignore_ascii_case("UPDATE"))
+    })
 }
 
 /// A random `o=` session id.

@@ -133,7 +133,12 @@ impl SipCore {
             // No offer: offer Weft's current media in the 200 (the answer comes in the ACK).
             let mut resp = self.refresh_response(&leg, &req);
             if let Some(body) = self.dialogs.get(&leg).and_then(current_sdp) {
-                msg::set_body(&mut resp.headers, &mut resp.body, "application/sdp", body.into_bytes());
+                msg::set_body(
+                    &mut resp.headers,
+                    &mut resp.body,
+                    "application/sdp",
+                    body.into_bytes(),
+                );
             }
             return self.respond(tx, resp);
         }
@@ -196,7 +201,12 @@ impl SipCore {
             return self.respond(tx, msg::response(req, 500, None));
         };
         let mut resp = self.refresh_response(leg, req);
-        msg::set_body(&mut resp.headers, &mut resp.body, "application/sdp", body.into_bytes());
+        msg::set_body(
+            &mut resp.headers,
+            &mut resp.body,
+            "application/sdp",
+            body.into_bytes(),
+        );
         self.respond(tx, resp);
         if changed {
             self.command(Command::UpdateMedia {
@@ -285,11 +295,16 @@ impl SipCore {
     }
 
     /// A request within the dialog of `leg`, from Weft, with the next CSeq.
-    pub(super) fn dialog_request(&mut self, leg: &str, method: Method) -> Option<(Request, crate::account::Peer)> {
+    pub(super) fn dialog_request(
+        &mut self,
+        leg: &str,
+        method: Method,
+    ) -> Option<(Request, crate::account::Peer)> {
         let d = self.dialogs.get_mut(leg)?;
         let uri = d.remote_target.clone()?;
         d.local_cseq += 1;
-        let transport = matches!(method, Method::Invite | Method::Update).then_some(d.peer.transport);
+        let transport =
+            matches!(method, Method::Invite | Method::Update).then_some(d.peer.transport);
         let mut parts = RequestParts {
             method,
             uri,
@@ -331,9 +346,7 @@ impl SipCore {
         } else {
             Method::Invite
         };
-        let body = (method == Method::Invite)
-            .then(|| current_sdp(d))
-            .flatten();
+        let body = (method == Method::Invite).then(|| current_sdp(d)).flatten();
         let Some((mut request, to)) = self.dialog_request(leg, method) else {
             return;
         };
@@ -345,7 +358,12 @@ impl SipCore {
             ));
         }
         if let Some(body) = body {
-            msg::set_body(&mut request.headers, &mut request.body, "application/sdp", body.into_bytes());
+            msg::set_body(
+                &mut request.headers,
+                &mut request.body,
+                "application/sdp",
+                body.into_bytes(),
+            );
         }
         let tx = self.client_tx();
         self.dialogs.add_client_tx(tx, leg, method);

@@ -116,7 +116,12 @@ impl SipCore {
         ] {
             request.headers.push(msg::other(name, value));
         }
-        msg::set_body(&mut request.headers, &mut request.body, "application/sdp", body.into_bytes());
+        msg::set_body(
+            &mut request.headers,
+            &mut request.body,
+            "application/sdp",
+            body.into_bytes(),
+        );
         let tx = self.client_tx();
         self.dialogs.insert(Dialog {
             leg: leg.clone(),
@@ -280,7 +285,11 @@ impl SipCore {
         d.ended = true;
         match (d.state, d.side) {
             (State::Early, Side::Uac { invite }) => {
-                tracing::info!(call_id = leg, cause = cause.name(), "SIP call out cancelled");
+                tracing::info!(
+                    call_id = leg,
+                    cause = cause.name(),
+                    "SIP call out cancelled"
+                );
                 self.out.push_back(Action::Cancel { tx: invite });
             }
             _ => self.send_bye(leg, cause),

@@ -114,7 +114,14 @@ impl SipCore {
     }
 
     /// Answers 401 (`WWW-Authenticate`) or 407 (`Proxy-Authenticate`) with fresh challenges.
-    pub(super) fn challenge(&mut self, now: Now, tx: ServerTx, req: &Request, stale: bool, status: u16) {
+    pub(super) fn challenge(
+        &mut self,
+        now: Now,
+        tx: ServerTx,
+        req: &Request,
+        stale: bool,
+        status: u16,
+    ) {
         let name = if status == 407 {
             "Proxy-Authenticate"
         } else {
@@ -157,7 +164,14 @@ impl SipCore {
     }
 
     /// A failed authentication: 403, counted against the source.
-    pub(super) fn auth_failed(&mut self, now: Now, tx: ServerTx, req: &Request, peer: Peer, user: &str) {
+    pub(super) fn auth_failed(
+        &mut self,
+        now: Now,
+        tx: ServerTx,
+        req: &Request,
+        peer: Peer,
+        user: &str,
+    ) {
         if let Some(until) = self.failures.failed(peer.addr.ip(), user, now.mono) {
             self.out.push_back(super::Action::Block {
                 ip: peer.addr.ip(),
@@ -221,7 +235,9 @@ impl SipCore {
             let ContactSpec::Uri(uri, expires) = spec else {
                 continue;
             };
-            let asked = expires.or(header_expires).unwrap_or(self.cfg.default_expires);
+            let asked = expires
+                .or(header_expires)
+                .unwrap_or(self.cfg.default_expires);
             let existing = current.iter().position(|b| b.contact == *uri);
             if asked == 0 {
                 if let Some(pos) = existing {
@@ -272,7 +288,12 @@ impl SipCore {
         let changes: Vec<StoreChange> = removed
             .iter()
             .map(|b| StoreChange::Delete(b.id.clone()))
-            .chain(current.iter().cloned().map(|b| StoreChange::Save(Box::new(b))))
+            .chain(
+                current
+                    .iter()
+                    .cloned()
+                    .map(|b| StoreChange::Save(Box::new(b))),
+            )
             .collect();
         let storing = Storing {
             tx,

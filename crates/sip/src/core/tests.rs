@@ -222,7 +222,13 @@ impl T {
             .unwrap()
             .value()
             .to_owned();
-        let auth = authorize(&value, "alice", "secret", "REGISTER", &format!("sip:{DOMAIN}"));
+        let auth = authorize(
+            &value,
+            "alice",
+            "secret",
+            "REGISTER",
+            &format!("sip:{DOMAIN}"),
+        );
         let tx = self.send(&register(2, expires, Some(&auth)), PHONE);
         self.final_response(tx)
     }
@@ -309,7 +315,12 @@ fn dial_of(commands: &[Command]) -> &weft_calls::Dial {
 }
 
 fn to_tag(resp: &Response) -> String {
-    resp.to_header().unwrap().tag().unwrap().unwrap().to_string()
+    resp.to_header()
+        .unwrap()
+        .tag()
+        .unwrap()
+        .unwrap()
+        .to_string()
 }
 
 fn body(resp: &Response) -> String {
@@ -333,17 +344,25 @@ fn a_phone_registers_with_digest_and_becomes_reachable() {
         .map(|h| h.value().to_owned())
         .collect();
     assert_eq!(algorithms.len(), 2);
-    assert!(algorithms[0].contains("algorithm=MD5"), "first: what most phones read");
+    assert!(
+        algorithms[0].contains("algorithm=MD5"),
+        "first: what most phones read"
+    );
     assert!(algorithms[1].contains("algorithm=SHA-256"));
     let ok = t.register_alice(600);
     assert_eq!(ok.status_code.code(), 200);
     let contact = ok.contact_header().unwrap().value().to_owned();
-    assert_eq!(contact, "<sip:alice-0x1@127.0.0.1:5080;transport=udp>;expires=600");
+    assert_eq!(
+        contact,
+        "<sip:alice-0x1@127.0.0.1:5080;transport=udp>;expires=600"
+    );
     let stored = t.actions.iter().any(|a| matches!(a, Action::Store { changes, .. }
         if matches!(&changes[..], [StoreChange::Save(b)] if b.contact == "sip:alice-0x1@127.0.0.1:5080;transport=udp" && b.peer == peer(PHONE))));
     assert!(stored, "the binding is stored before the 200");
     let presence = t.commands();
-    assert!(matches!(&presence[..], [Command::Presence(p)] if p.online && p.resource_id == "res-alice" && p.endpoint.front == SIP));
+    assert!(
+        matches!(&presence[..], [Command::Presence(p)] if p.online && p.resource_id == "res-alice" && p.endpoint.front == SIP)
+    );
     assert_eq!(t.core.snapshot().registrations, 1);
     // A refresh keeps the binding (no new presence); unregistering removes it.
     t.register_alice(600);
@@ -368,13 +387,23 @@ fn wrong_passwords_are_refused_and_leave_no_binding_and_repeat_offenders_are_blo
             .unwrap()
             .value()
             .to_owned();
-        let auth = authorize(&value, "alice", "wrong", "REGISTER", &format!("sip:{DOMAIN}"));
+        let auth = authorize(
+            &value,
+            "alice",
+            "wrong",
+            "REGISTER",
+            &format!("sip:{DOMAIN}"),
+        );
         let tx = t.send(&register(2 + attempt, 600, Some(&auth)), PHONE);
         assert_eq!(t.final_response(tx).status_code.code(), 403);
     }
     assert_eq!(t.core.snapshot().registrations, 0);
     assert!(!t.actions.iter().any(|a| matches!(a, Action::Store { .. })));
-    assert!(t.actions.iter().any(|a| matches!(a, Action::Block { ip, .. } if ip.to_string() == "127.0.0.1")));
+    assert!(
+        t.actions
+            .iter()
+            .any(|a| matches!(a, Action::Block { ip, .. } if ip.to_string() == "127.0.0.1"))
+    );
     // Blocked: even the right password gets no answer now.
     let tx = t.send(&register(9, 600, None), PHONE);
     assert!(t.responses(tx).is_empty());
@@ -387,7 +416,12 @@ fn registrations_are_bounded_and_a_failed_store_is_not_acknowledged() {
     assert_eq!(short.status_code.code(), 423);
     assert_eq!(short.header_value("Min-Expires").as_deref(), Some("60"));
     let long = t.register_alice(999_999);
-    assert!(long.contact_header().unwrap().value().ends_with(";expires=3600"));
+    assert!(
+        long.contact_header()
+            .unwrap()
+            .value()
+            .ends_with(";expires=3600")
+    );
     t.store_fails = true;
     let failed = t.register_alice(0);
     assert_eq!(failed.status_code.code(), 500);
@@ -419,8 +453,23 @@ fn bindings_expire_and_are_restored_after_a_restart() {
     assert_eq!(restarted.core.snapshot().registrations, 1);
     t.advance(Duration::from_secs(61));
     assert!(matches!(&t.commands()[..], [Command::Presence(p)] if !p.online));
-    assert!(t.actions.iter().any(|a| matches!(a, Action::Store { changes, .. }
-        if changes == &vec![StoreChange::Delete(binding.id.clone())])));
+    assert!(
+        t.actions
+            .iter()
+            .any(|a| matches!(a, Action::Store { changes, .. }
+        if changes == &vec![StoreChange::Delete(binding.id.clone())]))
+    );
+}
+
+#[test]
+fn bindings_of_endpoints_deleted_from_the_store_go_away() {
+    let mut t = T::new();
+    t.register_alice(600);
+    t.commands();
+    t.core.retain_bindings(&std::collections::HashSet::new());
+    t.pump();
+    assert!(matches!(&t.commands()[..], [Command::Presence(p)] if !p.online));
+    assert_eq!(t.core.snapshot().registrations, 0);
 }
 
 #[test]
@@ -428,7 +477,10 @@ fn a_call_into_a_room_is_dialled_answered_and_hung_up() {
     let mut t = T::new();
     let (tx, trying, commands) = t.call_in("room", OFFER, "alice");
     assert_eq!(trying.status_code.code(), 100);
-    assert!(t.responses(tx).is_empty(), "nothing more before the controller answers");
+    assert!(
+        t.responses(tx).is_empty(),
+        "nothing more before the controller answers"
+    );
     let dial = dial_of(&commands);
     assert_eq!(dial.to.path(), "/public/room");
     assert_eq!(dial.caller.name, "Alice Desk");
@@ -460,7 +512,13 @@ fn a_call_into_a_room_is_dialled_answered_and_hung_up() {
     t.pump();
     let bye = t.send(&in_dialog("BYE", 3, &tag, None), PHONE);
     assert_eq!(t.final_response(bye).status_code.code(), 200);
-    assert!(matches!(&t.commands()[..], [Command::Hangup { cause: Cause::NormalClearing, .. }]));
+    assert!(matches!(
+        &t.commands()[..],
+        [Command::Hangup {
+            cause: Cause::NormalClearing,
+            ..
+        }]
+    ));
     assert_eq!(t.core.snapshot().calls, [0, 0]);
     let unknown = t.send(&in_dialog("BYE", 4, &tag, None), PHONE);
     assert_eq!(t.final_response(unknown).status_code.code(), 481);
@@ -513,7 +571,9 @@ fn a_cancelled_call_gets_487_and_ends_the_leg() {
     t.core.on_tx_message(now, tx, cancel);
     t.pump();
     assert_eq!(t.final_response(tx).status_code.code(), 487);
-    assert!(matches!(&t.commands()[..], [Command::Hangup { cause: Cause::OriginatorCancel, leg: l }] if *l == leg));
+    assert!(
+        matches!(&t.commands()[..], [Command::Hangup { cause: Cause::OriginatorCancel, leg: l }] if *l == leg)
+    );
     // The controller's own end of the leg finds nothing left to answer.
     t.calls(FrontEvent::Ended {
         leg,
@@ -537,7 +597,10 @@ fn media_policy_is_enforced_and_srtp_offers_get_our_own_key() {
     };
     let keys = params.srtp.as_ref().expect("srtp keys");
     assert_eq!(keys.suite, "AES_CM_128_HMAC_SHA1_80");
-    assert_eq!(keys.remote, "inline:WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGVzcyAo");
+    assert_eq!(
+        keys.remote,
+        "inline:WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGVzcyAo"
+    );
     assert!(keys.local.starts_with("inline:") && keys.local != keys.remote);
     let leg = dial.leg.clone();
     t.calls(FrontEvent::Answered {
@@ -546,7 +609,13 @@ fn media_policy_is_enforced_and_srtp_offers_get_our_own_key() {
     });
     let sdp = body(&t.final_response(tx));
     assert!(sdp.contains("RTP/SAVP"), "{sdp}");
-    assert!(sdp.contains(&format!("a=crypto:1 AES_CM_128_HMAC_SHA1_80 {}", keys.local)), "{sdp}");
+    assert!(
+        sdp.contains(&format!(
+            "a=crypto:1 AES_CM_128_HMAC_SHA1_80 {}",
+            keys.local
+        )),
+        "{sdp}"
+    );
 }
 
 #[test]
@@ -560,16 +629,33 @@ fn hold_and_key_presses_within_the_dialog_reach_the_controller() {
     });
     let tag = to_tag(&t.final_response(tx));
     let hold_sdp = OFFER.replace("a=sendrecv", "a=sendonly");
-    let re = t.send(&in_dialog("INVITE", 3, &tag, Some(("application/sdp", &hold_sdp))), PHONE);
+    let re = t.send(
+        &in_dialog("INVITE", 3, &tag, Some(("application/sdp", &hold_sdp))),
+        PHONE,
+    );
     let ok = t.final_response(re);
     assert_eq!(ok.status_code.code(), 200);
     assert!(body(&ok).contains("a=recvonly"));
-    assert!(matches!(&t.commands()[..], [Command::Hold { held: true, .. }]));
-    let re = t.send(&in_dialog("INVITE", 4, &tag, Some(("application/sdp", OFFER))), PHONE);
+    assert!(matches!(
+        &t.commands()[..],
+        [Command::Hold { held: true, .. }]
+    ));
+    let re = t.send(
+        &in_dialog("INVITE", 4, &tag, Some(("application/sdp", OFFER))),
+        PHONE,
+    );
     assert!(body(&t.final_response(re)).contains("a=sendrecv"));
-    assert!(matches!(&t.commands()[..], [Command::Hold { held: false, .. }]));
+    assert!(matches!(
+        &t.commands()[..],
+        [Command::Hold { held: false, .. }]
+    ));
     let info = t.send(
-        &in_dialog("INFO", 5, &tag, Some(("application/dtmf-relay", "Signal=5\r\nDuration=160\r\n"))),
+        &in_dialog(
+            "INFO",
+            5,
+            &tag,
+            Some(("application/dtmf-relay", "Signal=5\r\nDuration=160\r\n")),
+        ),
         PHONE,
     );
     assert_eq!(t.final_response(info).status_code.code(), 200);
@@ -579,9 +665,14 @@ fn hold_and_key_presses_within_the_dialog_reach_the_controller() {
     assert_eq!(t.final_response(stale).status_code.code(), 500);
     // A new codec is new media for the controller.
     let pcma = OFFER.replace("RTP/AVP 0 8 101", "RTP/AVP 8 101");
-    let re = t.send(&in_dialog("INVITE", 6, &tag, Some(("application/sdp", &pcma))), PHONE);
+    let re = t.send(
+        &in_dialog("INVITE", 6, &tag, Some(("application/sdp", &pcma))),
+        PHONE,
+    );
     assert_eq!(t.final_response(re).status_code.code(), 200);
-    assert!(matches!(&t.commands()[..], [Command::UpdateMedia { media: RemoteMedia::Rtp(p), .. }] if p.codec == RtpCodec::Pcma));
+    assert!(
+        matches!(&t.commands()[..], [Command::UpdateMedia { media: RemoteMedia::Rtp(p), .. }] if p.codec == RtpCodec::Pcma)
+    );
 }
 
 #[test]
@@ -607,9 +698,18 @@ fn a_registered_phone_is_rung_and_its_answer_connects_the_call() {
         invite.uri.to_string().to_ascii_lowercase(),
         "sip:alice-0x1@127.0.0.1:5080;transport=udp"
     );
-    assert!(invite.from_header().unwrap().value().contains("\"Bob\" <sip:bob-1@weft.test>"));
+    assert!(
+        invite
+            .from_header()
+            .unwrap()
+            .value()
+            .contains("\"Bob\" <sip:bob-1@weft.test>")
+    );
     let offer = String::from_utf8(invite.body.clone()).unwrap();
-    assert!(offer.contains("m=audio 40000 RTP/AVP 96 0 8 101"), "{offer}");
+    assert!(
+        offer.contains("m=audio 40000 RTP/AVP 96 0 8 101"),
+        "{offer}"
+    );
     let answer = "v=0\r\no=phone 2 2 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
                   m=audio 31000 RTP/AVP 0 101\r\na=rtpmap:0 PCMU/8000\r\n\
                   a=rtpmap:101 telephone-event/8000\r\na=sendrecv\r\n";
@@ -627,11 +727,18 @@ fn a_registered_phone_is_rung_and_its_answer_connects_the_call() {
         .on_response(now, *tx, Response::try_from(ok.as_str()).unwrap());
     t.pump();
     let commands = t.commands();
-    let Some(Command::Answer { leg, media: RemoteMedia::Rtp(p) }) = commands.first() else {
+    let Some(Command::Answer {
+        leg,
+        media: RemoteMedia::Rtp(p),
+    }) = commands.first()
+    else {
         panic!("{commands:?}")
     };
     assert_eq!(leg, "browser-callee");
-    assert_eq!((p.codec, p.remote), (RtpCodec::Pcmu, Some("127.0.0.1:31000".parse().unwrap())));
+    assert_eq!(
+        (p.codec, p.remote),
+        (RtpCodec::Pcmu, Some("127.0.0.1:31000".parse().unwrap()))
+    );
     // The browser hangs up: the phone gets a BYE in the dialog.
     t.calls(FrontEvent::Ended {
         leg: leg.clone(),
@@ -677,7 +784,13 @@ fn a_busy_phone_and_a_caller_who_gives_up_end_the_outbound_attempt() {
     t.core
         .on_response(now, tx, Response::try_from(busy.as_str()).unwrap());
     t.pump();
-    assert!(matches!(&t.commands()[..], [Command::Hangup { cause: Cause::UserBusy, .. }]));
+    assert!(matches!(
+        &t.commands()[..],
+        [Command::Hangup {
+            cause: Cause::UserBusy,
+            ..
+        }]
+    ));
     t.calls(ring("two"));
     let (tx, _, _) = t.sent().remove(0);
     t.calls(FrontEvent::Ended {
@@ -685,7 +798,11 @@ fn a_busy_phone_and_a_caller_who_gives_up_end_the_outbound_attempt() {
         cause: Cause::OriginatorCancel,
         was_active: false,
     });
-    assert!(t.actions.iter().any(|a| matches!(a, Action::Cancel { tx: c } if *c == tx)));
+    assert!(
+        t.actions
+            .iter()
+            .any(|a| matches!(a, Action::Cancel { tx: c } if *c == tx))
+    );
 }
 
 #[test]
@@ -695,7 +812,10 @@ fn trunks_call_without_credentials_within_their_call_limit() {
         let text = invite("room", OFFER, None, &format!("t{n}"))
             .replace("Call-ID: call-in-1", &format!("Call-ID: trunk-{n}"));
         let tx = t.send(&text, TRUNK);
-        let dialled = t.commands().iter().any(|c| matches!(c, Command::Dial(d) if d.caller.subject_id == "trunk:carrier"));
+        let dialled = t
+            .commands()
+            .iter()
+            .any(|c| matches!(c, Command::Dial(d) if d.caller.subject_id == "trunk:carrier"));
         assert_eq!(dialled, expected, "call {n}");
         if !expected {
             assert_eq!(t.final_response(tx).status_code.code(), 503);
@@ -725,11 +845,20 @@ fn session_timers_are_honoured_and_a_silent_peer_is_hung_up() {
         media: Some(LocalMedia::Rtp(engine())),
     });
     let answered = t.final_response(tx);
-    assert_eq!(answered.header_value("Session-Expires").as_deref(), Some("120;refresher=uac"));
+    assert_eq!(
+        answered.header_value("Session-Expires").as_deref(),
+        Some("120;refresher=uac")
+    );
     t.advance(Duration::from_secs(60));
     assert!(t.commands().is_empty(), "still within the interval");
     t.advance(Duration::from_secs(30));
-    assert!(matches!(&t.commands()[..], [Command::Hangup { cause: Cause::RecoveryOnTimerExpire, .. }]));
+    assert!(matches!(
+        &t.commands()[..],
+        [Command::Hangup {
+            cause: Cause::RecoveryOnTimerExpire,
+            ..
+        }]
+    ));
 }
 
 #[test]
@@ -744,8 +873,10 @@ fn malformed_and_unanswered_messages_get_clear_statuses() {
     let no_sdp = invite("room", "", None, "m2");
     let tx = t.send(&no_sdp, TRUNK);
     assert_eq!(t.final_response(tx).status_code.code(), 488);
-    let no_user = invite("room", OFFER, None, "m3")
-        .replace(&format!("INVITE sip:room@{DOMAIN}"), &format!("INVITE sip:{DOMAIN}"));
+    let no_user = invite("room", OFFER, None, "m3").replace(
+        &format!("INVITE sip:room@{DOMAIN}"),
+        &format!("INVITE sip:{DOMAIN}"),
+    );
     let tx = t.send(&no_user, TRUNK);
     assert_eq!(t.final_response(tx).status_code.code(), 404);
     let options = t.send(
@@ -774,7 +905,10 @@ fn an_answer_without_an_ack_ends_the_call() {
     t.core.on_tx_ended(tx);
     t.pump();
     assert!(matches!(&t.commands()[..], [Command::Hangup { .. }]));
-    assert!(t.sent().iter().any(|(_, r, _)| r.method == rsipstack::sip::Method::Bye));
+    assert!(
+        t.sent()
+            .iter()
+            .any(|(_, r, _)| r.method == rsipstack::sip::Method::Bye)
+    );
     assert_eq!(t.core.snapshot().calls, [0, 0]);
 }
-

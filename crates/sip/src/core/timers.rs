@@ -60,7 +60,11 @@ impl SipCore {
         } else {
             Refresher::Them
         };
-        Some(schedule(now, interval.max(self.cfg.min_session_expires), refresher))
+        Some(schedule(
+            now,
+            interval.max(self.cfg.min_session_expires),
+            refresher,
+        ))
     }
 
     /// The peer refreshed the session (a re-INVITE or UPDATE).

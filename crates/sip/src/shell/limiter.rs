@@ -64,8 +64,9 @@ impl SourceLimiter {
         }
         if s.buckets.len() >= MAX_SOURCES && !s.buckets.contains_key(&ip) {
             let (rate, burst) = (self.rate, self.burst);
-            s.buckets
-                .retain(|_, b| b.tokens + now.saturating_duration_since(b.at).as_secs_f64() * rate < burst);
+            s.buckets.retain(|_, b| {
+                b.tokens + now.saturating_duration_since(b.at).as_secs_f64() * rate < burst
+            });
         }
         let bucket = s.buckets.entry(ip).or_insert(Bucket {
             tokens: self.burst,
