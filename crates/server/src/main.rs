@@ -54,10 +54,22 @@ enum Command {
     },
 }
 
+/// The SIP stack logs every message it sends or receives in full at `info`, digest credentials
+/// included: keep it to warnings unless the filter names it.
+fn quiet_sip_stack(filter: &str) -> String {
+    if filter.contains("rsipstack") {
+        filter.to_owned()
+    } else {
+        format!("{filter},rsipstack=warn")
+    }
+}
+
 fn init_logging(config: &Config) {
-    let filter = EnvFilter::try_from_default_env()
-        .or_else(|_| EnvFilter::try_new(&config.log_level))
-        .unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter = std::env::var(EnvFilter::DEFAULT_ENV)
+        .ok()
+        .and_then(|f| EnvFilter::try_new(quiet_sip_stack(&f)).ok())
+        .or_else(|| EnvFilter::try_new(quiet_sip_stack(&config.log_level)).ok())
+        .unwrap_or_else(|| EnvFilter::new(quiet_sip_stack("info")));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(std::io::stderr().is_terminal())

@@ -116,11 +116,10 @@ pub async fn run(config: Config) -> Result<()> {
             Some(_) => Some(tls::cert_pem(&config)?),
             None => None,
         };
-        let cfg = config.sip.sip_config(
-            &config.domain,
-            tls,
-            config.bootstrap.project_id.as_deref(),
-        )?;
+        let cfg =
+            config
+                .sip
+                .sip_config(&config.domain, tls, config.bootstrap.project_id.as_deref())?;
         Some(crate::sip::start(cfg, store.clone(), calls.clone(), metrics.clone()).await?)
     } else {
         None

@@ -46,8 +46,9 @@ pub struct SipSettings {
     /// Session timers (RFC 4028): the interval Weft asks for, and the shortest it accepts.
     pub session_expires_secs: u32,
     pub min_session_expires_secs: u32,
-    /// Digest algorithms offered in challenges, in order (`MD5`, `SHA-256`): clients that read
-    /// only the first challenge take it, and many know only MD5.
+    /// Digest algorithms offered in challenges, in order (`MD5`, `SHA-256`). Both are verified;
+    /// offer SHA-256 only where every client handles it (baresip 1.0.0 and SIPp 3.6 refuse a
+    /// response with any SHA-256 challenge).
     pub digest_algorithms: Vec<String>,
     /// Trusted trunks: calls from their networks need no credentials.
     pub trunks: Vec<TrunkSettings>,
@@ -287,10 +288,8 @@ impl SipObserver for SipMetrics {
     }
 
     fn snapshot(&self, snapshot: &SipSnapshot) {
-        let calls: Vec<(&'static str, usize)> = SIP_CALL_STATES
-            .into_iter()
-            .zip(snapshot.calls)
-            .collect();
+        let calls: Vec<(&'static str, usize)> =
+            SIP_CALL_STATES.into_iter().zip(snapshot.calls).collect();
         self.0.publish_sip(snapshot.registrations, &calls);
     }
 }

@@ -80,8 +80,10 @@ fn cert_paths(config: &Config) -> Result<(PathBuf, PathBuf)> {
 /// certificate as HTTPS).
 pub fn cert_pem(config: &Config) -> Result<(Vec<u8>, Vec<u8>)> {
     let (cert_path, key_path) = cert_paths(config)?;
-    let cert = std::fs::read(&cert_path).with_context(|| format!("reading {}", cert_path.display()))?;
-    let key = std::fs::read(&key_path).with_context(|| format!("reading {}", key_path.display()))?;
+    let cert =
+        std::fs::read(&cert_path).with_context(|| format!("reading {}", cert_path.display()))?;
+    let key =
+        std::fs::read(&key_path).with_context(|| format!("reading {}", key_path.display()))?;
     Ok((cert, key))
 }
 

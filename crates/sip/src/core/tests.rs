@@ -375,6 +375,48 @@ fn a_phone_registers_with_digest_and_becomes_reachable() {
 }
 
 #[test]
+fn sha256_credentials_register_when_the_operator_offers_sha256() {
+    use sha2::{Digest as _, Sha256};
+    let sha = |s: &str| hex::encode(Sha256::digest(s.as_bytes()));
+    let mut t = T::new();
+    t.core = SipCore::new(CoreConfig {
+        domain: DOMAIN.into(),
+        digest_algorithms: vec![
+            crate::digest::Algorithm::Sha256,
+            crate::digest::Algorithm::Md5,
+        ],
+        secret: [7; 32],
+        ..CoreConfig::default()
+    });
+    let tx = t.send(&register(1, 600, None), PHONE);
+    let challenge = t.final_response(tx);
+    let values: Vec<_> = challenge
+        .headers
+        .iter()
+        .filter(|h| h.name() == "WWW-Authenticate")
+        .map(|h| h.value().to_owned())
+        .collect();
+    assert!(values[0].contains("algorithm=SHA-256") && values[1].contains("algorithm=MD5"));
+    let nonce = values[0]
+        .split("nonce=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap();
+    let uri = format!("sip:{DOMAIN}");
+    let ha1 = sha(&format!("alice:{DOMAIN}:secret"));
+    let ha2 = sha(&format!("REGISTER:{uri}"));
+    let response = sha(&format!("{ha1}:{nonce}:0000000a:c0ffee:auth:{ha2}"));
+    let auth = format!(
+        "Digest username=\"alice\", realm=\"{DOMAIN}\", nonce=\"{nonce}\", uri=\"{uri}\", \
+         response=\"{response}\", algorithm=SHA-256, qop=auth, nc=0000000a, cnonce=\"c0ffee\""
+    );
+    let tx = t.send(&register(2, 600, Some(&auth)), PHONE);
+    assert_eq!(t.final_response(tx).status_code.code(), 200);
+}
+
+#[test]
 fn wrong_passwords_are_refused_and_leave_no_binding_and_repeat_offenders_are_blocked() {
     let mut t = T::new();
     for attempt in 0..5u32 {
