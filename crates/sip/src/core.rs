@@ -116,10 +116,9 @@ impl Default for CoreConfig {
             min_session_expires: 90,
             session_expires: 1800,
             nonce_max_age: 300,
-            digest_algorithms: vec![
-                crate::digest::Algorithm::Md5,
-                crate::digest::Algorithm::Sha256,
-            ],
+            // Clients that meet an algorithm they do not know in any challenge (baresip 1.0.0,
+            // SIPp 3.6) refuse the whole response: SHA-256 is the operator's choice.
+            digest_algorithms: vec![crate::digest::Algorithm::Md5],
             secret: [0; 32],
         }
     }
