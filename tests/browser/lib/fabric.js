@@ -15,9 +15,14 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /** A running weft plus the static site serving site/fabric/call.html. */
 export class FabricLab {
-  static async start() {
+  /**
+   * `configToml` is handed to the server as its config file; `sipPort` is its SIP port (UDP and
+   * TCP), else the OS picks one.
+   */
+  static async start({ configToml = null, sipPort = null } = {}) {
     const lab = new FabricLab();
-    lab.weft = new Weft();
+    lab.weft = new Weft({ configToml });
+    lab.weft.sipPort = sipPort;
     await lab.weft.start();
     lab.sitePort = await freePort();
     lab.site = await startStaticServer({ issuer: lab.weft.issuer, clientId: 'unused', port: lab.sitePort });

@@ -4,6 +4,7 @@
 import { spawn, execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync, openSync, readFileSync, accessSync, constants } from 'node:fs';
 import { createServer } from 'node:net';
+import { createSocket } from 'node:dgram';
 import { tmpdir } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
 import { randomUUID, randomBytes } from 'node:crypto';
@@ -14,9 +15,12 @@ const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 const READY_TIMEOUT_MS = 30_000;
 const STOP_TIMEOUT_MS = 10_000;
 
-/** The weft binary: $WEFT_BIN, or the release build. */
+/**
+ * The weft binary: $WEFT_BIN (relative to the current directory; the server runs in its temp
+ * dir), or the release build.
+ */
 export function weftBinary() {
-  return process.env.WEFT_BIN || join(REPO_ROOT, 'target/release/weft');
+  return process.env.WEFT_BIN ? resolve(process.env.WEFT_BIN) : join(REPO_ROOT, 'target/release/weft');
 }
 
 /** A TCP port on 127.0.0.1 that nothing listens on right now. */
@@ -32,6 +36,56 @@ export function freePort() {
 }
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** A UDP socket bound to `host`:`port` (0: any free port); rejects when the port is taken. */
+function bindUdp(port, host) {
+  return new Promise((ok, fail) => {
+    const socket = createSocket('udp4');
+    socket.once('error', fail);
+    socket.bind(port, host, () => ok(socket));
+  });
+}
+
+const closeUdp = (socket) => new Promise((r) => socket.close(r));
+
+/**
+ * The first of `count` consecutive UDP ports on `host` that are all free right now (the first
+ * one even, as RTP ports conventionally are).
+ */
+export async function freeUdpPorts(count, host = '127.0.0.1') {
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const probe = await bindUdp(0, host);
+    const base = probe.address().port & ~1;
+    await closeUdp(probe);
+    if (base + count > 65535) continue;
+    const bound = [];
+    try {
+      for (let port = base; port < base + count; port++) bound.push(await bindUdp(port, host));
+      return base;
+    } catch {
+      // one of them is taken: try elsewhere
+    } finally {
+      await Promise.all(bound.map(closeUdp));
+    }
+  }
+  throw new Error(`found no ${count} consecutive free UDP ports on ${host}`);
+}
+
+/** A port on `host` free for both UDP and TCP right now (SIP listens on both). */
+export async function freeSipPort(host = '127.0.0.1') {
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const probe = await bindUdp(0, host);
+    const { port } = probe.address();
+    await closeUdp(probe);
+    const tcpFree = await new Promise((ok) => {
+      const server = createServer();
+      server.once('error', () => ok(false));
+      server.listen(port, host, () => server.close(() => ok(true)));
+    });
+    if (tcpFree) return port;
+  }
+  throw new Error(`found no port free for both UDP and TCP on ${host}`);
+}
 
 /** One `weft serve` on a temp data dir with free loopback ports and bootstrap credentials. */
 export class Weft {
