@@ -6,7 +6,8 @@
 - `Sipp`: one SIPp 3.6.1 run (Debian `sip-tester`) of a built-in scenario or of a scenario file in
   tests/e2e/sipp/, in the foreground (`run`) or in the background (`start` ... `wait`).
 - WAV analysis (`read_wav`, `rms`, `dominant_frequency`, `has_tone`) to assert on what a peer heard,
-  and `write_tone_pcap` to produce the PCMU tone SIPp scenarios play.
+  G.711 µ-law (`linear_to_ulaw`, `ulaw_to_linear`), and `write_tone_pcap` to produce the PCMU
+  tone SIPp scenarios play.
 
 Everything here uses the standard library only; waits poll a condition with a cap.
 """
@@ -263,7 +264,8 @@ class Baresip:
       `password` sets `auth_pass`; `registrar` (a SIP URI, e.g. `sip:127.0.0.1:5060`) is the
       outbound proxy every request goes to; `regint` > 0 registers every `regint` seconds.
     - `auto_answer` answers incoming calls at once (otherwise `accept()` answers).
-    - Commands go over `ctrl_tcp`; everything it prints goes to `baresip.log`.
+    - Commands go over `ctrl_tcp`; everything it prints goes to `baresip.log` (with `sip_trace`,
+      every SIP message it sends and receives too: baresip's `-s`).
 
     Use it as a context manager (`with Baresip(...) as ua:`), or call `start()` and `stop()`.
     """
@@ -286,6 +288,7 @@ class Baresip:
         rtp_port_count: int = 10,
         extra_config: tuple[str, ...] | list[str] = (),
         extra_account_params: tuple[str, ...] | list[str] = (),
+        sip_trace: bool = False,
     ) -> None:
         if mediaenc is not None and mediaenc not in MEDIAENC_MODULES:
             raise ValueError(f"unknown mediaenc {mediaenc!r}; use one of {sorted(MEDIAENC_MODULES)}")
@@ -305,6 +308,7 @@ class Baresip:
         self.record = record
         self.extra_config = list(extra_config)
         self.extra_account_params = list(extra_account_params)
+        self.sip_trace = sip_trace
         self.sip_port = free_sip_port()
         self.ctrl_port = free_tcp_port()
         self.rtp_ports = (first := free_udp_ports(rtp_port_count), first + rtp_port_count - 1)
@@ -396,7 +400,7 @@ class Baresip:
         (self.config_dir / "contacts").write_text("")
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(
-                ["baresip", "-f", str(self.config_dir)],
+                ["baresip", "-f", str(self.config_dir), *(["-s"] if self.sip_trace else [])],
                 cwd=self.dir,
                 stdin=subprocess.DEVNULL,
                 stdout=log,
@@ -487,10 +491,12 @@ class Baresip:
 
     def wait_registered(self, timeout: float = 10.0) -> None:
         """Waits until the account is registered (`reginfo` reports OK); raises SipPeerError at
-        once if the log shows the registrar refused it (e.g. `reg: sip:...: 403 Forbidden`)."""
+        once if the log shows the registrar refused it (e.g. `reg: sip:...: 403 Forbidden`) or
+        baresip gave up on its own (e.g. `reg: sip:...: Register: Function not implemented`, its
+        answer to a challenge it cannot compute)."""
 
         def registered() -> bool:
-            refused = re.search(r"reg: \S+: ([1-6]\d\d .*)", self.log())
+            refused = re.search(r"reg: \S+: ([1-6]\d\d .*|Register: .*)", self.log())
             if refused:
                 raise SipPeerError(f"registration of {self.aor} refused: {refused.group(1)}\n{self.log()}")
             return re.search(r"\bOK\b", ANSI_ESCAPE.sub("", self.command("reginfo"))) is not None
@@ -517,6 +523,29 @@ class Baresip:
     def log(self) -> str:
         """Everything baresip printed so far (without its colour escape codes)."""
         return ANSI_ESCAPE.sub("", read_log(self.log_path))
+
+    def sip_messages(self) -> list[tuple[str, str, str]]:
+        """The SIP messages in the log (needs `sip_trace`), oldest first, as (source, destination,
+        message text); the addresses are `host:port` as baresip prints them."""
+        messages = []
+        for block in re.split(r"^#\n", self.log(), flags=re.MULTILINE)[1:]:
+            head, _, rest = block.partition("\n")
+            route = re.match(r"\S+ (\S+) -> (\S+)$", head.strip())
+            if route:
+                text = rest.split("\n\n\n", 1)[0]
+                messages.append((route.group(1), route.group(2), text))
+        return messages
+
+    def received_audio_address(self) -> tuple[str, int]:
+        """Where the newest SDP this UA received (an answer to its call, or an offer it answered)
+        asks for audio: the `c=` address and the `m=audio` port. Needs `sip_trace`."""
+        own = f"{LOOPBACK}:{self.sip_port}"
+        for _, destination, text in reversed(self.sip_messages()):
+            port = re.search(r"^m=audio (\d+) ", text, re.MULTILINE)
+            if destination == own and port:
+                address = re.search(r"^c=IN IP4 (\S+)", text, re.MULTILINE)
+                return (address.group(1) if address else LOOPBACK), int(port.group(1))
+        raise SipPeerError(f"no SDP received in the SIP trace of {self.aor}\n{self.log()}")
 
     def recordings(self, kind: str = "dec") -> list[Path]:
         """The WAV files `sndfile` wrote, oldest first: `dec` is what this UA decoded from its peer,
@@ -600,8 +629,10 @@ class Sipp:
     - `scenario`: a built-in name (`uac`, `uas`, `uac_pcap`, ...: `-sn`), the name of a file in
       tests/e2e/sipp/ without `.xml` (e.g. `register_auth`), or a path (`-sf`).
     - `target`: `host:port` to send to (None for a UAS).
-    - Binds SIP on a free port of 127.0.0.1 (`local_port`), media on `media_port` (4 free UDP
-      ports: SIPp uses the port and port+2); `rtp_echo` echoes received RTP back.
+    - Binds SIP on `local_ip` (127.0.0.1 unless given: any 127.0.0.0/8 address works on Linux)
+      and `local_port` (a free one unless given), media on `media_port` (`media_port_count` free
+      UDP ports, 4 unless given: SIPp uses the port and port+2, and `[auto_media_port]` more for
+      concurrent pcap calls); `rtp_echo` echoes received RTP back.
     - `service` (-s) is the user part of the Request-URI, `auth_user`/`auth_password` (-au/-ap)
       answer digest challenges through `[authentication]`; `auth_uri` sets `-auth_uri`.
     - `keys` become `-key NAME VALUE` (on top of `default_keys()`); `sets` become `-set NAME
@@ -637,14 +668,18 @@ class Sipp:
         tone_seconds: float = 2.0,
         timeout_s: float | None = 30.0,
         extra_args: tuple[str, ...] | list[str] = (),
+        local_ip: str = LOOPBACK,
+        local_port: int | None = None,
+        media_port_count: int = 4,
     ) -> None:
         self.scenario_args = self.scenario_arguments(scenario)
         name = Path(str(scenario)).stem
         self.dir = Path(tempfile.mkdtemp(prefix=f"sipp-{name}-", dir=work_dir))
         self.target = target
         self.auth_user = auth_user
-        self.local_port = free_sip_port()
-        self.media_port = free_udp_ports(4)
+        self.local_ip = local_ip
+        self.local_port = local_port or free_sip_port()
+        self.media_port = free_udp_ports(media_port_count)
         self.transport = transport
         self.tone_hz = tone_hz
         self.tone_seconds = tone_seconds
@@ -658,7 +693,7 @@ class Sipp:
         args = ["sipp", *self.scenario_args]
         if target:
             args.append(target)
-        args += ["-i", LOOPBACK, "-p", str(self.local_port), "-mi", LOOPBACK, "-mp", str(self.media_port)]
+        args += ["-i", local_ip, "-p", str(self.local_port), "-mi", local_ip, "-mp", str(self.media_port)]
         args += ["-t", transport, "-m", str(calls), "-nostdin"]
         if rate is not None:
             args += ["-r", str(rate)]
@@ -914,10 +949,11 @@ class ToneReport:
         )
 
 
-def tone_report(path: Path, min_rms: float = 1000.0) -> ToneReport:
-    """Measures a recording: overall rms, and the longest run of 20 ms frames whose rms is at
-    least `min_rms` (its length, rms and dominant frequency)."""
+def tone_report(path: Path, min_rms: float = 1000.0, start_seconds: float = 0.0) -> ToneReport:
+    """Measures a recording from `start_seconds` on: overall rms, and the longest run of 20 ms
+    frames whose rms is at least `min_rms` (its length, rms and dominant frequency)."""
     samples, rate = read_wav(path)
+    samples = samples[int(start_seconds * rate) :]
     frame = max(1, rate // 50)
     loud = [rms(samples[i : i + frame]) >= min_rms for i in range(0, len(samples) - frame + 1, frame)]
     best_start, best_length, run_start = 0, 0, 0
@@ -938,11 +974,16 @@ def tone_report(path: Path, min_rms: float = 1000.0) -> ToneReport:
 
 
 def has_tone(
-    path: Path, freq: float, min_rms: float = 1000.0, tolerance_hz: float = 20.0, min_seconds: float = 0.5
+    path: Path,
+    freq: float,
+    min_rms: float = 1000.0,
+    tolerance_hz: float = 20.0,
+    min_seconds: float = 0.5,
+    start_seconds: float = 0.0,
 ) -> bool:
-    """True when `path` holds at least `min_seconds` of uninterrupted audio with rms ≥ `min_rms`
-    whose dominant frequency is within `tolerance_hz` of `freq`."""
-    report = tone_report(path, min_rms)
+    """True when `path` holds, from `start_seconds` on, at least `min_seconds` of uninterrupted
+    audio with rms ≥ `min_rms` whose dominant frequency is within `tolerance_hz` of `freq`."""
+    report = tone_report(path, min_rms, start_seconds)
     return report.active_seconds >= min_seconds and abs(report.frequency - freq) <= tolerance_hz
 
 
@@ -956,6 +997,13 @@ def linear_to_ulaw(sample: int) -> int:
     if segment > 7:
         return 0x7F ^ mask
     return ((segment << 4) | ((value >> (segment + 1)) & 0x0F)) ^ mask
+
+
+def ulaw_to_linear(code: int) -> int:
+    """G.711 µ-law decoding of one byte to a 16-bit linear sample."""
+    code = ~code & 0xFF
+    magnitude = ((((code & 0x0F) << 3) + 0x84) << ((code >> 4) & 0x07)) - 0x84
+    return -magnitude if code & 0x80 else magnitude
 
 
 def _ipv4_checksum(header: bytes) -> int:

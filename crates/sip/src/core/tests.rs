@@ -68,7 +68,7 @@ const OFFER: &str = "v=0\r\no=phone 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.
 const SRTP_OFFER: &str = "v=0\r\no=phone 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\n\
     t=0 0\r\nm=audio 30000 RTP/SAVP 0 101\r\na=rtpmap:0 PCMU/8000\r\n\
     a=rtpmap:101 telephone-event/8000\r\n\
-    a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGVzcyAo\r\n\
+    a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:MDEyMzQ1Njc4OWFiY2RlZmdoaWprbG1ub3BxcnN0\r\n\
     a=sendrecv\r\n";
 
 struct T {
@@ -637,7 +637,7 @@ fn media_policy_is_enforced_and_srtp_offers_get_our_own_key() {
     assert_eq!(keys.suite, "AES_CM_128_HMAC_SHA1_80");
     assert_eq!(
         keys.remote,
-        "inline:WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGVzcyAo"
+        "inline:MDEyMzQ1Njc4OWFiY2RlZmdoaWprbG1ub3BxcnN0"
     );
     assert!(keys.local.starts_with("inline:") && keys.local != keys.remote);
     let leg = dial.leg.clone();
@@ -654,6 +654,15 @@ fn media_policy_is_enforced_and_srtp_offers_get_our_own_key() {
         )),
         "{sdp}"
     );
+    // A key the SRTP layer could not use (33 bytes) is refused while negotiating: 488, not a
+    // failure of the media later.
+    let bad = SRTP_OFFER.replace(
+        "inline:MDEyMzQ1Njc4OWFiY2RlZmdoaWprbG1ub3BxcnN0",
+        "inline:WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGVzcyAo",
+    );
+    let (_, refused, none) = t.call_in("room", &bad, "vault");
+    assert!(none.is_empty());
+    assert_eq!(refused.status_code.code(), 488);
 }
 
 #[test]

@@ -290,13 +290,36 @@ pub(super) fn telephone_event_pt(media: &MediaDescription) -> Option<u8> {
 pub(super) fn usable_crypto(line: &CryptoAttribute) -> Option<RemoteCrypto> {
     let suite = CryptoSuite::from_name(&line.suite)?;
     let inline = line.key_params.get(..7)?;
-    (inline.eq_ignore_ascii_case("inline:") && line.session_params.is_empty()).then(|| {
-        RemoteCrypto {
-            tag: line.tag,
-            suite,
-            key_params: line.key_params.clone(),
-        }
+    let usable = inline.eq_ignore_ascii_case("inline:")
+        && line.session_params.is_empty()
+        && key_is_usable(suite, &line.key_params[7..]);
+    usable.then(|| RemoteCrypto {
+        tag: line.tag,
+        suite,
+        key_params: line.key_params.clone(),
     })
+}
+
+/// Whether an `inline:` key (after the prefix) is base64 of exactly the suite's key-and-salt
+/// length, with at most a lifetime after it: a key the SRTP layer would refuse (an MKI, a
+/// wrong length, bad base64) makes the line unusable, so the offer is refused while it is
+/// negotiated (488) rather than when its media is set up.
+fn key_is_usable(suite: CryptoSuite, params: &str) -> bool {
+    use base64::Engine as _;
+    let mut parts = params.split('|');
+    let key = parts.next().unwrap_or_default();
+    let rest: Vec<&str> = parts.collect();
+    if rest.len() > 1 || rest.iter().any(|p| p.contains(':')) {
+        return false;
+    }
+    let engines = [
+        base64::engine::general_purpose::STANDARD,
+        base64::engine::general_purpose::STANDARD_NO_PAD,
+    ];
+    engines
+        .iter()
+        .filter_map(|e| e.decode(key).ok())
+        .any(|bytes| bytes.len() == suite.key_and_salt_len())
 }
 
 /// The peer's direction for media `index`; an unspecified connection address (old-style
