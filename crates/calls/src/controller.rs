@@ -443,7 +443,22 @@ impl Controller {
 
     /// Handles the answer to a media request.
     pub fn on_media(&mut self, now: Instant, op: OpId, result: MediaResult) {
-        match self.ops.remove(&op) {
+        let op = self.ops.remove(&op);
+        if let (Err(e), Some(op)) = (&result, &op) {
+            match op {
+                Op::Join { leg }
+                | Op::Offer { leg }
+                | Op::Accept { leg }
+                | Op::Reattach { leg }
+                | Op::UpdateMedia { leg, .. } => {
+                    tracing::warn!(call_id = %leg, error = %e, "media request failed")
+                }
+                Op::Ignore | Op::Resolve { .. } => {
+                    tracing::debug!(error = %e, "media request failed")
+                }
+            }
+        }
+        match op {
             Some(Op::Join { leg }) => {
                 self.joined_media(&leg, result);
                 self.join_finished(now, &leg);

@@ -159,6 +159,11 @@ impl MediaEngine {
 
     /// Creates a room. A 1:1 call is a room with two members.
     pub async fn create_room(&self, room: &RoomId, opts: RoomOptions) -> Result<(), MediaError> {
+        // An existing room must not take a turn of the round robin: callers that create rooms
+        // on demand (once per member) would otherwise put every 1:1 call on the same shard.
+        if self.inner.directory.room_shards(room).is_ok() {
+            return Err(MediaError::RoomExists(room.clone()));
+        }
         let count = self.inner.shards.len();
         let shard = self.inner.next_shard.fetch_add(1, Ordering::Relaxed) % count;
         let max_members = opts.max_members.unwrap_or(self.inner.max_members_per_room);
@@ -567,13 +572,20 @@ impl Drop for Inner {
 }
 
 fn bind_in_range(config: &MediaConfig, next_port: &mut u16) -> Result<UdpSocket, MediaError> {
-    if config.udp_port_min == 0 {
+    let (min, max) = (config.udp_port_min, config.udp_port_max);
+    if min == 0 {
         return UdpSocket::bind(SocketAddr::new(config.bind_ip, 0))
             .map_err(|e| MediaError::Config(format!("bind {}: {e}", config.bind_ip)));
     }
-    while *next_port <= config.udp_port_max && *next_port != 0 {
-        let port = *next_port;
-        *next_port = next_port.wrapping_add(1);
+    // Round the range from the cursor: ports of legs that ended are used again, as late as
+    // possible (stray packets of an old call must not meet a new leg in its latch window).
+    for _ in 0..=u32::from(max.saturating_sub(min)) {
+        let port = if (min..=max).contains(next_port) {
+            *next_port
+        } else {
+            min
+        };
+        *next_port = if port >= max { min } else { port + 1 };
         if let Ok(socket) = UdpSocket::bind(SocketAddr::new(config.bind_ip, port)) {
             return Ok(socket);
         }
@@ -611,6 +623,53 @@ mod tests {
     use super::*;
     use crate::event::MemberState;
     use crate::testkit::{PeerSpec, TestPeer, wait_until};
+
+    #[test]
+    fn ports_of_the_range_are_used_again_once_free() {
+        let free = UdpSocket::bind("127.0.0.1:0").expect("a free port");
+        let port = free.local_addr().expect("port").port();
+        drop(free);
+        let config = MediaConfig {
+            udp_port_min: port,
+            udp_port_max: port,
+            ..MediaConfig::loopback(1)
+        };
+        let mut cursor = port;
+        let first = bind_in_range(&config, &mut cursor).expect("the port");
+        assert!(bind_in_range(&config, &mut cursor).is_err(), "taken");
+        drop(first);
+        assert!(bind_in_range(&config, &mut cursor).is_ok(), "free again");
+    }
+
+    #[test]
+    fn an_existing_room_does_not_take_a_turn_of_the_shards() {
+        let rt = tokio::runtime::Runtime::new().expect("runtime");
+        let engine = MediaEngine::start(MediaConfig::loopback(2)).expect("engine");
+        rt.block_on(async {
+            for call in ["a", "b", "c"] {
+                let room = RoomId::from(call);
+                engine
+                    .create_room(&room, RoomOptions::default())
+                    .await
+                    .expect("new");
+                // The second member of the call asks for its room too.
+                assert!(matches!(
+                    engine.create_room(&room, RoomOptions::default()).await,
+                    Err(MediaError::RoomExists(_))
+                ));
+            }
+        });
+        let shard = |r: &str| {
+            engine
+                .inner
+                .directory
+                .room_shards(&RoomId::from(r))
+                .unwrap()[0]
+        };
+        assert_ne!(shard("a"), shard("b"), "calls alternate between the shards");
+        assert_eq!(shard("a"), shard("c"));
+        engine.shutdown();
+    }
 
     fn received(p: &TestPeer) -> u64 {
         p.received(false)
