@@ -8,13 +8,15 @@
 //! - [`controller`]: the sans-IO [`Controller`] (commands, lookups, media answers and time in;
 //!   events and requests out), tested deterministically.
 //! - [`room`]: the room model and its controls, rendered as Fabric room events.
-//! - [`directory`] and [`media`]: the boundaries the server implements ([`engine`] implements
-//!   [`media::Media`] for `weft_media::MediaEngine`); [`cause`]: why calls end.
+//! - [`directory`] and [`media`]: the boundaries the server implements (`engine`, with the
+//!   `engine` feature, implements [`media::Media`] for `weft_media::MediaEngine`); [`cause`]: why
+//!   calls end.
 //! - [`shell`]: the thin tokio shell running the controller, its lookups and media requests.
 
 pub mod cause;
 pub mod controller;
 pub mod directory;
+#[cfg(feature = "engine")]
 pub mod engine;
 pub mod media;
 pub mod room;
