@@ -169,12 +169,12 @@ pub fn add(resp: &mut Response, header: Header) {
     resp.headers.0.insert(at, header);
 }
 
-/// Sets a message body with its type and length.
-pub fn set_body(headers: &mut Headers, body: &mut Vec<u8>, content_type: &str, bytes: Vec<u8>) {
+/// Sets an SDP body on a message's headers and body, with its type and length.
+pub fn set_sdp(headers: &mut Headers, body: &mut Vec<u8>, sdp: String) {
     headers.retain(|h| !matches!(h, Header::ContentLength(_) | Header::ContentType(_)));
-    headers.push(Header::ContentType(content_type.into()));
-    headers.push(Header::ContentLength((bytes.len() as u32).into()));
-    *body = bytes;
+    headers.push(Header::ContentType("application/sdp".into()));
+    headers.push(Header::ContentLength((sdp.len() as u32).into()));
+    *body = sdp.into_bytes();
 }
 
 /// An `Other` header.

@@ -290,12 +290,7 @@ impl Controller {
             return;
         }
         if entry.video.is_none() {
-            let others: Vec<String> = entry
-                .room
-                .members()
-                .iter()
-                .filter_map(|m| self.member_legs.get(&m.info.member_id).cloned())
-                .collect();
+            let others = self.room_legs(&room_id);
             self.rooms.remove(&room_id);
             self.media(Op::Ignore, MediaCall::CloseRoom { room: room_id });
             let other_cause = if cause == Cause::RecoveryOnTimerExpire {
@@ -383,21 +378,14 @@ impl Controller {
         };
         tracing::info!(call_id = id, room_id = %room_id, member_id = %leg.member_id, digits, "dtmf");
         let others: Vec<(LegId, String, Flavor)> = self
-            .rooms
-            .get(&room_id)
-            .map(|e| {
-                e.room
-                    .members()
-                    .iter()
-                    .filter(|m| m.info.member_id != leg.member_id)
-                    .filter_map(|m| {
-                        let other = self.member_legs.get(&m.info.member_id)?;
-                        let l = self.legs.get(other)?;
-                        Some((other.clone(), l.member_id.clone(), l.flavor))
-                    })
-                    .collect()
+            .room_legs(&room_id)
+            .into_iter()
+            .filter(|other| other != id)
+            .filter_map(|other| {
+                let l = self.legs.get(&other)?;
+                Some((other.clone(), l.member_id.clone(), l.flavor))
             })
-            .unwrap_or_default();
+            .collect();
         let params = std::sync::Arc::new(json!({
             "call_id": id,
             "member_id": leg.member_id,

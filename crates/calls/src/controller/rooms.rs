@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use super::legs::{Leg, LegKind, LegState};
-use super::{CallState, Controller, FrontEvent, Op, Reply, ReplyError, ReqId};
+use super::{CallState, Controller, FrontEvent, LegId, Op, Reply, ReplyError, ReqId};
 use crate::cause::Cause;
 use crate::directory::Target;
 use crate::media::{MediaCall, MediaResult};
@@ -52,6 +52,20 @@ impl Controller {
             role: leg.role,
             parent_id: leg.parent_id.clone(),
         }
+    }
+
+    /// The legs of a room's members, in join order.
+    pub(super) fn room_legs(&self, room_id: &str) -> Vec<LegId> {
+        self.rooms
+            .get(room_id)
+            .map(|e| {
+                e.room
+                    .members()
+                    .iter()
+                    .filter_map(|m| self.member_legs.get(&m.info.member_id).cloned())
+                    .collect()
+            })
+            .unwrap_or_default()
     }
 
     pub(super) fn join_room(&mut self, id: &str, target: &Target) {
@@ -324,18 +338,7 @@ impl Controller {
             self.hangup_leg(&other, Cause::NormalClearing, true);
         }
         if outcome.ended || is_call && !outcome.removed.is_empty() {
-            let rest: Vec<String> = self
-                .rooms
-                .get(&room_id)
-                .map(|e| {
-                    e.room
-                        .members()
-                        .iter()
-                        .filter_map(|m| self.member_legs.get(&m.info.member_id).cloned())
-                        .collect()
-                })
-                .unwrap_or_default();
-            for other in rest {
+            for other in self.room_legs(&room_id) {
                 self.hangup_leg(&other, Cause::NormalClearing, true);
             }
         }

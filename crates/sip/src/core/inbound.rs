@@ -10,10 +10,11 @@ use weft_calls::{Cause, Command, Dial, EndpointId, Party};
 use weft_core::Address;
 
 use super::dialog::{Dialog, Media, Side, State};
+use super::registrar::Authenticated;
 use super::{Now, Pending, SIP, ServerTx, SipCore, Trunk, new_tag};
 use crate::account::{Account, MediaPolicy, Peer};
 use crate::causes::status_for;
-use crate::digest::{Credentials, Verdict, parse_credentials};
+use crate::digest::{Credentials, parse_credentials};
 use crate::msg;
 use crate::sdp::{self, AudioAnswer, Codec, NegotiatedAudio};
 
@@ -112,17 +113,13 @@ impl SipCore {
             peer,
             credentials,
         } = w;
-        let accounts = match accounts {
-            Ok(a) => a,
-            Err(e) => {
-                tracing::warn!(error = %e, "looking up a SIP account failed");
-                return self.respond_plain(tx, &req, 500);
-            }
-        };
         match self.authenticate(now, "INVITE", &credentials, accounts) {
-            Ok(account) => self.start_inbound(now, tx, req, peer, Caller::Account(account)),
-            Err(Verdict::Stale) => self.challenge(now, tx, &req, true, 407),
-            Err(_) => self.auth_failed(now, tx, &req, peer, &credentials.username),
+            Authenticated::As(account) => {
+                self.start_inbound(now, tx, req, peer, Caller::Account(*account))
+            }
+            Authenticated::Stale => self.challenge(now, tx, &req, true, 407),
+            Authenticated::Failed => self.auth_failed(now, tx, &req, peer, &credentials.username),
+            Authenticated::StoreDown => self.respond_plain(tx, &req, 500),
         }
     }
 
@@ -318,12 +315,7 @@ impl SipCore {
             msg::add(&mut resp, timer_header(t));
             msg::add(&mut resp, msg::other("Require", "timer"));
         }
-        msg::set_body(
-            &mut resp.headers,
-            &mut resp.body,
-            "application/sdp",
-            body.into_bytes(),
-        );
+        msg::set_sdp(&mut resp.headers, &mut resp.body, body);
         self.respond(invite, resp);
         if held {
             self.command(Command::Hold {

@@ -133,12 +133,7 @@ impl SipCore {
             // No offer: offer Weft's current media in the 200 (the answer comes in the ACK).
             let mut resp = self.refresh_response(&leg, &req);
             if let Some(body) = self.dialogs.get(&leg).and_then(current_sdp) {
-                msg::set_body(
-                    &mut resp.headers,
-                    &mut resp.body,
-                    "application/sdp",
-                    body.into_bytes(),
-                );
+                msg::set_sdp(&mut resp.headers, &mut resp.body, body);
             }
             return self.respond(tx, resp);
         }
@@ -201,12 +196,7 @@ impl SipCore {
             return self.respond(tx, msg::response(req, 500, None));
         };
         let mut resp = self.refresh_response(leg, req);
-        msg::set_body(
-            &mut resp.headers,
-            &mut resp.body,
-            "application/sdp",
-            body.into_bytes(),
-        );
+        msg::set_sdp(&mut resp.headers, &mut resp.body, body);
         self.respond(tx, resp);
         if changed {
             self.command(Command::UpdateMedia {
@@ -358,12 +348,7 @@ impl SipCore {
             ));
         }
         if let Some(body) = body {
-            msg::set_body(
-                &mut request.headers,
-                &mut request.body,
-                "application/sdp",
-                body.into_bytes(),
-            );
+            msg::set_sdp(&mut request.headers, &mut request.body, body);
         }
         let tx = self.client_tx();
         self.dialogs.add_client_tx(tx, leg, method);

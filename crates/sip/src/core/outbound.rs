@@ -116,12 +116,7 @@ impl SipCore {
         ] {
             request.headers.push(msg::other(name, value));
         }
-        msg::set_body(
-            &mut request.headers,
-            &mut request.body,
-            "application/sdp",
-            body.into_bytes(),
-        );
+        msg::set_sdp(&mut request.headers, &mut request.body, body);
         let tx = self.client_tx();
         self.dialogs.insert(Dialog {
             leg: leg.clone(),

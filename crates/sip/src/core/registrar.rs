@@ -11,6 +11,18 @@ use crate::account::{Account, Binding, Peer};
 use crate::digest::{Credentials, Verdict, parse_credentials};
 use crate::msg;
 
+/// What authenticating a request came to.
+pub(super) enum Authenticated {
+    /// The credentials are this account's.
+    As(Box<Account>),
+    /// Right credentials with an old nonce: challenge again with `stale=true`.
+    Stale,
+    /// Wrong credentials, or no such account.
+    Failed,
+    /// The accounts could not be looked up.
+    StoreDown,
+}
+
 /// A REGISTER waiting for its account.
 pub(super) struct Waiting {
     tx: ServerTx,
@@ -137,30 +149,37 @@ impl SipCore {
         self.respond(tx, resp);
     }
 
-    /// Finds the account whose stored HA1 verifies the credentials.
+    /// Finds the account (of those looked up) whose stored HA1 verifies the credentials.
     pub(super) fn authenticate(
         &self,
         now: Now,
         method: &str,
         credentials: &Credentials,
-        accounts: Vec<Account>,
-    ) -> Result<Account, Verdict> {
+        accounts: Result<Vec<Account>, String>,
+    ) -> Authenticated {
+        let accounts = match accounts {
+            Ok(a) => a,
+            Err(e) => {
+                tracing::warn!(error = %e, "looking up a SIP account failed");
+                return Authenticated::StoreDown;
+            }
+        };
         let mut stale = false;
         for account in accounts {
             match self
                 .challenger
                 .verify(credentials, method, &account.ha1, now.unix)
             {
-                Verdict::Ok => return Ok(account),
+                Verdict::Ok => return Authenticated::As(Box::new(account)),
                 Verdict::Stale => stale = true,
                 Verdict::Invalid => {}
             }
         }
-        Err(if stale {
-            Verdict::Stale
+        if stale {
+            Authenticated::Stale
         } else {
-            Verdict::Invalid
-        })
+            Authenticated::Failed
+        }
     }
 
     /// A failed authentication: 403, counted against the source.
@@ -194,19 +213,13 @@ impl SipCore {
             credentials,
             aor,
         } = w;
-        let accounts = match accounts {
-            Ok(a) => a,
-            Err(e) => {
-                tracing::warn!(error = %e, "looking up a SIP account failed");
-                return self.respond_plain(tx, &req, 500);
-            }
-        };
         let account = match self.authenticate(now, "REGISTER", &credentials, accounts) {
-            Ok(account) if account.username.eq_ignore_ascii_case(&aor) => account,
-            Ok(_) | Err(Verdict::Invalid | Verdict::Ok) => {
+            Authenticated::As(account) if account.username.eq_ignore_ascii_case(&aor) => *account,
+            Authenticated::As(_) | Authenticated::Failed => {
                 return self.auth_failed(now, tx, &req, peer, &credentials.username);
             }
-            Err(Verdict::Stale) => return self.challenge(now, tx, &req, true, 401),
+            Authenticated::Stale => return self.challenge(now, tx, &req, true, 401),
+            Authenticated::StoreDown => return self.respond_plain(tx, &req, 500),
         };
         let Some(specs) = contacts(&req) else {
             return self.respond_plain(tx, &req, 400);

@@ -5,7 +5,7 @@ use thiserror::Error;
 use super::build::OfferSpec;
 use super::model::{MediaKind, Proto};
 use super::negotiate::{
-    Encryption, NegotiatedAudio, RemoteAddresses, codec_of, peer_direction, telephone_event_pt,
+    Encryption, NegotiatedAudio, RemoteAddresses, first_codec, peer_direction, telephone_event_pt,
     usable_crypto,
 };
 use super::parse::{SdpError, parse};
@@ -65,14 +65,8 @@ pub fn parse_answer(
         (Proto::RtpAvp, _) | (Proto::RtpSavp, true) => {}
         (proto, _) => return Err(AnswerError::UnexpectedTransport(proto.to_string())),
     }
-    let (codec, payload_type) = media
-        .payload_types()
-        .find_map(|pt| {
-            codec_of(media, pt)
-                .filter(|c| our_offer.codecs.contains(c))
-                .map(|c| (c, pt))
-        })
-        .ok_or(AnswerError::NoOfferedCodec)?;
+    let (codec, payload_type) =
+        first_codec(media, &our_offer.codecs).ok_or(AnswerError::NoOfferedCodec)?;
     let crypto = if offered_crypto {
         let matching = media
             .crypto

@@ -232,14 +232,8 @@ fn accept_audio(
             return Err(NegotiationError::UnsupportedTransport(proto.clone()));
         }
     };
-    let (codec, payload_type) = media
-        .payload_types()
-        .find_map(|pt| {
-            codec_of(media, pt)
-                .filter(|c| policy.codecs.contains(c))
-                .map(|c| (c, pt))
-        })
-        .ok_or(NegotiationError::NoCommonCodec)?;
+    let (codec, payload_type) =
+        first_codec(media, &policy.codecs).ok_or(NegotiationError::NoCommonCodec)?;
     let crypto = if encrypted {
         Some(
             media
@@ -272,6 +266,15 @@ fn accept_audio(
 }
 
 /// The codec a payload type of `media` carries, if Weft knows it.
+/// The first of the media's formats (in its order) whose codec is `allowed`, and its payload type.
+pub(super) fn first_codec(media: &MediaDescription, allowed: &[Codec]) -> Option<(Codec, u8)> {
+    media.payload_types().find_map(|pt| {
+        codec_of(media, pt)
+            .filter(|c| allowed.contains(c))
+            .map(|c| (c, pt))
+    })
+}
+
 pub(super) fn codec_of(media: &MediaDescription, payload_type: u8) -> Option<Codec> {
     let (name, rate, channels) = media.encoding_of(payload_type)?;
     Codec::from_encoding(name, rate, channels)
