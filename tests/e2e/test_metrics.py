@@ -8,6 +8,7 @@ import json
 import os
 import re
 import shutil
+import socket
 import subprocess
 import time
 from pathlib import Path
@@ -177,6 +178,25 @@ def test_every_documented_series_is_exported_and_moves_with_traffic(weft_factory
         lambda s: s.value("weft_signaling_sessions", state="connected") == 0
         and s.value("weft_signaling_sessions", state="detached") == 1,
         "the session detached after the socket closed",
+    )
+
+    # A SIP OPTIONS (a keep-alive) is answered and counted.
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sip:
+        sip.bind(("127.0.0.1", 0))
+        sip.settimeout(10)
+        local = "127.0.0.1:%d" % sip.getsockname()[1]
+        options = (
+            f"OPTIONS sip:{server.sip_port}@127.0.0.1 SIP/2.0\r\n"
+            f"Via: SIP/2.0/UDP {local};branch=z9hG4bKmetrics1;rport\r\n"
+            f"From: <sip:probe@{local}>;tag=metrics\r\nTo: <sip:weft@127.0.0.1>\r\n"
+            "Call-ID: metrics-options\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
+        )
+        sip.sendto(options.encode(), ("127.0.0.1", server.sip_port))
+        assert sip.recv(65536).startswith(b"SIP/2.0 200 "), "OPTIONS was not answered 200"
+    wait_for(
+        url,
+        lambda s: s.value("weft_sip_requests_total", method="OPTIONS", status="200") == 1,
+        "the answered OPTIONS counted",
     )
 
     # Families without samples yet (no request of a kind seen) are left out of a scrape; after
