@@ -1,6 +1,5 @@
 //! [`Media`] on top of `weft-media`'s [`MediaEngine`], and the forwarding of its events.
 
-use tokio::sync::broadcast::error::RecvError;
 use weft_media::{
     LegSrtp, MediaEngine, MediaError, MemberId, MemberOptions, MemberState, OfferOptions, RoomId,
     RoomOptions, RtpLegConfig, RtpLegOptions,
@@ -255,14 +254,11 @@ pub fn forward_events(
     let mut events = engine.events();
     async move {
         loop {
-            match events.recv().await {
-                Ok(event) => {
-                    if let Some(event) = translate(event) {
-                        calls.media_event(event);
-                    }
-                }
-                Err(RecvError::Lagged(_)) => {}
-                Err(RecvError::Closed) => return,
+            let Some(event) = events.recv().await else {
+                return;
+            };
+            if let Some(event) = translate(event) {
+                calls.media_event(event);
             }
         }
     }

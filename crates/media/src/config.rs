@@ -10,7 +10,8 @@ use crate::error::MediaError;
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct MediaConfig {
-    /// Address the shards' UDP sockets bind to (default `0.0.0.0`).
+    /// Address the shards' UDP sockets bind to (default `127.0.0.1`, like every listener: set a
+    /// public or unspecified address to serve others).
     pub bind_ip: IpAddr,
     /// Lowest UDP port a shard may bind; each shard takes the next free port in
     /// `udp_port_min..=udp_port_max`. `0` lets the OS pick (tests).
@@ -52,7 +53,7 @@ pub struct MediaConfig {
 impl Default for MediaConfig {
     fn default() -> Self {
         Self {
-            bind_ip: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+            bind_ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
             udp_port_min: 40000,
             udp_port_max: 40999,
             advertised_ips: Vec::new(),

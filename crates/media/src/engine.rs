@@ -4,12 +4,10 @@ use std::net::{SocketAddr, TcpListener, UdpSocket};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 
-use tokio::sync::broadcast;
-
 use crate::config::MediaConfig;
 use crate::directory::{Directory, Placement};
 use crate::error::MediaError;
-use crate::event::MediaEvent;
+use crate::event_bus::{EventBus, EventReceiver};
 use crate::ids::{MemberId, RoomId};
 use crate::negotiate::{RtcFactory, parse_answer, parse_offer};
 use crate::options::{
@@ -18,9 +16,6 @@ use crate::options::{
 };
 use crate::sdp_sections::join_unbundled;
 use crate::shard::{Command, Link, ShardCounters, ShardHandle, ShardSetup};
-
-/// Capacity of the event channel; a receiver that falls further behind loses the oldest events.
-const EVENT_CAPACITY: usize = 4096;
 
 /// Cheap-to-clone, `Send + Sync` handle on the media engine. Dropping the last clone stops the
 /// shard threads.
@@ -33,7 +28,7 @@ struct Inner {
     shards: Vec<ShardHandle>,
     factories: Vec<RtcFactory>,
     directory: Arc<Directory>,
-    events: broadcast::Sender<MediaEvent>,
+    events: EventBus,
     next_shard: AtomicUsize,
     max_members_per_room: usize,
     /// Serialises member placement, so a new replica exists before anyone joins it.
@@ -55,7 +50,7 @@ impl MediaEngine {
             .ok_or_else(|| MediaError::Config("cannot generate a DTLS certificate".into()))?;
         let count = config.shard_count();
         let directory = Arc::new(Directory::new(count, config.room_members_per_shard));
-        let (events, _) = broadcast::channel(EVENT_CAPACITY);
+        let events = EventBus::new();
         let advertised_ips = config.advertised();
         // The cores this process may run on (a cpuset or `taskset` narrows them), in order.
         let pin_cores = config
@@ -152,8 +147,9 @@ impl MediaEngine {
             .collect()
     }
 
-    /// A new receiver of engine events (member state, talking, active speaker, keyframes, stats).
-    pub fn events(&self) -> broadcast::Receiver<MediaEvent> {
+    /// A new receiver of engine events (member state, talking, active speaker, keyframes,
+    /// layers, key presses: all of them; stats: the latest ones).
+    pub fn events(&self) -> EventReceiver {
         self.inner.events.subscribe()
     }
 
@@ -621,7 +617,7 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::event::MemberState;
+    use crate::event::{MediaEvent, MemberState};
     use crate::testkit::{PeerSpec, TestPeer, wait_until};
 
     #[test]
@@ -711,15 +707,15 @@ mod tests {
             tokio::time::timeout(Duration::from_secs(10), async {
                 loop {
                     match events.recv().await {
-                        Ok(MediaEvent::MemberState {
+                        Some(MediaEvent::MemberState {
                             member,
                             state: MemberState::Failed(reason),
                             ..
                         }) => {
                             break (member, reason);
                         }
-                        Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => continue,
-                        Err(broadcast::error::RecvError::Closed) => panic!("events closed"),
+                        Some(_) => continue,
+                        None => panic!("events closed"),
                     }
                 }
             })

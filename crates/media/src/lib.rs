@@ -81,7 +81,7 @@
 //!
 //! // events → signaling notifications
 //! tokio::spawn(async move {
-//!     while let Ok(event) = events.recv().await {
+//!     while let Some(event) = events.recv().await {
 //!         match event {
 //!             MediaEvent::MemberState { member, state, .. } => println!("{member}: {state:?}"),
 //!             MediaEvent::Talking { member, talking, .. } => println!("{member} talking={talking}"),
@@ -105,6 +105,7 @@ pub mod dtmf;
 mod engine;
 mod error;
 mod event;
+mod event_bus;
 pub mod g711;
 pub mod hotpath;
 mod ids;
@@ -125,13 +126,17 @@ pub use config::MediaConfig;
 pub use engine::MediaEngine;
 pub use error::MediaError;
 pub use event::{MediaEvent, MemberState, MemberStats};
+pub use event_bus::EventReceiver;
 pub use ids::{MemberId, RoomId};
 pub use leg_keys::LegSrtp;
+pub use negotiate::MAX_OFFER_SECTIONS;
 pub use options::{
     LayerPreference, MediaKind, MemberOptions, OfferOptions, RoomOptions, RtpCodec, RtpLegConfig,
     RtpLegOptions, VideoLayer,
 };
-pub use shard::{LATENCY_BUCKETS_US, LatencyHistogram, ShardCounters};
+pub use shard::{
+    LATENCY_BUCKETS_US, LatencyHistogram, ShardCounters, WAKEUP_REASONS, WakeupReasons,
+};
 /// The SRTP implementation of SRTP legs: its [`srtp::MasterKey`] and [`srtp::Profile`] make a
 /// [`LegSrtp`].
 pub use weft_srtp as srtp;

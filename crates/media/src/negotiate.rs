@@ -17,6 +17,16 @@ use crate::hotpath::server_config;
 use crate::options::{MediaKind as Kind, OfferOptions};
 use crate::sdp_sections;
 
+/// Most media sections (m-lines) a remote offer may have. The browser SDK sends two; multi-slot
+/// clients send one per receive slot. Larger offers are refused before str0m parses them: every
+/// section becomes send and receive state for the whole call.
+pub const MAX_OFFER_SECTIONS: usize = 64;
+
+/// Most media sections an answer to the engine's offer may have: the engine offers one audio and
+/// one video m-line at most ([`crate::MediaEngine::create_offer`]), and an answer has exactly
+/// the offer's sections.
+const MAX_ANSWER_SECTIONS: usize = 2;
+
 /// Starting egress bandwidth estimate per peer (TWCC refines it; simulcast selection uses it).
 const INITIAL_ESTIMATE: Bitrate = Bitrate::kbps(2500);
 
@@ -169,9 +179,26 @@ fn receives_several_videos(offer_sdp: &str) -> bool {
         > 1
 }
 
-/// Parses a remote offer.
+/// Parses a remote offer of at most [`MAX_OFFER_SECTIONS`] media sections.
 pub(crate) fn parse_offer(sdp: &str) -> Result<SdpOffer, MediaError> {
+    check_sections(sdp, MAX_OFFER_SECTIONS, "an offer")?;
     SdpOffer::from_sdp_string(sdp).map_err(|e| MediaError::Sdp(e.to_string()))
+}
+
+/// The number of media sections (`m=` lines) of `sdp`.
+pub(crate) fn media_sections(sdp: &str) -> usize {
+    sdp.lines().filter(|l| l.starts_with("m=")).count()
+}
+
+/// Refuses an SDP with more than `max` media sections, before anything is built from it.
+fn check_sections(sdp: &str, max: usize, what: &str) -> Result<usize, MediaError> {
+    let sections = media_sections(sdp);
+    if sections > max {
+        return Err(MediaError::Sdp(format!(
+            "{what} has {sections} media sections; at most {max} are accepted"
+        )));
+    }
+    Ok(sections)
 }
 
 /// A remote answer, one part per transport: the whole answer (no mid) when it is one BUNDLE
@@ -182,7 +209,7 @@ pub(crate) type AnswerParts = Vec<(Option<String>, SdpAnswer)>;
 pub(crate) fn parse_answer(sdp: &str) -> Result<AnswerParts, MediaError> {
     let parse =
         |sdp: &str| SdpAnswer::from_sdp_string(sdp).map_err(|e| MediaError::Sdp(e.to_string()));
-    let m_lines = sdp.lines().filter(|l| l.starts_with("m=")).count();
+    let m_lines = check_sections(sdp, MAX_ANSWER_SECTIONS, "an answer")?;
     if m_lines <= 1 || sdp_sections::is_bundled(sdp) {
         return Ok(vec![(None, parse(sdp)?)]);
     }

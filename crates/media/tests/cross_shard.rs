@@ -53,7 +53,7 @@ fn one_slot_members_on_two_shards_hear_the_mix_and_see_the_speaker() {
     switch_speaker(&peers, 1, None);
 
     let mut speakers = Vec::new();
-    while let Ok(event) = events.try_recv() {
+    while let Some(event) = events.try_recv() {
         if let MediaEvent::ActiveSpeaker { member, .. } = event {
             speakers.push(member);
         }

@@ -20,7 +20,7 @@ fn one_slot_members_get_mix_minus_audio_and_voice_switched_video() {
 
     let mut speakers = Vec::new();
     let mut talking = 0;
-    while let Ok(event) = events.try_recv() {
+    while let Some(event) = events.try_recv() {
         match event {
             MediaEvent::ActiveSpeaker { member, .. } => speakers.push(member),
             MediaEvent::Talking { .. } => talking += 1,

@@ -7,9 +7,8 @@ mod common;
 use std::time::Duration;
 
 use common::*;
-use tokio::sync::broadcast;
 use weft_media::testkit::{PeerSpec, TestPeer, wait_until};
-use weft_media::{LayerPreference, MediaEvent, MemberId, VideoLayer};
+use weft_media::{EventReceiver, LayerPreference, MediaEvent, MemberId, VideoLayer};
 
 fn layer(peer: &TestPeer) -> Option<u8> {
     video_from(peer, 1).and_then(|s| s.last_layer)
@@ -97,7 +96,7 @@ fn a_simulcast_publisher_receives_every_other_publisher_on_its_receive_slots() {
 /// accepts them; returns them.
 fn wanted_layers(
     h: &Harness,
-    events: &mut broadcast::Receiver<MediaEvent>,
+    events: &mut EventReceiver,
     member: &MemberId,
     done: impl Fn(&[String]) -> bool,
 ) -> Vec<String> {
@@ -106,7 +105,7 @@ fn wanted_layers(
         tokio::time::timeout(SETTLE, async {
             loop {
                 match events.recv().await {
-                    Ok(MediaEvent::LayersWanted {
+                    Some(MediaEvent::LayersWanted {
                         member: m, rids, ..
                     }) if &m == member => {
                         if done(&rids) {
@@ -114,7 +113,7 @@ fn wanted_layers(
                         }
                         seen.push(rids);
                     }
-                    Err(broadcast::error::RecvError::Closed) => return None,
+                    None => return None,
                     _ => {}
                 }
             }

@@ -212,11 +212,7 @@ impl Default for Config {
             http: HttpConfig::default(),
             bootstrap: BootstrapConfig::default(),
             oauth: OAuthSettings::default(),
-            // Like the listeners, media binds to loopback unless told otherwise.
-            media: MediaConfig {
-                bind_ip: std::net::Ipv4Addr::LOCALHOST.into(),
-                ..MediaConfig::default()
-            },
+            media: MediaConfig::default(),
             signaling: SignalingSettings::default(),
             sip: crate::sip::SipSettings::default(),
         }
@@ -446,6 +442,18 @@ mod tests {
         assert_eq!(file.max_frame_bytes, built_in.max_frame_bytes);
         assert_eq!(file.requests_per_sec, built_in.requests_per_sec);
         assert_eq!(config.media.pin_shards, defaults.media.pin_shards);
+    }
+
+    #[test]
+    fn media_binds_to_loopback_unless_told_otherwise_even_with_a_partial_table() {
+        let loopback: std::net::IpAddr = std::net::Ipv4Addr::LOCALHOST.into();
+        assert_eq!(Config::default().media.bind_ip, loopback);
+        let partial: Config = toml::from_str("[media]\nshards = 2\n").unwrap();
+        assert_eq!(partial.media.shards, 2);
+        assert_eq!(partial.media.bind_ip, loopback);
+        assert_eq!(partial.media.advertised(), vec![loopback]);
+        let public: Config = toml::from_str("[media]\nbind_ip = \"0.0.0.0\"\n").unwrap();
+        assert!(public.media.bind_ip.is_unspecified());
     }
 
     #[test]

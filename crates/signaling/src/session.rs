@@ -36,6 +36,9 @@ pub struct SessionConfig {
     pub max_frame_bytes: usize,
     /// Largest accepted SDP, in bytes.
     pub max_sdp_bytes: usize,
+    /// Most media sections (m-lines) in an SDP: the browser SDK sends two, multi-slot clients one
+    /// per receive slot. The media engine refuses more (`weft_media::MAX_OFFER_SECTIONS`).
+    pub max_sdp_sections: usize,
     /// Interval of server pings (the SDK's watchdog fires after 15 s).
     pub ping_interval: Duration,
     /// Pings in a row that may go unanswered before the socket is closed.
@@ -67,6 +70,7 @@ impl Default for SessionConfig {
         Self {
             max_frame_bytes: 256 * 1024,
             max_sdp_bytes: 128 * 1024,
+            max_sdp_sections: 64,
             ping_interval: Duration::from_secs(8),
             max_missed_pings: 2,
             ack_timeout: Duration::from_secs(5),
@@ -549,11 +553,19 @@ impl Session {
             .ok_or_else(|| RpcError::invalid_params("callID is required"))?
             .to_owned();
         let sdp = || {
-            vp.get("sdp")
+            let sdp = vp
+                .get("sdp")
                 .and_then(Value::as_str)
                 .filter(|s| !s.is_empty() && s.len() <= self.cfg.max_sdp_bytes)
-                .map(str::to_owned)
-                .ok_or_else(|| RpcError::invalid_params("sdp is required"))
+                .ok_or_else(|| RpcError::invalid_params("sdp is required"))?;
+            let sections = sdp.lines().filter(|l| l.starts_with("m=")).count();
+            if sections > self.cfg.max_sdp_sections {
+                return Err(RpcError::invalid_params(format!(
+                    "sdp has {sections} media sections; at most {} are accepted",
+                    self.cfg.max_sdp_sections
+                )));
+            }
+            Ok(sdp.to_owned())
         };
         let request = match method {
             "verto.invite" => Request::Invite(Invite {

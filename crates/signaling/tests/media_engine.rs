@@ -226,3 +226,11 @@ async fn reattach_after_reload_reconnects_media() {
     .await;
     assert_eq!(engine.member_count(), 2);
 }
+
+#[test]
+fn signaling_refuses_exactly_the_sdps_the_engine_would_refuse() {
+    assert_eq!(
+        SignalingConfig::default().session.max_sdp_sections,
+        weft_media::MAX_OFFER_SECTIONS
+    );
+}

@@ -471,7 +471,7 @@ impl Worker {
                 if let Some(talking) = p.speech.idle(now)
                     && p.remote().is_none()
                 {
-                    let _ = self.io.events.send(MediaEvent::Talking {
+                    self.io.emit(MediaEvent::Talking {
                         room: r.id.clone(),
                         member: p.member.clone(),
                         talking,
@@ -502,7 +502,7 @@ impl Worker {
             if r.home
                 && let Some(member) = member_of(Some(loudest))
             {
-                let _ = self.io.events.send(MediaEvent::ActiveSpeaker {
+                self.io.emit(MediaEvent::ActiveSpeaker {
                     room: r.id.clone(),
                     member,
                     previous: member_of(r.previous_speaker),

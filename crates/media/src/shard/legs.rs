@@ -413,10 +413,9 @@ mod tests {
     use std::sync::mpsc;
     use std::time::Duration;
 
-    use tokio::sync::broadcast;
-
     use super::*;
     use crate::directory::Directory;
+    use crate::event_bus::EventBus;
     use crate::options::{MemberOptions, RtpCodec};
     use crate::shard::ShardSetup;
 
@@ -430,7 +429,7 @@ mod tests {
             advertised_tcp: Vec::new(),
             tcp: None,
             directory: Arc::new(Directory::new(1, 64)),
-            events: broadcast::channel(16).0,
+            events: EventBus::new(),
             last_n: 16,
             relays: mpsc::channel().1,
             pin_core: None,

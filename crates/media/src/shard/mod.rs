@@ -17,6 +17,7 @@ mod simulcast;
 mod slab;
 mod tcp;
 mod timers;
+mod wakeups;
 mod worker;
 
 use std::net::SocketAddr;
@@ -25,17 +26,18 @@ use std::thread::JoinHandle;
 
 use str0m::Rtc;
 use str0m::change::SdpOffer;
-use tokio::sync::{broadcast, oneshot};
+use tokio::sync::oneshot;
 
 use crate::directory::Directory;
 use crate::error::MediaError;
-use crate::event::MediaEvent;
+use crate::event_bus::EventBus;
 use crate::ids::{MemberId, RoomId};
 use crate::negotiate::{AnswerParts, PendingOffer};
 use crate::options::{LayerPreference, MediaKind, MemberOptions, RtpLegConfig, RtpLegOptions};
 
 pub(crate) use latch::LATCH_WINDOW;
 pub(crate) use relay::{Link, RelayBatch};
+pub use wakeups::{WAKEUP_REASONS, WakeupReasons};
 pub use worker::{LATENCY_BUCKETS_US, LatencyHistogram, ShardCounters};
 
 /// Reply channel of a command.
@@ -156,7 +158,7 @@ pub(crate) struct ShardSetup {
     pub advertised_tcp: Vec<SocketAddr>,
     pub tcp: Option<std::net::TcpListener>,
     pub directory: Arc<Directory>,
-    pub events: broadcast::Sender<MediaEvent>,
+    pub events: EventBus,
     pub last_n: usize,
     /// Messages from the other shards (rooms that span shards).
     pub relays: mpsc::Receiver<RelayBatch>,

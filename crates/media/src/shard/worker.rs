@@ -13,7 +13,6 @@ use str0m::media::{KeyframeRequest, MediaAdded};
 use str0m::net::{DatagramRecv, Protocol, Receive};
 use str0m::rtp::RtpPacket;
 use str0m::{Event, IceConnectionState, Input, Output};
-use tokio::sync::broadcast;
 
 use super::demux::{Demux, Match};
 use super::outbox::Outbox;
@@ -23,10 +22,12 @@ use super::room::Room;
 use super::slab::Slab;
 use super::tcp::{TCP_CONNS, Tcp};
 use super::timers::{Due, TimerHeap};
+use super::wakeups::WakeupReasons;
 use super::{Command, ShardSetup};
 use crate::directory::Directory;
 use crate::error::MediaError;
 use crate::event::{MediaEvent, MemberState};
+use crate::event_bus::EventBus;
 use crate::ids::{MemberId, RoomId};
 use crate::negotiate::PendingOffer;
 use crate::options::MediaKind;
@@ -87,6 +88,8 @@ pub struct ShardCounters {
     pub send_calls: u64,
     /// Timer wake-ups of peers (str0m asked to be driven at a time, with no input).
     pub timer_ticks: u64,
+    /// The same wake-ups by the reason str0m gave for them.
+    pub wakeups: WakeupReasons,
     /// Publisher RTP packets received.
     pub rtp_in: u64,
     /// Subscriber RTP packets written (forwarded).
@@ -215,7 +218,7 @@ impl Queues {
 pub(super) struct Io {
     pub socket: UdpSocket,
     pub outbox: Outbox,
-    pub events: broadcast::Sender<MediaEvent>,
+    pub events: EventBus,
     pub queues: Queues,
     pub counters: ShardCounters,
     /// Messages for the other shards of spanning rooms, sent at the end of each pass.
@@ -226,7 +229,7 @@ pub(super) struct Io {
 
 impl Io {
     pub(super) fn emit(&self, event: MediaEvent) {
-        let _ = self.events.send(event);
+        self.events.emit(event);
     }
 }
 
@@ -582,7 +585,8 @@ impl Worker {
                     p.timer_at = None;
                 }
                 self.io.counters.timer_ticks += 1;
-                if self.peers.get(due.peer).is_some_and(|p| p.rtc().is_some()) {
+                if let Some(rtc) = self.peers.get(due.peer).and_then(Peer::rtc) {
+                    self.io.counters.wakeups.record(rtc.last_timeout_reason());
                     self.tick(due.peer, now);
                 } else {
                     self.send_due_dtmf(due.peer, now);
@@ -1069,7 +1073,7 @@ impl Worker {
     }
 
     fn emit_stats(&self) {
-        if self.io.events.receiver_count() == 0 {
+        if !self.io.events.stats_wanted() {
             return;
         }
         let own = |p: &Peer| p.companion_of.is_none() && p.remote().is_none();

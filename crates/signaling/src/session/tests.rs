@@ -357,6 +357,44 @@ fn unknown_methods_and_bad_params_get_json_rpc_errors() {
 }
 
 #[test]
+fn sdps_with_more_media_sections_than_the_cap_are_refused() {
+    let mut h = Harness::new().connected();
+    let max = SessionConfig::default().max_sdp_sections;
+    let sdp = |sections: usize| {
+        format!(
+            "v=0\r\n{}",
+            "m=video 9 UDP/TLS/RTP/SAVPF 96\r\n".repeat(sections)
+        )
+    };
+    let invite = |sections: usize| {
+        verto(
+            "verto.invite",
+            json!({"dialogParams":{"callID":"c","destination_number":"/public/room"},"sdp":sdp(sections)}),
+        )
+    };
+    let out = h.request("s1", "webrtc.verto", invite(max + 1));
+    let [Output::Send(refusal)] = &out[..] else {
+        panic!("one refusal expected: {out:?}");
+    };
+    let refusal: Value = serde_json::from_str(refusal).unwrap();
+    assert_eq!(refusal["error"]["code"], -32602);
+    let message = refusal["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains(&format!("{} media sections; at most {max}", max + 1)),
+        "{message}"
+    );
+    let update = verto(
+        "verto.modify",
+        json!({"dialogParams":{"callID":"c"},"action":"updateMedia","sdp":sdp(max + 1)}),
+    );
+    let out = h.request("s2", "webrtc.verto", update);
+    assert!(matches!(&out[0], Output::Send(f) if f.contains("-32602")));
+    let out = h.request("s3", "webrtc.verto", invite(max));
+    let (_, request) = up_request(&out);
+    assert!(matches!(request, Request::Invite(_)));
+}
+
+#[test]
 fn repeated_garbage_closes_the_socket() {
     let mut h = Harness::new().connected();
     for i in 0..9 {
