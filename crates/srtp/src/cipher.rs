@@ -1,9 +1,10 @@
-//! Thin wrappers over aws-lc-rs: AES-128 counter mode, HMAC-SHA1 and AES-128-GCM.
+//! Thin wrappers over aws-lc-rs: AES counter mode, HMAC-SHA1 and AES-GCM, with 128- or
+//! 256-bit keys.
 //!
 //! None of them allocates per call.
 
 use aws_lc_rs::aead::{self, Aad, LessSafeKey, Nonce, UnboundKey};
-use aws_lc_rs::cipher::{AES_128, EncryptingKey, EncryptionContext, UnboundCipherKey};
+use aws_lc_rs::cipher::{AES_128, AES_256, EncryptingKey, EncryptionContext, UnboundCipherKey};
 use aws_lc_rs::constant_time;
 use aws_lc_rs::hmac;
 use aws_lc_rs::iv::FixedLength;
@@ -13,7 +14,9 @@ use crate::error::SrtpError;
 /// AES block length in bytes.
 pub(crate) const AES_BLOCK_LEN: usize = 16;
 /// AES-128 key length in bytes.
-pub(crate) const AES_128_KEY_LEN: usize = 16;
+const AES_128_KEY_LEN: usize = 16;
+/// AES-256 key length in bytes: the longest session encryption key of any profile.
+pub(crate) const MAX_CIPHER_KEY_LEN: usize = 32;
 /// HMAC-SHA1 output length, and the SRTP authentication key length (RFC 3711 §8.2).
 pub(crate) const HMAC_SHA1_LEN: usize = 20;
 /// GCM nonce length in bytes (RFC 7714 §8.1).
@@ -25,15 +28,24 @@ pub(crate) const GCM_TAG_LEN: usize = 16;
 /// into the packet index bits of the IV (RFC 3711 §4.1.1).
 const MAX_KEYSTREAM_LEN: usize = AES_BLOCK_LEN << 16;
 
-/// AES-128 in counter mode (RFC 3711 §4.1.1 "AES-CM"): XORs a keystream into data.
+/// Keystream generated per step when encrypting into a separate buffer: 32 blocks on the stack.
+const KEYSTREAM_CHUNK_LEN: usize = 32 * AES_BLOCK_LEN;
+
+/// AES in counter mode (RFC 3711 §4.1.1 "AES-CM"; RFC 6188 for AES-256): XORs a keystream
+/// into data.
 pub(crate) struct AesCm {
     key: EncryptingKey,
 }
 
 impl AesCm {
-    /// A counter-mode cipher under a 16-byte key.
-    pub(crate) fn new(key: &[u8; AES_128_KEY_LEN]) -> Result<AesCm, SrtpError> {
-        let key = UnboundCipherKey::new(&AES_128, key).map_err(|_| SrtpError::Crypto)?;
+    /// A counter-mode cipher under a 16-byte (AES-128) or 32-byte (AES-256) key.
+    pub(crate) fn new(key: &[u8]) -> Result<AesCm, SrtpError> {
+        let algorithm = match key.len() {
+            AES_128_KEY_LEN => &AES_128,
+            MAX_CIPHER_KEY_LEN => &AES_256,
+            _ => return Err(SrtpError::Crypto),
+        };
+        let key = UnboundCipherKey::new(algorithm, key).map_err(|_| SrtpError::Crypto)?;
         let key = EncryptingKey::ctr(key).map_err(|_| SrtpError::Crypto)?;
         Ok(AesCm { key })
     }
@@ -55,6 +67,36 @@ impl AesCm {
             .less_safe_encrypt(data, context)
             .map(|_| ())
             .map_err(|_| SrtpError::Crypto)
+    }
+
+    /// Writes `input` XOR the keystream that starts at counter block `iv` into `output`, which
+    /// must be as long as `input`: encryption without first copying `input` into `output`.
+    pub(crate) fn apply_keystream_into(
+        &self,
+        iv: [u8; AES_BLOCK_LEN],
+        input: &[u8],
+        output: &mut [u8],
+    ) -> Result<(), SrtpError> {
+        if input.len() != output.len() {
+            return Err(SrtpError::Crypto);
+        }
+        if input.len() > MAX_KEYSTREAM_LEN {
+            return Err(SrtpError::TooLarge);
+        }
+        let counter = u128::from_be_bytes(iv);
+        let chunks = input
+            .chunks(KEYSTREAM_CHUNK_LEN)
+            .zip(output.chunks_mut(KEYSTREAM_CHUNK_LEN));
+        for (number, (input, output)) in chunks.enumerate() {
+            let blocks = (number * KEYSTREAM_CHUNK_LEN / AES_BLOCK_LEN) as u128;
+            let mut keystream = [0u8; KEYSTREAM_CHUNK_LEN];
+            let keystream = &mut keystream[..input.len()];
+            self.apply_keystream(counter.wrapping_add(blocks).to_be_bytes(), keystream)?;
+            for ((out, plain), key) in output.iter_mut().zip(input).zip(keystream.iter()) {
+                *out = plain ^ key;
+            }
+        }
+        Ok(())
     }
 }
 
@@ -91,15 +133,20 @@ impl HmacSha1 {
     }
 }
 
-/// AES-128-GCM with a 16-byte tag (RFC 7714 §5).
+/// AES-GCM with a 16-byte tag (RFC 7714 §5), AES-128 or AES-256.
 pub(crate) struct AesGcm {
     key: LessSafeKey,
 }
 
 impl AesGcm {
-    /// A GCM cipher under a 16-byte key.
-    pub(crate) fn new(key: &[u8; AES_128_KEY_LEN]) -> Result<AesGcm, SrtpError> {
-        let key = UnboundKey::new(&aead::AES_128_GCM, key).map_err(|_| SrtpError::Crypto)?;
+    /// A GCM cipher under a 16-byte (AES-128) or 32-byte (AES-256) key.
+    pub(crate) fn new(key: &[u8]) -> Result<AesGcm, SrtpError> {
+        let algorithm = match key.len() {
+            AES_128_KEY_LEN => &aead::AES_128_GCM,
+            MAX_CIPHER_KEY_LEN => &aead::AES_256_GCM,
+            _ => return Err(SrtpError::Crypto),
+        };
+        let key = UnboundKey::new(algorithm, key).map_err(|_| SrtpError::Crypto)?;
         Ok(AesGcm {
             key: LessSafeKey::new(key),
         })
@@ -119,6 +166,28 @@ impl AesGcm {
         let mut out = [0u8; GCM_TAG_LEN];
         out.copy_from_slice(tag.as_ref());
         Ok(out)
+    }
+
+    /// Encrypts `input` into `ciphertext` (as long as `input`) and writes the tag over `aad`
+    /// and the ciphertext into `tag`, leaving `input` untouched.
+    pub(crate) fn seal_into(
+        &self,
+        nonce: [u8; GCM_NONCE_LEN],
+        aad: &[u8],
+        input: &[u8],
+        ciphertext: &mut [u8],
+        tag: &mut [u8; GCM_TAG_LEN],
+    ) -> Result<(), SrtpError> {
+        self.key
+            .seal_out_of_place_scatter(
+                Nonce::assume_unique_for_key(nonce),
+                Aad::from(aad),
+                input,
+                ciphertext,
+                &[],
+                tag,
+            )
+            .map_err(|_| SrtpError::Crypto)
     }
 
     /// Verifies `tag` over `aad` and `in_out`, then decrypts `in_out` in place.
@@ -152,7 +221,7 @@ mod tests {
     /// RFC 3711 Appendix B.2: the AES-CM keystream from the session key and a counter block.
     #[test]
     fn aes_cm_keystream_matches_rfc_3711_b2() {
-        let cipher = AesCm::new(&bytes("2B7E151628AED2A6ABF7158809CF4F3C")).unwrap();
+        let cipher = AesCm::new(&bytes::<16>("2B7E151628AED2A6ABF7158809CF4F3C")).unwrap();
 
         let mut keystream = [0u8; 48];
         cipher
@@ -209,6 +278,65 @@ mod tests {
             hmac.verify(&[b"what do ya want for nothing!"], &tag[..10]),
             Err(SrtpError::AuthenticationFailed)
         );
+    }
+
+    #[test]
+    fn keys_of_other_lengths_are_refused() {
+        for len in [0, 15, 17, 24, 31, 33] {
+            let key = vec![1u8; len];
+            assert!(AesCm::new(&key).is_err(), "{len}");
+            assert!(AesGcm::new(&key).is_err(), "{len}");
+        }
+    }
+
+    /// Encrypting into a separate buffer gives the in-place result, across chunk boundaries
+    /// and for both key sizes.
+    #[test]
+    fn aes_cm_into_matches_in_place() {
+        for key_len in [16, MAX_CIPHER_KEY_LEN] {
+            let key: Vec<u8> = (0..key_len as u8).collect();
+            let cipher = AesCm::new(&key).unwrap();
+            let iv = bytes::<16>("F0F1F2F3F4F5F6F7F8F9FAFBFCFD0000");
+            for len in [0, 1, 15, 16, 17, 511, 512, 513, 1024, 1300, 4099] {
+                let plain: Vec<u8> = (0..len).map(|i| (i * 7 + 3) as u8).collect();
+                let mut in_place = plain.clone();
+                cipher.apply_keystream(iv, &mut in_place).unwrap();
+                let mut into = vec![0xeeu8; len];
+                cipher.apply_keystream_into(iv, &plain, &mut into).unwrap();
+                assert_eq!(into, in_place, "key {key_len}, length {len}");
+            }
+            let mut short = [0u8; 3];
+            assert_eq!(
+                cipher.apply_keystream_into(iv, &[0; 4], &mut short),
+                Err(SrtpError::Crypto)
+            );
+        }
+    }
+
+    #[test]
+    fn gcm_seal_into_matches_in_place() {
+        for key_len in [16, MAX_CIPHER_KEY_LEN] {
+            let gcm = AesGcm::new(&vec![9u8; key_len]).unwrap();
+            let plain = *b"a payload of some length";
+            let mut in_place = plain;
+            let tag = gcm.seal([3; 12], b"header", &mut in_place).unwrap();
+            let mut ciphertext = [0u8; 24];
+            let mut separate_tag = [0u8; GCM_TAG_LEN];
+            gcm.seal_into(
+                [3; 12],
+                b"header",
+                &plain,
+                &mut ciphertext,
+                &mut separate_tag,
+            )
+            .unwrap();
+            assert_eq!(ciphertext, in_place);
+            assert_eq!(separate_tag, tag);
+            assert_eq!(
+                gcm.seal_into([3; 12], b"header", &plain, &mut [0; 23], &mut separate_tag),
+                Err(SrtpError::Crypto)
+            );
+        }
     }
 
     #[test]

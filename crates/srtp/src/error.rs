@@ -30,6 +30,13 @@ pub enum SrtpError {
     /// The packet index space of this master key is used up (RFC 3711 §9.2): re-key.
     #[error("packet index exhausted; the master key must be renewed")]
     KeyExhausted,
+    /// The output buffer of a seal is shorter than header, payload and tag together.
+    #[error("output buffer too small")]
+    BufferTooSmall,
+    /// The header given to a seal is not exactly one RTP header: its CSRC count or header
+    /// extension length claims another length.
+    #[error("header length does not match its CSRC count and extension")]
+    HeaderLength,
     /// The cryptographic library reported an internal failure.
     #[error("cryptographic library failure")]
     Crypto,

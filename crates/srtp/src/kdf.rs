@@ -2,6 +2,9 @@
 //!
 //! With rate 0, `r = index DIV kdr` is 0 and the key id is just the label, so every session
 //! key is derived once per master key: `AES-CM(master key, (master salt XOR label << 48) * 2^16)`.
+//! The PRF is AES-128 counter mode for 16-byte master keys and AES-256 counter mode for
+//! 32-byte ones (the `AES_256_CM_PRF` of RFC 6188 §7, which RFC 7714 §11 names for
+//! `AEAD_AES_256_GCM`).
 
 use crate::cipher::{AES_BLOCK_LEN, AesCm};
 use crate::error::SrtpError;
@@ -33,10 +36,17 @@ pub(crate) struct KeyDerivation<'a> {
 impl<'a> KeyDerivation<'a> {
     /// The PRF of `master`.
     pub(crate) fn new(master: &'a MasterKey) -> Result<KeyDerivation<'a>, SrtpError> {
-        let key = master.key().try_into().map_err(|_| SrtpError::Crypto)?;
+        KeyDerivation::from_parts(master.key(), master.salt())
+    }
+
+    /// The PRF of a master key and salt (a 16- or 32-byte key, a salt of at most 14 bytes).
+    fn from_parts(key: &[u8], master_salt: &'a [u8]) -> Result<KeyDerivation<'a>, SrtpError> {
+        if master_salt.len() > 14 {
+            return Err(SrtpError::Crypto);
+        }
         Ok(KeyDerivation {
             prf: AesCm::new(key)?,
-            master_salt: master.salt(),
+            master_salt,
         })
     }
 
@@ -102,6 +112,53 @@ mod tests {
              6D6E919A48B610EF17C2041E47403576\
              6B68642C59BBFC2F34DB60DBDFB2"
         );
+    }
+
+    /// RFC 6188 §7.2: the AES-256 PRF (a 32-byte master key, a 14-byte master salt): cipher
+    /// key, auth key and salt.
+    #[test]
+    fn derives_the_rfc_6188_aes_256_keys() {
+        let key = hex::decode("f0f04914b513f2763a1b1fa130f10e2998f6f6e43e4309d1e622a0e332b9f1b6")
+            .unwrap();
+        let salt = hex::decode("3b04803de51ee7c96423ab5b78d2").unwrap();
+        let kdf = KeyDerivation::from_parts(&key, &salt).unwrap();
+
+        let cipher_key: [u8; 32] = kdf.derive_array(Label::RtpEncryption).unwrap();
+        assert_eq!(
+            hex::encode(cipher_key),
+            "5ba1064e30ec51613cad926c5a28ef731ec7fb397f70a960653caf06554cd8c4"
+        );
+        let auth_key: [u8; 20] = kdf.derive_array(Label::RtpAuthentication).unwrap();
+        assert_eq!(
+            hex::encode(auth_key),
+            "fd9c32d39ed5fbb5a9dc96b30818454d1313dc05"
+        );
+        let cipher_salt: [u8; 14] = kdf.derive_array(Label::RtpSalt).unwrap();
+        assert_eq!(hex::encode(cipher_salt), "fa31791685ca444a9e07c6c64e93");
+    }
+
+    /// An `AEAD_AES_256_GCM` master key derives through the AES-256 PRF: its 12-byte salt is
+    /// the left part of the RFC 6188 salt, zero-padded, so with the RFC 6188 salt's last two
+    /// bytes zeroed both give the same keys.
+    #[test]
+    fn gcm_256_keys_use_the_aes_256_prf_with_a_padded_salt() {
+        let key = hex::decode("f0f04914b513f2763a1b1fa130f10e2998f6f6e43e4309d1e622a0e332b9f1b6")
+            .unwrap();
+        let salt = hex::decode("3b04803de51ee7c96423ab5b").unwrap();
+        let master = MasterKey::new(Profile::AeadAes256Gcm, &key, &salt).unwrap();
+        let padded = [salt.as_slice(), &[0, 0]].concat();
+        let reference = KeyDerivation::from_parts(&key, &padded).unwrap();
+        let kdf = KeyDerivation::new(&master).unwrap();
+        for label in [Label::RtpEncryption, Label::RtcpEncryption] {
+            let ours: [u8; 32] = kdf.derive_array(label).unwrap();
+            let theirs: [u8; 32] = reference.derive_array(label).unwrap();
+            assert_eq!(ours, theirs);
+        }
+        for label in [Label::RtpSalt, Label::RtcpSalt] {
+            let ours: [u8; 12] = kdf.derive_array(label).unwrap();
+            let theirs: [u8; 12] = reference.derive_array(label).unwrap();
+            assert_eq!(ours, theirs);
+        }
     }
 
     #[test]

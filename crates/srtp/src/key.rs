@@ -9,7 +9,7 @@ use crate::error::KeyError;
 use crate::profile::Profile;
 
 /// Longest master key of any supported profile.
-const MAX_KEY_LEN: usize = 16;
+const MAX_KEY_LEN: usize = 32;
 /// Longest master salt of any supported profile.
 const MAX_SALT_LEN: usize = 14;
 

@@ -1,11 +1,14 @@
 //! SRTP and SRTCP for Weft's plain-RTP media legs, keyed by SDES.
 //!
 //! Written from RFC 3711 (SRTP, AES-CM and HMAC-SHA1, key derivation rate 0), RFC 4568
-//! (SDES `a=crypto` key parameters and suite names) and RFC 7714 (AES-GCM). The primitives
-//! come from aws-lc-rs.
+//! (SDES `a=crypto` key parameters and suite names), RFC 7714 (AES-GCM, 128- and 256-bit) and
+//! RFC 6188 (the AES-256 key derivation `AEAD_AES_256_GCM` uses). The primitives come from
+//! aws-lc-rs. Keys come from SDES or, for WebRTC peers, from a DTLS-SRTP export.
 //!
 //! An [`SrtpSession`] is one direction under one [`MasterKey`]: protect what you send with a
 //! session keyed by your offered key, unprotect what you receive with one keyed by the peer's.
+//! [`SrtpSession::seal_rtp`] protects a packet given as header and payload into a buffer the
+//! caller owns, without copying the payload first.
 //!
 //! ```
 //! use weft_srtp::{MasterKey, Profile, SrtpSession};

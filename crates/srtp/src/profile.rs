@@ -9,11 +9,16 @@ pub enum Profile {
     AesCm128HmacSha1_32,
     /// AES-128 in GCM with a 16-byte tag and a 12-byte master salt (RFC 7714).
     AeadAes128Gcm,
+    /// AES-256 in GCM with a 16-byte tag and a 12-byte master salt; keys are derived with
+    /// the AES-256 PRF (RFC 7714 §11, RFC 6188 §7). DTLS-SRTP peers negotiate it; Weft's SIP
+    /// legs do not offer it.
+    AeadAes256Gcm,
 }
 
 impl Profile {
     /// Every supported profile, strongest first.
-    pub const ALL: [Profile; 3] = [
+    pub const ALL: [Profile; 4] = [
+        Profile::AeadAes256Gcm,
         Profile::AeadAes128Gcm,
         Profile::AesCm128HmacSha1_80,
         Profile::AesCm128HmacSha1_32,
@@ -32,19 +37,25 @@ impl Profile {
             Profile::AesCm128HmacSha1_80 => "AES_CM_128_HMAC_SHA1_80",
             Profile::AesCm128HmacSha1_32 => "AES_CM_128_HMAC_SHA1_32",
             Profile::AeadAes128Gcm => "AEAD_AES_128_GCM",
+            Profile::AeadAes256Gcm => "AEAD_AES_256_GCM",
         }
     }
 
-    /// Master key length in bytes.
+    /// Master key length in bytes, and the length of the session encryption keys.
     pub fn master_key_len(self) -> usize {
-        16
+        match self {
+            Profile::AesCm128HmacSha1_80
+            | Profile::AesCm128HmacSha1_32
+            | Profile::AeadAes128Gcm => 16,
+            Profile::AeadAes256Gcm => 32,
+        }
     }
 
     /// Master salt length in bytes.
     pub fn master_salt_len(self) -> usize {
         match self {
             Profile::AesCm128HmacSha1_80 | Profile::AesCm128HmacSha1_32 => 14,
-            Profile::AeadAes128Gcm => 12,
+            Profile::AeadAes128Gcm | Profile::AeadAes256Gcm => 12,
         }
     }
 
@@ -53,7 +64,7 @@ impl Profile {
         match self {
             Profile::AesCm128HmacSha1_80 => 10,
             Profile::AesCm128HmacSha1_32 => 4,
-            Profile::AeadAes128Gcm => 16,
+            Profile::AeadAes128Gcm | Profile::AeadAes256Gcm => 16,
         }
     }
 
@@ -61,7 +72,7 @@ impl Profile {
     pub fn rtcp_auth_tag_len(self) -> usize {
         match self {
             Profile::AesCm128HmacSha1_80 | Profile::AesCm128HmacSha1_32 => 10,
-            Profile::AeadAes128Gcm => 16,
+            Profile::AeadAes128Gcm | Profile::AeadAes256Gcm => 16,
         }
     }
 
@@ -72,7 +83,7 @@ impl Profile {
 
     /// Whether the profile is an AEAD (GCM) one, authenticated by the cipher itself.
     pub(crate) fn is_aead(self) -> bool {
-        self == Profile::AeadAes128Gcm
+        matches!(self, Profile::AeadAes128Gcm | Profile::AeadAes256Gcm)
     }
 }
 
@@ -95,6 +106,10 @@ mod tests {
             Profile::from_sdes_name("aes_cm_128_hmac_sha1_80"),
             Some(Profile::AesCm128HmacSha1_80)
         );
+        assert_eq!(
+            Profile::from_sdes_name("aead_aes_256_gcm"),
+            Some(Profile::AeadAes256Gcm)
+        );
         assert_eq!(Profile::from_sdes_name("AES_256_CM_HMAC_SHA1_80"), None);
         assert_eq!(Profile::from_sdes_name(""), None);
     }
@@ -113,5 +128,6 @@ mod tests {
         assert_eq!(lengths(Profile::AesCm128HmacSha1_80), (16, 14, 10, 10, 14));
         assert_eq!(lengths(Profile::AesCm128HmacSha1_32), (16, 14, 4, 10, 14));
         assert_eq!(lengths(Profile::AeadAes128Gcm), (16, 12, 16, 16, 20));
+        assert_eq!(lengths(Profile::AeadAes256Gcm), (32, 12, 16, 16, 20));
     }
 }

@@ -27,6 +27,7 @@ struct RtcpStream {
 ///
 /// No call allocates, except that `protect_*` grows the `Vec` when its spare capacity is
 /// smaller than [`Profile::rtp_auth_tag_len`] / [`Profile::rtcp_overhead`].
+/// [`SrtpSession::seal_rtp`] writes into a buffer the caller owns and never allocates.
 pub struct SrtpSession {
     profile: Profile,
     srtp: SrtpTransform,
@@ -68,6 +69,32 @@ impl SrtpSession {
         self.srtp.protect(packet, header.len, header.ssrc, index)?;
         stream.accept(index);
         Ok(())
+    }
+
+    /// Seals one RTP packet given as its header and its payload into `out`: writes
+    /// `header ‖ encrypted payload ‖ tag` at the start of `out` and returns that length,
+    /// `header.len() + payload.len() + profile.rtp_auth_tag_len()`.
+    ///
+    /// The bytes are those [`SrtpSession::protect_rtp`] makes of `header ‖ payload`, and the
+    /// two share the rollover counters: use either for any packet. `header` must be exactly one
+    /// RTP header (fixed part, CSRCs, extension); `payload` (with any padding) is read once,
+    /// by the cipher, and never copied first. On error the session is unchanged and `out`'s
+    /// contents are unspecified.
+    pub fn seal_rtp(
+        &mut self,
+        header: &[u8],
+        payload: &[u8],
+        out: &mut [u8],
+    ) -> Result<usize, SrtpError> {
+        let parsed = parse_rtp_header(header)?;
+        if parsed.len != header.len() {
+            return Err(SrtpError::HeaderLength);
+        }
+        let stream = self.rtp_streams.get_or_insert(parsed.ssrc)?;
+        let index = stream.estimate_rtp_index(parsed.sequence)?;
+        let len = self.srtp.seal(header, payload, out, parsed.ssrc, index)?;
+        stream.accept(index);
+        Ok(len)
     }
 
     /// Authenticates, replay-checks and decrypts the SRTP packet in `packet` in place, and
@@ -239,6 +266,68 @@ mod tests {
             assert!(receiver.unprotect_rtp(&mut wrapped).is_ok());
             assert_eq!(receiver.rollover_counter(9), Some(1));
             assert_eq!(sender.rollover_counter(9), Some(1));
+        }
+    }
+
+    /// The sealed bytes equal `protect_rtp`'s for every profile, across the rollover (ROC 0
+    /// then 1), with CSRCs and an extension in the header and an empty payload too.
+    #[test]
+    fn seal_rtp_equals_protect_rtp_and_wraps_the_rollover_counter() {
+        for profile in Profile::ALL {
+            let master = MasterKey::random(profile).unwrap();
+            let mut protector = SrtpSession::new(&master).unwrap();
+            let mut sealer = SrtpSession::new(&master).unwrap();
+            let mut receiver = SrtpSession::new(&master).unwrap();
+            let mut out = [0xa5u8; 1500];
+            for (step, sequence) in [65_533u16, 65_534, 65_535, 0, 1].into_iter().enumerate() {
+                let mut header = rtp(21, sequence, b"");
+                if step % 2 == 1 {
+                    // One CSRC and a one-word RFC 8285 extension.
+                    header[0] |= 0x11;
+                    header.extend_from_slice(&[0, 0, 0, 9, 0xbe, 0xde, 0, 1, 0x10, 0x7f, 0, 0]);
+                }
+                let payload: Vec<u8> = (0..step * 300).map(|i| i as u8).collect();
+                let mut packet = [header.as_slice(), &payload].concat();
+                protector.protect_rtp(&mut packet).unwrap();
+
+                let len = sealer.seal_rtp(&header, &payload, &mut out).unwrap();
+                assert_eq!(
+                    len,
+                    header.len() + payload.len() + profile.rtp_auth_tag_len()
+                );
+                assert_eq!(out[..len], packet[..], "{profile}: sequence {sequence}");
+
+                let plain_len = receiver.unprotect_rtp(&mut out[..len]).unwrap();
+                assert_eq!(out[header.len()..plain_len], payload[..]);
+            }
+            assert_eq!(sealer.rollover_counter(21), Some(1));
+            assert_eq!(receiver.rollover_counter(21), Some(1));
+        }
+    }
+
+    #[test]
+    fn seal_rtp_refuses_short_buffers_and_headers_of_another_length() {
+        for profile in Profile::ALL {
+            let (mut sealer, _) = pair(profile);
+            let header = rtp(3, 10, b"");
+            let needed = header.len() + 5 + profile.rtp_auth_tag_len();
+            let mut out = vec![0u8; needed - 1];
+            assert_eq!(
+                sealer.seal_rtp(&header, b"12345", &mut out),
+                Err(SrtpError::BufferTooSmall)
+            );
+            assert_eq!(sealer.rollover_counter(3), None, "no state moved");
+            let with_extra = rtp(3, 10, b"x");
+            let mut out = vec![0u8; needed + 1];
+            assert_eq!(
+                sealer.seal_rtp(&with_extra, b"12345", &mut out),
+                Err(SrtpError::HeaderLength)
+            );
+            assert_eq!(
+                sealer.seal_rtp(&header[..11], b"12345", &mut out),
+                Err(SrtpError::Truncated)
+            );
+            assert_eq!(sealer.seal_rtp(&header, b"12345", &mut out), Ok(needed));
         }
     }
 

@@ -6,7 +6,7 @@
 //!   when E is set, and the whole packet with `E|index` as associated data when it is not.
 
 use crate::cipher::{
-    AES_128_KEY_LEN, AesCm, AesGcm, GCM_NONCE_LEN, GCM_TAG_LEN, HMAC_SHA1_LEN, HmacSha1,
+    AesCm, AesGcm, GCM_NONCE_LEN, GCM_TAG_LEN, HMAC_SHA1_LEN, HmacSha1, MAX_CIPHER_KEY_LEN,
 };
 use crate::error::SrtpError;
 use crate::kdf::{KeyDerivation, Label};
@@ -56,20 +56,23 @@ impl SrtcpTransform {
     /// The transform keyed by the SRTCP session keys of `master`.
     pub(crate) fn new(master: &MasterKey) -> Result<SrtcpTransform, SrtpError> {
         let kdf = KeyDerivation::new(master)?;
-        let cipher_key: [u8; AES_128_KEY_LEN] = kdf.derive_array(Label::RtcpEncryption)?;
+        let mut cipher_key = [0u8; MAX_CIPHER_KEY_LEN];
+        let cipher_key = &mut cipher_key[..master.profile().master_key_len()];
+        kdf.derive(Label::RtcpEncryption, cipher_key)?;
         let cipher = if master.profile().is_aead() {
             Cipher::Gcm {
-                cipher: AesGcm::new(&cipher_key)?,
+                cipher: AesGcm::new(cipher_key)?,
                 salt: kdf.derive_array(Label::RtcpSalt)?,
             }
         } else {
             let auth_key: [u8; HMAC_SHA1_LEN] = kdf.derive_array(Label::RtcpAuthentication)?;
             Cipher::AesCmHmac {
-                cipher: Box::new(AesCm::new(&cipher_key)?),
+                cipher: Box::new(AesCm::new(cipher_key)?),
                 auth: Box::new(HmacSha1::new(&auth_key)),
                 salt: kdf.derive_array(Label::RtcpSalt)?,
             }
         };
+        cipher_key.fill(0);
         Ok(SrtcpTransform { cipher })
     }
 
@@ -210,14 +213,18 @@ mod tests {
     const RFC_7714_SSRC: u32 = 0x4d61_7273;
     const RFC_7714_INDEX: u32 = 0x5d4;
 
+    const RFC_7714_KEY_128: &str = "000102030405060708090a0b0c0d0e0f";
+    const RFC_7714_KEY_256: &str =
+        "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
+
     fn gcm_with_session_keys() -> SrtcpTransform {
-        let key: [u8; 16] = hex::decode("000102030405060708090a0b0c0d0e0f")
-            .unwrap()
-            .try_into()
-            .unwrap();
+        gcm_with_session_key(RFC_7714_KEY_128)
+    }
+
+    fn gcm_with_session_key(key: &str) -> SrtcpTransform {
         SrtcpTransform {
             cipher: Cipher::Gcm {
-                cipher: AesGcm::new(&key).unwrap(),
+                cipher: AesGcm::new(&hex::decode(key).unwrap()).unwrap(),
                 salt: hex::decode("517569642070726f2071756f")
                     .unwrap()
                     .try_into()
@@ -254,6 +261,34 @@ mod tests {
                 index: RFC_7714_INDEX
             }
         );
+        assert_eq!(
+            transform.unprotect(&mut packet, RFC_7714_SSRC, trailer),
+            Ok(plain.len())
+        );
+        assert_eq!(packet[..plain.len()], plain);
+    }
+
+    /// RFC 7714 §17.2: SRTCP AEAD_AES_256_GCM, encrypted (E = 1), index 0x5d4.
+    #[test]
+    fn gcm_256_matches_rfc_7714_17_2() {
+        let transform = gcm_with_session_key(RFC_7714_KEY_256);
+        let protected = concat!(
+            "81c8000d4d617273",
+            "d50ae4d1f5ce5d304ba297e47d470c28",
+            "2c3ece5dbffe0a50a2eaa5c1110555be",
+            "8415f658c61de0476f1b6fad",
+            "1d1eb30c4446839f57ff6f6cb26ac3be",
+            "800005d4"
+        );
+        let plain = hex::decode(RFC_7714_RTCP).unwrap();
+
+        let mut packet = plain.clone();
+        transform
+            .protect(&mut packet, RFC_7714_SSRC, RFC_7714_INDEX)
+            .unwrap();
+        assert_eq!(hex::encode(&packet), protected);
+
+        let trailer = transform.trailer(&packet).unwrap();
         assert_eq!(
             transform.unprotect(&mut packet, RFC_7714_SSRC, trailer),
             Ok(plain.len())

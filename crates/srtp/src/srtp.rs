@@ -2,8 +2,8 @@
 //! packet whose index is already known (RFC 3711 §3.1, §4; RFC 7714 §8).
 
 use crate::cipher::{
-    AES_128_KEY_LEN, AES_BLOCK_LEN, AesCm, AesGcm, GCM_NONCE_LEN, GCM_TAG_LEN, HMAC_SHA1_LEN,
-    HmacSha1,
+    AES_BLOCK_LEN, AesCm, AesGcm, GCM_NONCE_LEN, GCM_TAG_LEN, HMAC_SHA1_LEN, HmacSha1,
+    MAX_CIPHER_KEY_LEN,
 };
 use crate::error::SrtpError;
 use crate::kdf::{KeyDerivation, Label};
@@ -37,21 +37,24 @@ impl SrtpTransform {
     /// The transform keyed by the SRTP session keys of `master`.
     pub(crate) fn new(master: &MasterKey) -> Result<SrtpTransform, SrtpError> {
         let kdf = KeyDerivation::new(master)?;
-        let cipher_key: [u8; AES_128_KEY_LEN] = kdf.derive_array(Label::RtpEncryption)?;
+        let mut cipher_key = [0u8; MAX_CIPHER_KEY_LEN];
+        let cipher_key = &mut cipher_key[..master.profile().master_key_len()];
+        kdf.derive(Label::RtpEncryption, cipher_key)?;
         let cipher = if master.profile().is_aead() {
             Cipher::Gcm {
-                cipher: AesGcm::new(&cipher_key)?,
+                cipher: AesGcm::new(cipher_key)?,
                 salt: kdf.derive_array(Label::RtpSalt)?,
             }
         } else {
             let auth_key: [u8; HMAC_SHA1_LEN] = kdf.derive_array(Label::RtpAuthentication)?;
             Cipher::AesCmHmac {
-                cipher: Box::new(AesCm::new(&cipher_key)?),
+                cipher: Box::new(AesCm::new(cipher_key)?),
                 auth: Box::new(HmacSha1::new(&auth_key)),
                 salt: kdf.derive_array(Label::RtpSalt)?,
                 tag_len: master.profile().rtp_auth_tag_len(),
             }
         };
+        cipher_key.fill(0);
         Ok(SrtpTransform { cipher })
     }
 
@@ -89,6 +92,39 @@ impl SrtpTransform {
             }
         }
         Ok(())
+    }
+
+    /// Writes `header ‖ encrypted payload ‖ tag` into the start of `out` and returns its
+    /// length; `header` is the whole RTP header (CSRCs and extension included), authenticated
+    /// and not encrypted. The payload is read once, straight into `out`.
+    pub(crate) fn seal(
+        &self,
+        header: &[u8],
+        payload: &[u8],
+        out: &mut [u8],
+        ssrc: u32,
+        index: u64,
+    ) -> Result<usize, SrtpError> {
+        let body_len = header.len() + payload.len();
+        let sealed_len = body_len + self.tag_len();
+        let out = out.get_mut(..sealed_len).ok_or(SrtpError::BufferTooSmall)?;
+        let (body, tag) = out.split_at_mut(body_len);
+        let (out_header, ciphertext) = body.split_at_mut(header.len());
+        out_header.copy_from_slice(header);
+        match &self.cipher {
+            Cipher::AesCmHmac {
+                cipher, auth, salt, ..
+            } => {
+                cipher.apply_keystream_into(aes_cm_iv(salt, ssrc, index), payload, ciphertext)?;
+                let full = auth.sign(&[body, &rollover_counter(index)]);
+                tag.copy_from_slice(&full[..tag.len()]);
+            }
+            Cipher::Gcm { cipher, salt } => {
+                let tag = tag.try_into().map_err(|_| SrtpError::Crypto)?;
+                cipher.seal_into(gcm_iv(salt, ssrc, index), header, payload, ciphertext, tag)?;
+            }
+        }
+        Ok(sealed_len)
     }
 
     /// Verifies the tag that ends `packet` and decrypts the payload in place; returns the
@@ -160,10 +196,9 @@ mod tests {
     use crate::profile::Profile;
 
     fn transform_with_session_keys(key: &str, salt: &str) -> SrtpTransform {
-        let key: [u8; 16] = hex::decode(key).unwrap().try_into().unwrap();
         SrtpTransform {
             cipher: Cipher::Gcm {
-                cipher: AesGcm::new(&key).unwrap(),
+                cipher: AesGcm::new(&hex::decode(key).unwrap()).unwrap(),
                 salt: hex::decode(salt).unwrap().try_into().unwrap(),
             },
         }
@@ -196,6 +231,48 @@ mod tests {
             .protect(&mut packet, 12, 0x5501_a0b2, 0xf17b)
             .unwrap();
         assert_eq!(hex::encode(&packet), protected);
+
+        assert_eq!(
+            transform.unprotect(&mut packet, 12, 0x5501_a0b2, 0xf17b),
+            Ok(plain.len())
+        );
+        assert_eq!(&packet[..plain.len()], plain);
+    }
+
+    /// RFC 7714 §16.2.1, AEAD_AES_256_GCM: the §16.1 packet, salt and IV under a 32-byte
+    /// session key; sealed into a separate buffer as well as in place.
+    #[test]
+    fn gcm_256_matches_rfc_7714_16_2() {
+        let transform = transform_with_session_keys(
+            "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f",
+            "517569642070726f2071756f",
+        );
+        let plain = hex::decode(concat!(
+            "8040f17b8041f8d35501a0b2",
+            "47616c6c696120657374206f6d6e6973",
+            "20646976697361",
+            "20696e207061727465732074726573"
+        ))
+        .unwrap();
+        let protected = concat!(
+            "8040f17b8041f8d35501a0b2",
+            "32b1de78a822fe12ef9f78fa332e33aa",
+            "b18012389a58e2f3b50b2a0276ffae0f",
+            "1ba63799b87b",
+            "7aa3db36dfffd6b0f9bb7878d7a76c13"
+        );
+
+        let mut packet = plain.clone();
+        transform
+            .protect(&mut packet, 12, 0x5501_a0b2, 0xf17b)
+            .unwrap();
+        assert_eq!(hex::encode(&packet), protected);
+
+        let mut out = [0u8; 128];
+        let len = transform
+            .seal(&plain[..12], &plain[12..], &mut out, 0x5501_a0b2, 0xf17b)
+            .unwrap();
+        assert_eq!(hex::encode(&out[..len]), protected);
 
         assert_eq!(
             transform.unprotect(&mut packet, 12, 0x5501_a0b2, 0xf17b),
@@ -237,6 +314,11 @@ mod tests {
             .protect(&mut packet, 12, 0xcafe_babe, 0x1234)
             .unwrap();
         assert_eq!(hex::encode(&packet), format!("{ciphertext}{tag}"));
+        let mut out = [0u8; 64];
+        let len = transform
+            .seal(&plain[..12], &plain[12..], &mut out, 0xcafe_babe, 0x1234)
+            .unwrap();
+        assert_eq!(hex::encode(&out[..len]), format!("{ciphertext}{tag}"));
         assert_eq!(
             transform.unprotect(&mut packet, 12, 0xcafe_babe, 0x1234),
             Ok(plain.len())

@@ -1,6 +1,6 @@
 //! Interoperability with an independent implementation: rtc-srtp 0.21.1 (the SRTP of the
 //! webrtc-rs stack the workspace pins), on its ring/RustCrypto provider so that not even the
-//! primitives are shared with ours. It supports all three profiles.
+//! primitives are shared with ours. It supports all four profiles.
 
 mod common;
 
@@ -20,6 +20,7 @@ fn their_profile(profile: Profile) -> ProtectionProfile {
         Profile::AesCm128HmacSha1_80 => ProtectionProfile::Aes128CmHmacSha1_80,
         Profile::AesCm128HmacSha1_32 => ProtectionProfile::Aes128CmHmacSha1_32,
         Profile::AeadAes128Gcm => ProtectionProfile::AeadAes128Gcm,
+        Profile::AeadAes256Gcm => ProtectionProfile::AeadAes256Gcm,
     }
 }
 
@@ -58,6 +59,26 @@ fn rtp_we_protect_they_unprotect_and_the_bytes_match_theirs() {
             assert_eq!(decrypted[..], plain[..], "{profile}: sequence {sequence}");
         }
         assert_eq!(ours.rollover_counter(0x0bad_cafe), Some(1));
+    }
+}
+
+#[test]
+fn rtp_we_seal_into_a_buffer_they_unprotect() {
+    let mut rng = StdRng::seed_from_u64(0x1e70_0004);
+    for profile in Profile::ALL {
+        let master = MasterKey::random(profile).unwrap();
+        let mut ours = SrtpSession::new(&master).unwrap();
+        let mut theirs = their_context(&master);
+        let mut out = [0u8; 1500];
+        for step in 0..200u16 {
+            let sequence = 65_436u16.wrapping_add(step);
+            let (plain, header_len) = random_rtp(&mut rng, 0x5ea1_ed00, sequence);
+            let (header, payload) = plain.split_at(header_len);
+            let len = ours.seal_rtp(header, payload, &mut out).unwrap();
+            let decrypted = theirs.decrypt_rtp(&out[..len]).unwrap();
+            assert_eq!(decrypted[..], plain[..], "{profile}: sequence {sequence}");
+        }
+        assert_eq!(ours.rollover_counter(0x5ea1_ed00), Some(1));
     }
 }
 

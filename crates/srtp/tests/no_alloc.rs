@@ -65,3 +65,24 @@ fn protect_and_unprotect_do_not_allocate() {
         assert_eq!(allocations() - before, 0, "{profile}");
     }
 }
+
+#[test]
+fn sealing_into_a_buffer_does_not_allocate() {
+    for profile in Profile::ALL {
+        let master = MasterKey::random(profile).unwrap();
+        let mut sealer = SrtpSession::new(&master).unwrap();
+        let mut receiver = SrtpSession::new(&master).unwrap();
+        let mut header = [0x80, 0x60, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2];
+        let payload = [0x3cu8; 1200];
+        let mut out = [0u8; 1500];
+
+        let before = allocations();
+        for sequence in 0..2_000u16 {
+            header[2..4].copy_from_slice(&sequence.to_be_bytes());
+            let len = sealer.seal_rtp(&header, &payload, &mut out).unwrap();
+            let plain_len = receiver.unprotect_rtp(&mut out[..len]).unwrap();
+            assert_eq!(out[header.len()..plain_len], payload);
+        }
+        assert_eq!(allocations() - before, 0, "{profile}");
+    }
+}
