@@ -29,6 +29,7 @@ use tokio::runtime::Runtime;
 use weft_media::testkit::{PeerSpec, TestPeer, wait_until};
 use weft_media::{
     LatencyHistogram, MediaConfig, MediaEngine, MemberId, MemberOptions, RoomId, RoomOptions,
+    WAKEUP_REASONS, WakeupReasons,
 };
 
 /// The measurement window; `WEFT_BENCH_MEASURE_SECS` lengthens it (for profiling).
@@ -261,6 +262,8 @@ fn run(s: &Scenario, cores: usize) -> Result<Outcome, String> {
         bandwidth_estimation: s.bwe,
         pin_shards: true,
         room_members_per_shard,
+        // `WEFT_BENCH_OWNED_EGRESS=0` measures str0m's egress instead of Weft's.
+        owned_egress: std::env::var("WEFT_BENCH_OWNED_EGRESS").map_or(true, |v| v != "0"),
         ..MediaConfig::loopback(s.shards)
     };
     // The engine pins its shards to the cores this thread may use: all of them. Then the
@@ -366,6 +369,26 @@ fn run(s: &Scenario, cores: usize) -> Result<Outcome, String> {
         delta(|c| c.relay_batches) as f64 / elapsed,
         before.iter().map(|c| c.peers).collect::<Vec<_>>(),
         after.iter().map(|c| c.peers).collect::<Vec<_>>(),
+    );
+    let (mut wakeups_after, mut wakeups_before) =
+        (WakeupReasons::default(), WakeupReasons::default());
+    for (a, b) in after.iter().zip(&before) {
+        wakeups_after.add(&a.wakeups);
+        wakeups_before.add(&b.wakeups);
+    }
+    let peers = after.iter().map(|c| c.peers).sum::<usize>().max(1) as f64;
+    let per_peer_second: Vec<String> = wakeups_after
+        .counts
+        .iter()
+        .zip(wakeups_before.counts)
+        .zip(WAKEUP_REASONS)
+        .filter(|((a, b), _)| **a > *b)
+        .map(|((a, b), name)| format!("{name} {:.1}", (a - b) as f64 / elapsed / peers))
+        .collect();
+    println!(
+        "  ({}: timer wake-ups per peer-second by reason: {})",
+        s.name,
+        per_peer_second.join(", ")
     );
     let mut latency = LatencyHistogram::default();
     for (a, b) in after.iter().zip(&before) {

@@ -48,6 +48,9 @@ pub struct MediaConfig {
     /// receives after it gets its remote SDP address (or is created without one); afterwards it
     /// keeps the source it has. Default 2000.
     pub rtp_latch_window_ms: u64,
+    /// Seal and send forwarded media in Weft instead of str0m (for peers without bandwidth
+    /// estimation): no str0m tick, copy or queue per packet. Off, str0m sends everything.
+    pub owned_egress: bool,
 }
 
 impl Default for MediaConfig {
@@ -65,6 +68,7 @@ impl Default for MediaConfig {
             bandwidth_estimation: true,
             pin_shards: false,
             rtp_latch_window_ms: crate::shard::LATCH_WINDOW.as_millis() as u64,
+            owned_egress: true,
         }
     }
 }

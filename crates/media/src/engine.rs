@@ -93,6 +93,7 @@ impl MediaEngine {
                 advertised.clone(),
                 advertised_tcp.clone(),
                 config.bandwidth_estimation,
+                config.owned_egress,
             ));
             shards.push(ShardHandle::spawn(ShardSetup {
                 index,
@@ -106,6 +107,7 @@ impl MediaEngine {
                 relays,
                 pin_core: pin_cores.as_ref().map(|cores| cores[index % cores.len()]),
                 latch_window: config.rtp_latch_window(),
+                owned_egress: config.owned_egress,
             })?);
         }
         for (index, shard) in shards.iter().enumerate() {
@@ -263,12 +265,13 @@ impl MediaEngine {
         offer_sdp: &str,
         opts: MemberOptions,
     ) -> Result<String, MediaError> {
-        let (rtc, answer) = self.inner.factories[shard].answer(offer_sdp)?;
+        let ((rtc, keys), answer) = self.inner.factories[shard].answer(offer_sdp)?;
         self.inner.shards[shard]
             .request(|reply| Command::AddPeer {
                 room: room.clone(),
                 member: member.clone(),
                 rtc: Box::new(rtc),
+                keys,
                 pending_offer: None,
                 companion: None,
                 opts,
@@ -300,12 +303,13 @@ impl MediaEngine {
             let first = parts
                 .next()
                 .ok_or_else(|| MediaError::State("empty offer".into()))?;
-            let companion = parts.next().map(|p| (Box::new(p.rtc), p.pending));
+            let companion = parts.next().map(|p| (Box::new(p.rtc), p.keys, p.pending));
             self.inner.shards[shard]
                 .request(|reply| Command::AddPeer {
                     room: room.clone(),
                     member: member.clone(),
                     rtc: Box::new(first.rtc),
+                    keys: first.keys,
                     pending_offer: Some(first.pending),
                     companion,
                     opts,

@@ -14,17 +14,27 @@ use str0m::rtp::{ExtensionValues, RtpPacket, RtpWrite, Ssrc, VideoOrientation, V
 
 use crate::dtmf::{EVENT_CLOCK, EventPacket};
 use crate::rewrite::{PictureIdRewriter, StreamRewriter};
+use crate::rtx_ring::RtxPacket;
+
+/// How often str0m reports per-stream stats. They feed only the shards' NACK/PLI/FIR counters,
+/// and each report wakes the peer and visits every stream.
+pub const STATS_INTERVAL: Duration = Duration::from_secs(5);
+
+/// Video packets a send stream keeps for retransmission (str0m's default is 1,000): about a
+/// second of a 2.5 Mbit/s layer, far more than a NACK's round trip, at a quarter of the memory.
+pub const VIDEO_SEND_BUFFER: usize = 256;
 
 /// The str0m configuration of every server-side peer: ICE-lite, RTP mode, the shared certificate,
-/// per-stream stats once a second (the shards' NACK/PLI/FIR counters), Opus with RED (RFC 2198)
-/// for peers that offer it.
+/// per-stream stats every [`STATS_INTERVAL`], a video retransmission buffer of
+/// [`VIDEO_SEND_BUFFER`] packets, Opus with RED (RFC 2198) for peers that offer it.
 pub fn server_config(cert: &DtlsCert) -> RtcConfig {
     RtcConfig::new()
         .enable_opus(true, true)
         .set_ice_lite(true)
         .set_rtp_mode(true)
         .set_dtls_cert(cert.clone())
-        .set_stats_interval(Some(Duration::from_secs(1)))
+        .set_stats_interval(Some(STATS_INTERVAL))
+        .set_send_buffer_video(VIDEO_SEND_BUFFER)
 }
 
 /// Forwarding state of one subscriber m-line.
@@ -152,23 +162,19 @@ impl SlotWriter {
         self.rewriter.map(f.seq, f.ts, now, f.spec.clock_rate.get())
     }
 
-    /// Writes the packet to the subscriber's send stream on `mid`; `false` if it was not written
-    /// (waiting for a keyframe, no matching codec, stale after a switch, no send stream).
-    /// The caller must tick (`Input::Timeout`) and drain `rtc` afterwards to release it.
-    pub fn write(&mut self, rtc: &mut Rtc, mid: Mid, f: &Forwarded, now: Instant) -> bool {
+    /// The packet as this slot sends it: payload type, rewritten sequence number, timestamp and
+    /// VP8 picture id; `None` if it is not to be sent (waiting for a keyframe, no matching
+    /// codec, stale after a switch).
+    pub fn prepare(&mut self, rtc: &Rtc, f: &Forwarded, now: Instant) -> Option<Outgoing> {
         let (out_pt, out_red) = match self.pt_map {
             Some((i, o, r)) if i == f.pt => (o, r),
             _ => {
-                let Some((o, r)) = matching_pt(rtc, &f.spec) else {
-                    return false;
-                };
+                let (o, r) = matching_pt(rtc, &f.spec)?;
                 self.pt_map = Some((f.pt, o, r));
                 (o, r)
             }
         };
-        let Some((seq, ts)) = self.admit(f, now) else {
-            return false;
-        };
+        let (seq, ts) = self.admit(f, now)?;
         let ext = ExtensionValues {
             audio_level: f.audio_level,
             voice_activity: f.voice_activity,
@@ -179,29 +185,81 @@ impl SlotWriter {
             // RED to a subscriber that negotiated it, its blocks numbered as the subscriber
             // numbers the codec.
             (Some(red), Some(red_pt)) if out_pt == f.pt => (red_pt, red.payload.clone()),
-            (Some(red), Some(red_pt)) => match crate::red::with_block_pt(&red.payload, *out_pt) {
-                Some(p) => (red_pt, Arc::from(p)),
-                None => return false,
-            },
+            (Some(red), Some(red_pt)) => (
+                red_pt,
+                Arc::from(crate::red::with_block_pt(&red.payload, *out_pt)?),
+            ),
             _ => (out_pt, f.payload.clone()),
         };
-        let mut write = RtpWrite::new(pt, seq.into(), ts, f.received, payload)
-            .marker(f.marker)
-            .ext_vals(ext)
-            .nackable(f.video);
+        let mut picture_id = None;
         if f.spec.codec == Codec::Vp8
-            && let Some((picture_id, wide)) = vp8_picture_id(&f.payload)
+            && let Some((id, wide)) = vp8_picture_id(&f.payload)
         {
-            let out = self.pictures.map(picture_id, wide);
-            if out != picture_id
-                && let Some(patch) = Vp8Descriptor::parse(&f.payload)
-                    .ok()
-                    .and_then(|d| d.patch().picture_id(out).build().ok())
-            {
-                write = write.vp8_patch(patch);
-            }
+            let out = self.pictures.map(id, wide);
+            picture_id = (out != id).then_some(out);
         }
-        self.write_to_stream(rtc, mid, write)
+        Some(Outgoing {
+            pt,
+            seq,
+            ts,
+            marker: f.marker,
+            ext,
+            payload,
+            vp8_picture_id: picture_id,
+            nackable: f.video,
+            received: f.received,
+            clock_rate: f.spec.clock_rate.get(),
+        })
+    }
+
+    /// The source's extended sequence number of this slot's 16-bit sequence number `seq` (as a
+    /// NACK names it), if it belongs to the slot's current source.
+    pub fn source_seq(&self, seq: u16) -> Option<u64> {
+        self.rewriter.source_seq(seq)
+    }
+
+    /// A packet the slot sent before (`packet`, kept by its source, sent as `seq`) as the slot
+    /// sent it, for a resend; `None` if the slot's mapping has moved on.
+    pub fn prepare_resend(&self, rtc: &Rtc, packet: &RtxPacket, seq: u16) -> Option<Outgoing> {
+        let (incoming, pt, _) = self.pt_map?;
+        if packet.pt != incoming {
+            return None;
+        }
+        let spec = rtc.codec_config().iter().find(|c| c.pt() == pt)?.spec();
+        let picture_id = match vp8_picture_id(&packet.payload) {
+            Some((id, wide)) if spec.codec == Codec::Vp8 => {
+                let out = self.pictures.current(id, wide);
+                (out != id).then_some(out)
+            }
+            _ => None,
+        };
+        Some(Outgoing {
+            pt,
+            seq: u64::from(seq),
+            ts: self.rewriter.out_ts(packet.ts)?,
+            marker: packet.marker,
+            ext: ExtensionValues {
+                audio_level: packet.audio_level,
+                voice_activity: packet.voice_activity,
+                video_orientation: packet.video_orientation,
+                ..ExtensionValues::default()
+            },
+            payload: packet.payload.clone(),
+            vp8_picture_id: picture_id,
+            nackable: packet.video,
+            received: packet.received,
+            clock_rate: spec.clock_rate.get(),
+        })
+    }
+
+    /// Writes the packet to the subscriber's send stream on `mid`; `false` if it was not written
+    /// (see [`SlotWriter::prepare`], or no send stream). The caller must tick
+    /// (`Input::Timeout`) and drain `rtc` afterwards to release it.
+    pub fn write(&mut self, rtc: &mut Rtc, mid: Mid, f: &Forwarded, now: Instant) -> bool {
+        match self.prepare(rtc, f, now) {
+            Some(out) => self.write_to_stream(rtc, mid, out.into_write()),
+            None => false,
+        }
     }
 
     /// Serialises the packet as plain RTP (for a plain-RTP leg) into `out`; `false` if it is not
@@ -254,6 +312,28 @@ impl SlotWriter {
         true
     }
 
+    /// A packet the engine generated (a mixed audio frame) as this slot sends it, continuing
+    /// the slot's sequence numbers and timestamps.
+    pub fn prepare_generated(&mut self, g: &Generated, now: Instant) -> Option<Outgoing> {
+        let (seq, ts) = self.rewriter.map(g.seq, g.ts, now, g.clock_rate)?;
+        Some(Outgoing {
+            pt: g.pt,
+            seq,
+            ts,
+            marker: false,
+            ext: ExtensionValues {
+                audio_level: Some(-(g.level.min(127) as i8)),
+                voice_activity: Some(g.level < 127),
+                ..ExtensionValues::default()
+            },
+            payload: g.payload.clone(),
+            vp8_picture_id: None,
+            nackable: false,
+            received: now,
+            clock_rate: g.clock_rate,
+        })
+    }
+
     /// Writes a packet the engine generated (a mixed audio frame) into the slot, continuing the
     /// slot's sequence numbers and timestamps. The caller ticks and drains `rtc` afterwards.
     pub fn write_generated(
@@ -263,16 +343,10 @@ impl SlotWriter {
         g: &Generated,
         now: Instant,
     ) -> bool {
-        let Some((seq, ts)) = self.rewriter.map(g.seq, g.ts, now, g.clock_rate) else {
-            return false;
-        };
-        let ext = ExtensionValues {
-            audio_level: Some(-(g.level.min(127) as i8)),
-            voice_activity: Some(g.level < 127),
-            ..ExtensionValues::default()
-        };
-        let write = RtpWrite::new(g.pt, seq.into(), ts, now, g.payload.clone()).ext_vals(ext);
-        self.write_to_stream(rtc, mid, write)
+        match self.prepare_generated(g, now) {
+            Some(out) => self.write_to_stream(rtc, mid, out.into_write()),
+            None => false,
+        }
     }
 
     /// Writes `write` to the slot's send stream on `mid`; `false` if there is none. The stream
@@ -294,6 +368,71 @@ impl SlotWriter {
         self.tx_ssrc = Some(tx.ssrc());
         tx.write_rtp(write);
         true
+    }
+}
+
+/// One packet as a subscriber slot sends it ([`SlotWriter::prepare`]): for str0m's send
+/// stream, or for the shard to seal itself.
+#[derive(Debug, Clone)]
+pub struct Outgoing {
+    /// The subscriber's payload type.
+    pub pt: Pt,
+    /// The slot's extended sequence number.
+    pub seq: u64,
+    /// The slot's RTP timestamp.
+    pub ts: u32,
+    /// RTP marker bit.
+    pub marker: bool,
+    /// Audio level, voice activity and video orientation to send.
+    pub ext: ExtensionValues,
+    /// The payload, shared.
+    pub payload: Arc<[u8]>,
+    /// A new VP8 picture id for the payload descriptor (the slot's continues across switches).
+    pub vp8_picture_id: Option<u16>,
+    /// Whether the packet may be resent on a NACK (video).
+    pub nackable: bool,
+    /// When its original arrived.
+    pub received: Instant,
+    /// The codec's RTP clock rate.
+    pub clock_rate: u32,
+}
+
+impl Outgoing {
+    /// The packet as str0m's `write_rtp` takes it.
+    fn into_write(self) -> RtpWrite {
+        let patch = self.vp8_picture_id.and_then(|id| {
+            Vp8Descriptor::parse(&self.payload)
+                .ok()
+                .and_then(|d| d.patch().picture_id(id).build().ok())
+        });
+        let write = RtpWrite::new(
+            self.pt,
+            self.seq.into(),
+            self.ts,
+            self.received,
+            self.payload,
+        )
+        .marker(self.marker)
+        .ext_vals(self.ext)
+        .nackable(self.nackable);
+        match patch {
+            Some(patch) => write.vp8_patch(patch),
+            None => write,
+        }
+    }
+}
+
+/// Writes `picture_id` into the VP8 payload descriptor at the start of `payload` (which has a
+/// picture id: see [`vp8_picture_id`]), keeping its 7- or 15-bit width.
+pub fn patch_vp8_picture_id(payload: &mut [u8], picture_id: u16) {
+    let Some((_, wide)) = vp8_picture_id(payload) else {
+        return;
+    };
+    if wide {
+        payload[2] = 0x80 | ((picture_id >> 8) as u8 & 0x7f);
+        payload[3] = picture_id as u8;
+    } else {
+        payload[2] = picture_id as u8 & 0x7f;
     }
 }
 

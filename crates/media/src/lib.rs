@@ -102,6 +102,7 @@
 mod config;
 mod directory;
 pub mod dtmf;
+pub mod egress;
 mod engine;
 mod error;
 mod event;
@@ -116,6 +117,7 @@ mod options;
 pub mod red;
 pub mod resample;
 pub mod rewrite;
+pub mod rtx_ring;
 pub mod sdp_sections;
 mod shard;
 pub mod speech;

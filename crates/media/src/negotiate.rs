@@ -12,6 +12,7 @@ use str0m::media::{Direction, MediaKind, Mid};
 use str0m::net::TcpType;
 use str0m::{Candidate, Rtc};
 
+use crate::egress::{EgressKeys, build_with_key_capture};
 use crate::error::MediaError;
 use crate::hotpath::server_config;
 use crate::options::{MediaKind as Kind, OfferOptions};
@@ -41,7 +42,11 @@ pub(crate) struct RtcFactory {
     candidates: Vec<SocketAddr>,
     tcp_candidates: Vec<SocketAddr>,
     bwe: bool,
+    owned_egress: bool,
 }
+
+/// A new `Rtc`, with the handle on its SRTP keys when Weft seals what it sends.
+pub(crate) type BuiltRtc = (Rtc, Option<EgressKeys>);
 
 impl RtcFactory {
     pub(crate) fn new(
@@ -49,23 +54,34 @@ impl RtcFactory {
         candidates: Vec<SocketAddr>,
         tcp_candidates: Vec<SocketAddr>,
         bwe: bool,
+        owned_egress: bool,
     ) -> Self {
         Self {
             cert,
             candidates,
             tcp_candidates,
             bwe,
+            owned_egress,
         }
     }
 
-    fn build(&self, bwe: bool) -> Result<Rtc, MediaError> {
+    /// Peers that run the bandwidth estimator keep str0m's egress: its estimate needs the
+    /// transport-wide sequence numbers and the pacer of str0m's send path.
+    fn build(&self, bwe: bool) -> Result<BuiltRtc, MediaError> {
         let config = server_config(&self.cert);
-        let config = if bwe {
-            config.enable_bwe(Some(INITIAL_ESTIMATE))
+        let (mut rtc, keys) = if bwe {
+            (
+                config
+                    .enable_bwe(Some(INITIAL_ESTIMATE))
+                    .build(Instant::now()),
+                None,
+            )
+        } else if self.owned_egress {
+            let (rtc, keys) = build_with_key_capture(config, Instant::now());
+            (rtc, Some(keys))
         } else {
-            config
+            (config.build(Instant::now()), None)
         };
-        let mut rtc = config.build(Instant::now());
         for addr in &self.candidates {
             let candidate = Candidate::host(*addr, "udp")
                 .map_err(|e| MediaError::Config(format!("candidate {addr}: {e}")))?;
@@ -80,16 +96,16 @@ impl RtcFactory {
                 .map_err(|e| MediaError::Config(format!("TCP candidate {addr}: {e}")))?;
             rtc.add_local_candidate(candidate);
         }
-        Ok(rtc)
+        Ok((rtc, keys))
     }
 
     /// A new `Rtc` that has accepted `offer_sdp`; returns it with the answer SDP.
-    pub(crate) fn answer(&self, offer_sdp: &str) -> Result<(Rtc, String), MediaError> {
+    pub(crate) fn answer(&self, offer_sdp: &str) -> Result<(BuiltRtc, String), MediaError> {
         let offer = parse_offer(offer_sdp)?;
-        let mut rtc = self.build(self.bwe && receives_several_videos(offer_sdp))?;
+        let (mut rtc, keys) = self.build(self.bwe && receives_several_videos(offer_sdp))?;
         let answer = guarded(|| rtc.sdp_api().accept_offer(offer))?
             .map_err(|e| MediaError::Sdp(e.to_string()))?;
-        Ok((rtc, answer.to_sdp_string()))
+        Ok(((rtc, keys), answer.to_sdp_string()))
     }
 
     /// New `Rtc`s with pending offers for an inbound call leg: one sendrecv m-line per requested
@@ -125,7 +141,7 @@ impl RtcFactory {
 
     fn offer_one(&self, kind: Kind, stream: &str) -> Result<OfferPart, MediaError> {
         // Inbound call legs are browser SDK clients: one video stream, nothing to choose from.
-        let mut rtc = self.build(false)?;
+        let (mut rtc, keys) = self.build(false)?;
         let mut mid = None;
         let applied = guarded(|| {
             let mut api = rtc.sdp_api();
@@ -141,6 +157,7 @@ impl RtcFactory {
         let mid = mid.ok_or_else(|| MediaError::State("empty offer".into()))?;
         Ok(OfferPart {
             rtc,
+            keys,
             pending: (pending, vec![(mid, kind)]),
             sdp: offer.to_sdp_string(),
         })
@@ -150,6 +167,7 @@ impl RtcFactory {
 /// One `Rtc` of an engine offer, its pending offer and its SDP.
 pub(crate) struct OfferPart {
     pub rtc: Rtc,
+    pub keys: Option<EgressKeys>,
     pub pending: PendingOffer,
     pub sdp: String,
 }

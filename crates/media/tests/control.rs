@@ -131,7 +131,7 @@ fn deaf_member_receives_no_audio() {
 #[test]
 fn update_media_adds_video_to_an_audio_only_member() {
     let h = Harness::new(1);
-    let audio_only = h.join(PeerSpec {
+    let (audio_only, first_answer) = h.join_with_answer(PeerSpec {
         video: false,
         ..PeerSpec::multi(1, 0)
     });
@@ -144,10 +144,28 @@ fn update_media_adds_video_to_an_audio_only_member() {
         h.rt.block_on(h.engine.update_media(&Harness::member(1), &offer))
             .expect("update_media");
     audio_only.accept_answer(&answer).expect("answer");
+    // Weft seals what it sends on the SSRCs it announced first; a renegotiation keeps them.
+    let audio_ssrcs = |sdp: &str| -> Vec<String> {
+        let audio = sdp
+            .split("m=")
+            .find(|s| s.starts_with("audio"))
+            .unwrap_or("");
+        audio
+            .lines()
+            .filter(|l| l.starts_with("a=ssrc:"))
+            .map(|l| l.split_whitespace().next().unwrap_or("").to_owned())
+            .collect()
+    };
+    assert!(!audio_ssrcs(&first_answer).is_empty(), "{first_answer}");
+    assert_eq!(audio_ssrcs(&answer), audio_ssrcs(&first_answer));
 
     assert!(
         wait_until(SETTLE, || origins(&audio_only, true) == vec![2]),
         "receives video now"
+    );
+    assert!(
+        wait_until(SETTLE, || origins(&audio_only, false) == vec![2]),
+        "still receives audio on the same stream"
     );
     assert!(
         wait_until(SETTLE, || origins(&other, true) == vec![1]),

@@ -5,6 +5,7 @@ mod common;
 use std::time::Duration;
 
 use common::*;
+use weft_media::MediaConfig;
 use weft_media::testkit::{PeerSpec, wait_until};
 
 #[test]
@@ -22,7 +23,23 @@ fn late_joiner_gets_a_keyframe_within_a_second() {
 
 #[test]
 fn dropped_packet_is_nacked_and_repaired_by_rtx() {
-    let h = Harness::new(1);
+    for owned_egress in [true, false] {
+        let h = Harness::with_config(MediaConfig {
+            owned_egress,
+            ..MediaConfig::loopback(1)
+        });
+        let resent = nacked_and_repaired(&h);
+        assert_eq!(
+            resent > 0,
+            owned_egress,
+            "Weft resends only on its own egress (owned: {owned_egress}, resent {resent})"
+        );
+    }
+}
+
+/// A subscriber drops one video datagram; returns how many packets Weft's own egress resent
+/// once the gap was repaired.
+fn nacked_and_repaired(h: &Harness) -> u64 {
     let _publisher = h.join(PeerSpec::multi(1, 0));
     let subscriber = h.join(PeerSpec::multi(2, 0));
     assert!(wait_until(SETTLE, || subscriber
@@ -42,6 +59,8 @@ fn dropped_packet_is_nacked_and_repaired_by_rtx() {
     let s = &subscriber.received(true)[0];
     assert_eq!(subscriber.pending_drops(), 0, "a datagram was dropped");
     assert!(repaired, "missing {} after drop", s.missing());
+    let counters = h.rt.block_on(h.engine.shard_counters()).expect("counters");
+    counters.iter().map(|c| c.retransmitted).sum()
 }
 
 #[test]

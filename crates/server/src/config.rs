@@ -352,6 +352,9 @@ impl Config {
         if let Some(v) = opt("WEFT_MEDIA_BANDWIDTH_ESTIMATION") {
             self.media.bandwidth_estimation = parse("WEFT_MEDIA_BANDWIDTH_ESTIMATION", v)?;
         }
+        if let Some(v) = opt("WEFT_MEDIA_OWNED_EGRESS") {
+            self.media.owned_egress = parse("WEFT_MEDIA_OWNED_EGRESS", v)?;
+        }
         if let Some(v) = opt("WEFT_OAUTH_ISSUER") {
             self.oauth.issuer = Some(v);
         }
@@ -442,6 +445,7 @@ mod tests {
         assert_eq!(file.max_frame_bytes, built_in.max_frame_bytes);
         assert_eq!(file.requests_per_sec, built_in.requests_per_sec);
         assert_eq!(config.media.pin_shards, defaults.media.pin_shards);
+        assert_eq!(config.media.owned_egress, defaults.media.owned_egress);
     }
 
     #[test]

@@ -9,6 +9,7 @@ use str0m::format::Codec;
 use str0m::media::{Direction, KeyframeRequestKind, Mid, Rid};
 use str0m::rtp::RtpPacket;
 
+use super::outbox::Outbox;
 use super::peer::{Line, Peer, Slot, Transport};
 use super::relay::Relay;
 use super::room::{LayerStat, Source};
@@ -56,11 +57,15 @@ impl Worker {
             Transport::WebRtc(rtc) => rtc.direct_api().stream_tx_by_mid(mid, None).is_some(),
             _ => true,
         };
+        let slot = direction.is_sending() && can_send;
+        if slot && let (Transport::WebRtc(rtc), Some(egress)) = (&mut p.transport, &mut p.egress) {
+            egress.own(rtc, mid);
+        }
         p.lines.push(Line {
             mid,
             kind,
             source: None,
-            slot: (direction.is_sending() && can_send).then(Slot::default),
+            slot: slot.then(Slot::default),
         });
         let line = p.lines.len() - 1;
         if direction.is_receiving()
@@ -76,6 +81,7 @@ impl Worker {
                 layers: Vec::new(),
                 relay_to: Vec::new(),
                 wanted_here: false,
+                history: Vec::new(),
             });
             p.lines[line].source = Some(source);
             let members = r.members.clone();
@@ -303,6 +309,9 @@ impl Worker {
         if forwarded.keyframe {
             s.keyframe_wanted = false;
         }
+        if forwarded.video && self.owned_egress {
+            s.remember(forwarded);
+        }
         if let Some(rid) = forwarded.rid {
             count_layer(&mut s.layers, rid, forwarded.payload.len(), now);
         }
@@ -316,7 +325,7 @@ impl Worker {
                 continue;
             }
             let result = catch_unwind(AssertUnwindSafe(|| {
-                write_slot(sub, sub_line, forwarded, now)
+                write_slot(sub, sub_line, forwarded, now, &mut io.outbox)
             }));
             match result {
                 Ok(Written::Queued) => {
@@ -375,6 +384,54 @@ impl Worker {
                 s.keyframe_wanted = true;
             }
             self.request_keyframe(room, source, now);
+        }
+    }
+
+    /// Resends what peers reported lost on streams Weft seals, from their sources' rings, as
+    /// RTX where negotiated.
+    pub(super) fn resend_lost(&mut self, now: Instant) {
+        let lost = std::mem::take(&mut self.io.queues.lost);
+        for &(peer, mid, seq) in &lost {
+            let Some(p) = self.peers.get_mut(peer) else {
+                continue;
+            };
+            let Some(line) = p.line_of(mid) else {
+                continue;
+            };
+            let Some(source) = p.lines[line].slot.as_ref().and_then(|s| s.source) else {
+                continue;
+            };
+            let Some(s) = self.rooms.get(p.room).and_then(|r| r.sources.get(source)) else {
+                continue;
+            };
+            let (Transport::WebRtc(rtc), Some(egress), Some(slot)) = (
+                &mut p.transport,
+                p.egress.as_deref_mut(),
+                p.lines[line].slot.as_ref(),
+            ) else {
+                continue;
+            };
+            let Some(out) = slot
+                .writer
+                .source_seq(seq)
+                .and_then(|original| s.recent(slot.layer, original))
+                .and_then(|packet| slot.writer.prepare_resend(rtc, packet, seq))
+            else {
+                continue;
+            };
+            let rtx_pt = rtc
+                .codec_config()
+                .iter()
+                .find(|c| c.pt() == out.pt)
+                .and_then(|c| c.resend());
+            if egress.resend(mid, &out, rtx_pt, now, &mut self.io.outbox) {
+                self.io.counters.retransmitted += 1;
+            }
+        }
+        let mut lost = lost;
+        lost.clear();
+        if self.io.queues.lost.is_empty() {
+            self.io.queues.lost = lost;
         }
     }
 
@@ -573,8 +630,11 @@ impl Worker {
             .pending_offer
             .take()
             .ok_or_else(|| MediaError::State("no offer pending".into()))?;
+        p.lend_streams();
         let rtc = p.rtc_mut().ok_or_else(not_webrtc)?;
-        let accepted = guarded(|| rtc.sdp_api().accept_answer(pending, answer))?;
+        let accepted = guarded(|| rtc.sdp_api().accept_answer(pending, answer));
+        p.reclaim_streams();
+        let accepted = accepted?;
         self.drain(index);
         accepted.map_err(|e| MediaError::Sdp(e.to_string()))?;
         for (mid, kind) in offered {
@@ -602,8 +662,11 @@ impl Worker {
             .peers
             .get_mut(index)
             .ok_or_else(|| MediaError::NoSuchMember(member.clone()))?;
+        p.lend_streams();
         let rtc = p.rtc_mut().ok_or_else(not_webrtc)?;
-        let answer = guarded(|| rtc.sdp_api().accept_offer(offer))?;
+        let answer = guarded(|| rtc.sdp_api().accept_offer(offer));
+        p.reclaim_streams();
+        let answer = answer?;
         self.drain(index);
         Ok(answer
             .map_err(|e| MediaError::Sdp(e.to_string()))?
@@ -733,7 +796,13 @@ fn audio_codec_for(transport: &Transport, codec: Codec) -> Result<Option<RtpCode
 }
 
 /// Writes a forwarded packet into one of a subscriber's slots.
-fn write_slot(sub: &mut Peer, line: usize, forwarded: &Forwarded, now: Instant) -> Written {
+fn write_slot(
+    sub: &mut Peer,
+    line: usize,
+    forwarded: &Forwarded,
+    now: Instant,
+    outbox: &mut Outbox,
+) -> Written {
     let Some(l) = sub.lines.get_mut(line) else {
         return Written::No;
     };
@@ -775,13 +844,16 @@ fn write_slot(sub: &mut Peer, line: usize, forwarded: &Forwarded, now: Instant) 
         slot.writer.restart(true);
     }
     match &mut sub.transport {
-        Transport::WebRtc(rtc) => {
-            if slot.writer.write(rtc, mid, forwarded, now) {
-                Written::Queued
-            } else {
-                Written::No
+        Transport::WebRtc(rtc) => match sub.egress.as_deref_mut() {
+            Some(egress) if egress.sealing() && egress.owns(mid) => {
+                match slot.writer.prepare(rtc, forwarded, now) {
+                    Some(out) if egress.seal(mid, &out, now, outbox) => Written::Sent,
+                    _ => Written::No,
+                }
             }
-        }
+            _ if slot.writer.write(rtc, mid, forwarded, now) => Written::Queued,
+            _ => Written::No,
+        },
         Transport::Remote(_) => Written::No,
         Transport::Rtp(leg) => {
             let header = PlainHeader {

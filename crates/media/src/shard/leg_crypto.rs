@@ -64,7 +64,7 @@ impl LegCrypto {
 
 /// RFC 5761 §4: a muxed datagram is RTCP when its second byte, RTP's marker and payload type,
 /// is 192–223 (the RTCP packet types; RTP payload types 64–95 are not used on such ports).
-fn is_rtcp(datagram: &[u8]) -> bool {
+pub(super) fn is_rtcp(datagram: &[u8]) -> bool {
     datagram.get(1).is_some_and(|b| (192..=223).contains(b))
 }
 

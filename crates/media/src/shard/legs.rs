@@ -434,6 +434,7 @@ mod tests {
             relays: mpsc::channel().1,
             pin_core: None,
             latch_window: Duration::from_secs(2),
+            owned_egress: false,
         };
         Worker::new(setup, mpsc::channel().1).expect("worker")
     }

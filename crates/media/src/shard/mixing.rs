@@ -191,6 +191,7 @@ impl Worker {
         let Some(slot) = p.lines[line].slot.as_mut() else {
             return;
         };
+        let outbox = &mut self.io.outbox;
         let written = catch_unwind(AssertUnwindSafe(|| match &mut p.transport {
             Transport::WebRtc(rtc) => {
                 let pt = rtc
@@ -207,10 +208,15 @@ impl Worker {
                     payload,
                     level,
                 };
-                if slot.writer.write_generated(rtc, mid, &g, now) {
-                    Written::Queued
-                } else {
-                    Written::No
+                match p.egress.as_deref_mut() {
+                    Some(egress) if egress.sealing() && egress.owns(mid) => {
+                        match slot.writer.prepare_generated(&g, now) {
+                            Some(out) if egress.seal(mid, &out, now, outbox) => Written::Sent,
+                            _ => Written::No,
+                        }
+                    }
+                    _ if slot.writer.write_generated(rtc, mid, &g, now) => Written::Queued,
+                    _ => Written::No,
                 }
             }
             Transport::Remote(_) => Written::No,

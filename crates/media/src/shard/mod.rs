@@ -1,6 +1,7 @@
 //! Shards: one thread per core owning its peers, its rooms and its UDP socket.
 
 mod demux;
+mod egress;
 mod forward;
 mod latch;
 mod leg;
@@ -29,6 +30,7 @@ use str0m::change::SdpOffer;
 use tokio::sync::oneshot;
 
 use crate::directory::Directory;
+use crate::egress::EgressKeys;
 use crate::error::MediaError;
 use crate::event_bus::EventBus;
 use crate::ids::{MemberId, RoomId};
@@ -71,9 +73,11 @@ pub(crate) enum Command {
         room: RoomId,
         member: MemberId,
         rtc: Box<Rtc>,
+        /// The handle on its SRTP keys when the shard seals what it sends.
+        keys: Option<EgressKeys>,
         pending_offer: Option<PendingOffer>,
         /// A second transport for the member's other m-line (an unbundled engine offer).
-        companion: Option<(Box<Rtc>, PendingOffer)>,
+        companion: Option<(Box<Rtc>, Option<EgressKeys>, PendingOffer)>,
         opts: MemberOptions,
         reply: Reply<()>,
     },
@@ -166,6 +170,8 @@ pub(crate) struct ShardSetup {
     pub pin_core: Option<usize>,
     /// The learning window of plain-RTP legs (see [`latch`]).
     pub latch_window: std::time::Duration,
+    /// Peers may have Weft-owned egress: video sources keep a retransmission ring.
+    pub owned_egress: bool,
 }
 
 impl ShardHandle {

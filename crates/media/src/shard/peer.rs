@@ -6,6 +6,7 @@ use std::time::Instant;
 use str0m::Rtc;
 use str0m::media::{Mid, Rid};
 
+use super::egress::PeerEgress;
 use super::leg::RtpLeg;
 use super::rtcp_stats::FeedbackTotals;
 use crate::event::MemberStats;
@@ -69,6 +70,8 @@ pub(crate) struct Peer {
     /// Last RTCP feedback totals of str0m's stream stats.
     pub feedback: FeedbackTotals,
     pub speech: SpeechDetector,
+    /// Weft's own egress (a WebRTC peer whose SRTP keys are captured).
+    pub egress: Option<Box<PeerEgress>>,
     /// Test-only: make the next drive panic, as a str0m bug would.
     #[cfg(test)]
     pub fault: bool,
@@ -130,8 +133,24 @@ impl Peer {
             stats: MemberStats::default(),
             feedback: FeedbackTotals::default(),
             speech: SpeechDetector::default(),
+            egress: None,
             #[cfg(test)]
             fault: false,
+        }
+    }
+
+    /// Lends Weft's send streams back to str0m before an SDP operation (see
+    /// [`PeerEgress::lend`]); [`Peer::reclaim_streams`] takes them again.
+    pub(crate) fn lend_streams(&mut self) {
+        if let (Transport::WebRtc(rtc), Some(egress)) = (&mut self.transport, &self.egress) {
+            egress.lend(rtc);
+        }
+    }
+
+    /// Takes Weft's send streams back after an SDP operation.
+    pub(crate) fn reclaim_streams(&mut self) {
+        if let (Transport::WebRtc(rtc), Some(egress)) = (&mut self.transport, &mut self.egress) {
+            egress.reclaim(rtc);
         }
     }
 

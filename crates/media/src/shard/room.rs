@@ -5,9 +5,11 @@ use std::time::Instant;
 use str0m::media::{Mid, Rid};
 
 use super::slab::Slab;
+use crate::hotpath::Forwarded;
 use crate::ids::RoomId;
 use crate::mixer::Mixer;
 use crate::options::MediaKind;
+use crate::rtx_ring::{RtxPacket, RtxRing};
 
 /// A room: members (peer indexes) and sources (published streams).
 pub(crate) struct Room {
@@ -53,6 +55,33 @@ pub(crate) struct Source {
     pub relay_to: Vec<usize>,
     /// A remote video source: whether its shard was told that subscribers here want it.
     pub wanted_here: bool,
+    /// Recently forwarded packets per simulcast layer (`None`: not simulcast), for answering
+    /// NACKs on Weft-owned egress; kept once for every subscriber.
+    pub history: Vec<(Option<Rid>, RtxRing)>,
+}
+
+/// Packets a video source keeps for retransmission per layer: about a second of a 2.5 Mbit/s
+/// layer.
+const HISTORY: usize = 256;
+
+impl Source {
+    /// Keeps a forwarded video packet for retransmission.
+    pub(crate) fn remember(&mut self, f: &Forwarded) {
+        if !self.history.iter().any(|(rid, _)| *rid == f.rid) {
+            self.history.push((f.rid, RtxRing::new(HISTORY)));
+        }
+        if let Some((_, ring)) = self.history.iter_mut().find(|(rid, _)| *rid == f.rid) {
+            ring.push_forwarded(f);
+        }
+    }
+
+    /// The packet of layer `rid` with extended sequence number `seq`, if kept.
+    pub(crate) fn recent(&self, rid: Option<Rid>, seq: u64) -> Option<&RtxPacket> {
+        self.history
+            .iter()
+            .find(|(r, _)| *r == rid)
+            .and_then(|(_, ring)| ring.get(seq))
+    }
 }
 
 /// One simulcast layer of a source: its measured bitrate, keyframe-request throttle, and whether

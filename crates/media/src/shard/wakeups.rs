@@ -44,7 +44,7 @@ impl WakeupReasons {
             .filter(|(_, count)| *count > 0)
             .map(|(name, count)| (*name, count))
             .collect();
-        ranked.sort_by(|a, b| b.1.cmp(&a.1));
+        ranked.sort_by_key(|r| std::cmp::Reverse(r.1));
         ranked
     }
 

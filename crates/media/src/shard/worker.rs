@@ -9,12 +9,14 @@ use std::time::{Duration, Instant};
 
 use mio::net::UdpSocket;
 use mio::{Events, Interest, Poll, Token, Waker};
-use str0m::media::{KeyframeRequest, MediaAdded};
+use str0m::media::{KeyframeRequest, KeyframeRequestKind, MediaAdded, Mid};
 use str0m::net::{DatagramRecv, Protocol, Receive};
 use str0m::rtp::RtpPacket;
 use str0m::{Event, IceConnectionState, Input, Output};
 
 use super::demux::{Demux, Match};
+use super::egress::{PeerEgress, StreamFeedback};
+use super::leg_crypto::is_rtcp;
 use super::outbox::Outbox;
 use super::peer::{Peer, Transport};
 use super::relay::{RelayBatch, RelayOut};
@@ -25,11 +27,12 @@ use super::timers::{Due, TimerHeap};
 use super::wakeups::WakeupReasons;
 use super::{Command, ShardSetup};
 use crate::directory::Directory;
+use crate::egress::EgressKeys;
 use crate::error::MediaError;
 use crate::event::{MediaEvent, MemberState};
 use crate::event_bus::EventBus;
 use crate::ids::{MemberId, RoomId};
-use crate::negotiate::PendingOffer;
+use crate::negotiate::{BuiltRtc, PendingOffer};
 use crate::options::MediaKind;
 
 const SOCKET: Token = Token(0);
@@ -86,6 +89,8 @@ pub struct ShardCounters {
     pub leg_srtp_failed: u64,
     /// UDP send calls (fewer than `datagrams_out` when GSO joined runs to one destination).
     pub send_calls: u64,
+    /// Packets resent on Weft-owned egress after a NACK.
+    pub retransmitted: u64,
     /// Timer wake-ups of peers (str0m asked to be driven at a time, with no input).
     pub timer_ticks: u64,
     /// The same wake-ups by the reason str0m gave for them.
@@ -100,7 +105,7 @@ pub struct ShardCounters {
     pub forwarded: [u64; 2],
     /// Payload bytes of the subscriber RTP packets written, per kind (audio, video).
     pub forwarded_bytes: [u64; 2],
-    /// RTCP feedback received from members: NACK, PLI, FIR (from str0m's stats, once a second).
+    /// RTCP feedback received from members: NACK, PLI, FIR (from str0m's stats, every 5 s).
     pub rtcp_in: [u64; 3],
     /// RTCP feedback sent to members: NACK, PLI, FIR.
     pub rtcp_out: [u64; 3],
@@ -199,6 +204,8 @@ pub(super) struct Queues {
     pub learned: Vec<(usize, SocketAddr)>,
     /// Datagrams for ICE-TCP connections, sent (framed) after the drain.
     pub tcp_out: Vec<(SocketAddr, Vec<u8>)>,
+    /// Packets peers reported lost on streams Weft seals: (peer, mid, sequence number).
+    pub lost: Vec<(usize, Mid, u16)>,
 }
 
 impl Queues {
@@ -211,6 +218,7 @@ impl Queues {
             && self.dirty.is_empty()
             && self.learned.is_empty()
             && self.tcp_out.is_empty()
+            && self.lost.is_empty()
     }
 }
 
@@ -271,6 +279,8 @@ pub(crate) struct Worker {
     backlog: bool,
     /// The learning window of plain-RTP legs (see [`super::latch`]).
     pub(super) latch_window: Duration,
+    /// Video sources keep a retransmission ring for Weft-owned egress.
+    pub(super) owned_egress: bool,
     /// Legs to read this turn: readable, or holding more than their last turn's share.
     pub(super) legs_ready: Vec<usize>,
     /// The legs being read (kept to reuse its memory).
@@ -337,6 +347,7 @@ impl Worker {
             fanout_budget: MIN_FANOUT_BUDGET,
             backlog: false,
             latch_window: setup.latch_window,
+            owned_egress: setup.owned_egress,
             legs_ready: Vec::new(),
             legs_reading: Vec::new(),
         })
@@ -530,6 +541,9 @@ impl Worker {
             },
         );
         let index = found.peer();
+        if datagram.first().is_some_and(|b| (128..=191).contains(b)) && is_rtcp(datagram) {
+            read_egress_feedback(&mut self.peers, &mut self.io.queues, index, datagram);
+        }
         if let Match::Ufrag(_) = found {
             let accepted = self
                 .peers
@@ -632,6 +646,7 @@ impl Worker {
             self.forward_queued(now);
             self.send_interest();
             self.handle_keyframe_requests(now);
+            self.resend_lost(now);
             self.handle_dead();
             let dirty = std::mem::take(&mut self.io.queues.dirty);
             for &peer in &dirty {
@@ -669,6 +684,11 @@ impl Worker {
                 continue;
             };
             p.connected = true;
+            if let (Transport::WebRtc(rtc), Some(egress)) = (&mut p.transport, &mut p.egress)
+                && !egress.start(rtc)
+            {
+                p.egress = None;
+            }
             let (room, member, companion) = (p.room, p.member.clone(), p.companion_of.is_some());
             let wanted: Vec<usize> = p
                 .lines
@@ -738,13 +758,21 @@ impl Worker {
                 room,
                 member,
                 rtc,
+                keys,
                 pending_offer,
                 companion,
                 opts,
                 reply,
             } => {
-                let result =
-                    self.add_peer(room, member, *rtc, pending_offer, companion, &opts, now);
+                let result = self.add_peer(
+                    room,
+                    member,
+                    (*rtc, keys),
+                    pending_offer,
+                    companion,
+                    &opts,
+                    now,
+                );
                 let _ = reply.send(result);
             }
             Command::AddLeg {
@@ -888,9 +916,9 @@ impl Worker {
         &mut self,
         room: RoomId,
         member: MemberId,
-        rtc: str0m::Rtc,
+        rtc: BuiltRtc,
         pending_offer: Option<PendingOffer>,
-        companion: Option<(Box<str0m::Rtc>, PendingOffer)>,
+        companion: Option<(Box<str0m::Rtc>, Option<EgressKeys>, PendingOffer)>,
         opts: &crate::options::MemberOptions,
         now: Instant,
     ) -> Result<(), MediaError> {
@@ -898,8 +926,9 @@ impl Worker {
         let index = self.insert_webrtc(room_index, &member, rtc, pending_offer, opts, now);
         self.members.insert(member.clone(), index);
         self.announce_joined(index);
-        if let Some((rtc, pending)) = companion {
-            let second = self.insert_webrtc(room_index, &member, *rtc, Some(pending), opts, now);
+        if let Some((rtc, keys, pending)) = companion {
+            let second =
+                self.insert_webrtc(room_index, &member, (*rtc, keys), Some(pending), opts, now);
             if let Some(p) = self.peers.get_mut(second) {
                 p.companion_of = Some(index);
             }
@@ -920,7 +949,7 @@ impl Worker {
         &mut self,
         room_index: usize,
         member: &MemberId,
-        mut rtc: str0m::Rtc,
+        (mut rtc, keys): BuiltRtc,
         pending_offer: Option<PendingOffer>,
         opts: &crate::options::MemberOptions,
         now: Instant,
@@ -938,6 +967,7 @@ impl Worker {
         if let Some(p) = self.peers.get_mut(index) {
             p.generation = generation;
             p.pending_offer = pending_offer;
+            p.egress = keys.map(|keys| Box::new(PeerEgress::new(keys)));
         }
         self.demux.add_ufrag(ufrag, index);
         if let Some(r) = self.rooms.get_mut(room_index) {
@@ -1062,6 +1092,7 @@ impl Worker {
         if let Some(tcp) = self.tcp.as_mut() {
             tcp.expire(now, self.poll.registry());
         }
+        self.send_sender_reports(now);
         self.retry_keyframe_requests(now);
         self.select_layers(now);
         self.update_speakers(now);
@@ -1070,6 +1101,16 @@ impl Worker {
             self.emit_stats();
         }
         self.settle(now);
+    }
+
+    /// Sender reports of the streams Weft seals, where due.
+    fn send_sender_reports(&mut self, now: Instant) {
+        let outbox = &mut self.io.outbox;
+        for (_, p) in self.peers.iter_mut() {
+            if let Some(egress) = p.egress.as_deref_mut() {
+                egress.send_reports(now, outbox);
+            }
+        }
     }
 
     fn emit_stats(&self) {
@@ -1156,6 +1197,9 @@ fn drain_peer(
         match rtc.poll_output().map_err(|e| e.to_string())? {
             Output::Timeout(at) => return Ok(at),
             Output::Transmit(t) => {
+                if let Some(egress) = peer.egress.as_deref_mut() {
+                    egress.note_transmit(t.destination, &t.contents, t.proto == Protocol::Tcp);
+                }
                 if !peer.addrs.contains(&t.destination) {
                     io.queues.learned.push((index, t.destination));
                 }
@@ -1168,6 +1212,31 @@ fn drain_peer(
             Output::Event(event) => queue_event(index, peer, io, event),
         }
     }
+}
+
+/// Feedback a peer sent about the streams Weft seals for it: keyframe requests join str0m's,
+/// lost packets are queued for resending.
+fn read_egress_feedback(
+    peers: &mut Slab<Peer>,
+    queues: &mut Queues,
+    index: usize,
+    datagram: &[u8],
+) {
+    let Some(egress) = peers.get_mut(index).and_then(|p| p.egress.as_deref_mut()) else {
+        return;
+    };
+    egress.read_rtcp(datagram, |feedback| match feedback {
+        StreamFeedback::Keyframe(mid) => queues.keyframe_requests.push((
+            index,
+            KeyframeRequest {
+                mid,
+                rid: None,
+                kind: KeyframeRequestKind::Pli,
+            },
+        )),
+        StreamFeedback::Lost(mid, seq) => queues.lost.push((index, mid, seq)),
+        StreamFeedback::Loss(..) => {}
+    });
 }
 
 fn queue_event(index: usize, peer: &mut Peer, io: &mut Io, event: Event) {
