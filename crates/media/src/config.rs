@@ -38,7 +38,8 @@ pub struct MediaConfig {
     /// Most multi-slot streams a member receives per kind (last-N).
     pub last_n: usize,
     /// Run str0m's TWCC bandwidth estimation (and its pacer) for members that receive several
-    /// videos (multi-slot clients); their simulcast layers are chosen from it. One-slot members
+    /// videos (multi-slot clients); their simulcast layers are chosen from it. Only with
+    /// `owned_egress` off. One-slot members
     /// (the browser SDK) never run it: it pads every peer to 50 kbit/s even when idle.
     pub bandwidth_estimation: bool,
     /// Pin shard `i` to the `i`-th core the process may run on (modulo their count), so each
@@ -48,8 +49,10 @@ pub struct MediaConfig {
     /// receives after it gets its remote SDP address (or is created without one); afterwards it
     /// keeps the source it has. Default 2000.
     pub rtp_latch_window_ms: u64,
-    /// Seal and send forwarded media in Weft instead of str0m (for peers without bandwidth
-    /// estimation): no str0m tick, copy or queue per packet. Off, str0m sends everything.
+    /// Seal and send forwarded media in Weft instead of str0m: no str0m tick, copy or queue per
+    /// packet. Members then run no TWCC estimator; multi-slot members' simulcast layers follow a
+    /// loss-based estimate from their receiver reports (and `bandwidth_estimation` has no
+    /// effect). Members reached over ICE-TCP keep str0m's egress. Off, str0m sends everything.
     pub owned_egress: bool,
 }
 

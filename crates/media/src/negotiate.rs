@@ -65,20 +65,20 @@ impl RtcFactory {
         }
     }
 
-    /// Peers that run the bandwidth estimator keep str0m's egress: its estimate needs the
-    /// transport-wide sequence numbers and the pacer of str0m's send path.
+    /// With owned egress no peer runs str0m's estimator (it needs str0m's send path): members
+    /// get a loss-based estimate from their receiver reports instead.
     fn build(&self, bwe: bool) -> Result<BuiltRtc, MediaError> {
         let config = server_config(&self.cert);
-        let (mut rtc, keys) = if bwe {
+        let (mut rtc, keys) = if self.owned_egress {
+            let (rtc, keys) = build_with_key_capture(config, Instant::now());
+            (rtc, Some(keys))
+        } else if bwe {
             (
                 config
                     .enable_bwe(Some(INITIAL_ESTIMATE))
                     .build(Instant::now()),
                 None,
             )
-        } else if self.owned_egress {
-            let (rtc, keys) = build_with_key_capture(config, Instant::now());
-            (rtc, Some(keys))
         } else {
             (config.build(Instant::now()), None)
         };

@@ -19,7 +19,7 @@ use webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP;
 use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
 use webrtc::peer_connection::{
     PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler, RTCIceGatheringState,
-    RTCPeerConnectionState, RTCSessionDescription,
+    RTCPeerConnectionState, RTCSessionDescription, SettingEngineBuilder, SrtpProtectionProfile,
 };
 use webrtc::runtime::{Runtime, Sender, channel, default_runtime, timeout};
 use weft_media::MemberOptions;
@@ -76,9 +76,13 @@ fn vp8() -> RTCRtpCodec {
     }
 }
 
-/// Connects a webrtc-rs peer to the harness room next to a str0m peer, sends two seconds of VP8
-/// and checks both directions.
-fn exchange_with_webrtc_rs(h: &Harness) {
+/// Connects a webrtc-rs peer (offering only `profiles` for SRTP, when given) to the harness room
+/// next to a str0m peer, sends two seconds of VP8 and checks both directions. Returns the packets
+/// each side received from the other: (str0m peer from webrtc-rs, webrtc-rs from the str0m peer).
+fn exchange_with_webrtc_rs(
+    h: &Harness,
+    profiles: Option<Vec<SrtpProtectionProfile>>,
+) -> (u64, u64) {
     let str0m_peer = h.join(PeerSpec::multi(1, 0));
     let runtime = default_runtime().expect("tokio runtime");
     let received = Arc::new(AtomicU32::new(0));
@@ -105,7 +109,15 @@ fn exchange_with_webrtc_rs(h: &Harness) {
                 RtpCodecKind::Video,
             )
             .expect("codec");
-        let pc = PeerConnectionBuilder::new()
+        let mut builder = PeerConnectionBuilder::new();
+        if let Some(profiles) = profiles {
+            builder = builder.with_setting_engine(
+                SettingEngineBuilder::new()
+                    .with_srtp_protection_profiles(profiles)
+                    .build(),
+            );
+        }
+        let pc = builder
             .with_handler(handler)
             .with_runtime(rt.clone())
             .with_media_engine(media)
@@ -198,9 +210,38 @@ fn exchange_with_webrtc_rs(h: &Harness) {
         "webrtc-rs received {} packets from the str0m peer",
         received.load(Ordering::Relaxed)
     );
+    (from_webrtc_rs, u64::from(received.load(Ordering::Relaxed)))
+}
+
+/// Checks that Weft sealed what both peers received: the str0m peer's video from webrtc-rs and
+/// webrtc-rs's from the str0m peer (on str0m's egress, only the first would count).
+fn assert_weft_sealed_both_ways(h: &Harness, (to_str0m, to_webrtc_rs): (u64, u64)) {
+    let sealed = sealed(h);
+    assert!(
+        sealed >= to_str0m + to_webrtc_rs,
+        "sealed {sealed}, received {to_str0m} + {to_webrtc_rs}"
+    );
+}
+
+/// Packets the engine sealed itself (owned egress) so far.
+fn sealed(h: &Harness) -> u64 {
+    let counters = h.rt.block_on(h.engine.shard_counters()).expect("counters");
+    counters.iter().map(|c| c.sealed).sum()
 }
 
 #[test]
 fn webrtc_rs_peer_publishes_and_subscribes_through_the_engine() {
-    exchange_with_webrtc_rs(&Harness::new(1));
+    let h = Harness::new(1);
+    let received = exchange_with_webrtc_rs(&h, None);
+    assert_weft_sealed_both_ways(&h, received);
+}
+
+#[test]
+fn a_webrtc_rs_peer_that_offers_only_aes_cm_receives_what_weft_seals_with_it() {
+    let h = Harness::new(1);
+    let received = exchange_with_webrtc_rs(
+        &h,
+        Some(vec![SrtpProtectionProfile::Srtp_Aes128_Cm_Hmac_Sha1_80]),
+    );
+    assert_weft_sealed_both_ways(&h, received);
 }

@@ -32,6 +32,55 @@ const MAX_RTCP_TRAILER: usize = 4 + 16;
 const VIDEO_REPORTS: Duration = Duration::from_secs(1);
 const AUDIO_REPORTS: Duration = Duration::from_secs(5);
 
+/// The loss-based estimate's start, bounds and increase interval.
+const INITIAL_ESTIMATE_BPS: u64 = 2_500_000;
+const MIN_ESTIMATE_BPS: u64 = 50_000;
+const MAX_ESTIMATE_BPS: u64 = 20_000_000;
+const INCREASE_EVERY: Duration = Duration::from_secs(1);
+
+/// A member's egress bandwidth estimate from the loss its receiver reports (the loss-based
+/// controller of Google congestion control, draft-ietf-rmcat-gcc-02 §6): above 10 % loss the
+/// estimate drops by half the loss; below 2 % it grows by 8 % a second. Simulcast layers of
+/// members whose packets Weft seals are chosen from it (they run no TWCC estimator).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct LossEstimate {
+    bps: u64,
+    last_increase: Option<Instant>,
+}
+
+impl Default for LossEstimate {
+    fn default() -> Self {
+        Self {
+            bps: INITIAL_ESTIMATE_BPS,
+            last_increase: None,
+        }
+    }
+}
+
+impl LossEstimate {
+    /// Takes one reception report's fraction lost (of 256); returns the estimate.
+    pub(crate) fn observe(&mut self, fraction_lost: u8, now: Instant) -> u64 {
+        let loss = f64::from(fraction_lost) / 256.0;
+        if loss > 0.10 {
+            self.bps = (self.bps as f64 * (1.0 - 0.5 * loss)) as u64;
+        } else if loss < 0.02
+            && self
+                .last_increase
+                .is_none_or(|t| now.saturating_duration_since(t) >= INCREASE_EVERY)
+        {
+            self.bps = (self.bps as f64 * 1.08) as u64;
+            self.last_increase = Some(now);
+        }
+        self.bps = self.bps.clamp(MIN_ESTIMATE_BPS, MAX_ESTIMATE_BPS);
+        self.bps
+    }
+
+    /// The current estimate.
+    pub(crate) fn bps(&self) -> u64 {
+        self.bps
+    }
+}
+
 /// Feedback the peer sent about one of Weft's streams.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum StreamFeedback {
@@ -84,6 +133,8 @@ pub(crate) struct PeerEgress {
     tcp: bool,
     /// Reused for payloads that differ from the shared one, RTCP and SRTCP copies.
     scratch: Vec<u8>,
+    /// The bandwidth estimate from the peer's loss reports on video.
+    estimate: LossEstimate,
 }
 
 impl PeerEgress {
@@ -96,6 +147,7 @@ impl PeerEgress {
             streams: Vec::new(),
             tcp: false,
             scratch: Vec::with_capacity(1500),
+            estimate: LossEstimate::default(),
         }
     }
 
@@ -191,6 +243,21 @@ impl PeerEgress {
                 false
             }
         }
+    }
+
+    /// Takes a loss report about the stream of `mid` (video reports only move the estimate);
+    /// returns the estimate.
+    pub(crate) fn observe_loss(&mut self, mid: Mid, fraction_lost: u8, now: Instant) -> u64 {
+        if self.streams.iter().any(|s| s.mid == mid && s.video) {
+            self.estimate.observe(fraction_lost, now)
+        } else {
+            self.estimate.bps()
+        }
+    }
+
+    /// The current bandwidth estimate.
+    pub(crate) fn estimate_bps(&self) -> u64 {
+        self.estimate.bps()
     }
 
     /// Whether packets for owned streams are sealed here.
@@ -451,5 +518,49 @@ impl OwnedStream {
         self.packets = self.packets.wrapping_add(1);
         self.octets = self.octets.wrapping_add(payload_len as u32);
         self.last = Some((out.ts, now, out.clock_rate));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lost(percent: u32) -> u8 {
+        (percent * 256 / 100).min(255) as u8
+    }
+
+    #[test]
+    fn heavy_loss_lowers_the_estimate_by_half_the_loss_and_light_loss_raises_it_once_a_second() {
+        let t0 = Instant::now();
+        let mut e = LossEstimate::default();
+        assert_eq!(e.bps(), INITIAL_ESTIMATE_BPS);
+        let after_loss = e.observe(lost(20), t0);
+        let expected =
+            (INITIAL_ESTIMATE_BPS as f64 * (1.0 - 0.5 * f64::from(lost(20)) / 256.0)) as u64;
+        assert_eq!(after_loss, expected);
+        // Between 2 % and 10 % it holds.
+        assert_eq!(e.observe(lost(5), t0), after_loss);
+        let raised = e.observe(0, t0);
+        assert_eq!(raised, (after_loss as f64 * 1.08) as u64);
+        assert_eq!(
+            e.observe(0, t0 + Duration::from_millis(500)),
+            raised,
+            "once a second"
+        );
+        assert!(e.observe(0, t0 + Duration::from_secs(1)) > raised);
+    }
+
+    #[test]
+    fn the_estimate_stays_within_its_bounds() {
+        let t0 = Instant::now();
+        let mut e = LossEstimate::default();
+        for _ in 0..200 {
+            e.observe(255, t0);
+        }
+        assert_eq!(e.bps(), MIN_ESTIMATE_BPS);
+        for i in 0..200 {
+            e.observe(0, t0 + Duration::from_secs(i));
+        }
+        assert_eq!(e.bps(), MAX_ESTIMATE_BPS);
     }
 }

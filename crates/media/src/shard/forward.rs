@@ -337,7 +337,10 @@ impl Worker {
                         io.queues.dirty.push(subscriber);
                     }
                 }
-                Ok(Written::Sent) => {
+                Ok(written @ (Written::Sent | Written::Sealed)) => {
+                    if let Written::Sealed = written {
+                        io.counters.sealed += 1;
+                    }
                     io.counters.count_forwarded(k, forwarded.payload.len());
                     sub.stats.packets_out += 1;
                     sub.stats.bytes_out += forwarded.payload.len() as u64;
@@ -768,6 +771,8 @@ pub(super) enum Written {
     Queued,
     /// Sent directly (plain-RTP leg).
     Sent,
+    /// Sealed by Weft into the shard's send buffer (owned egress).
+    Sealed,
     /// Not written (gated, no codec, stale).
     No,
 }
@@ -847,7 +852,7 @@ fn write_slot(
         Transport::WebRtc(rtc) => match sub.egress.as_deref_mut() {
             Some(egress) if egress.sealing() && egress.owns(mid) => {
                 match slot.writer.prepare(rtc, forwarded, now) {
-                    Some(out) if egress.seal(mid, &out, now, outbox) => Written::Sent,
+                    Some(out) if egress.seal(mid, &out, now, outbox) => Written::Sealed,
                     _ => Written::No,
                 }
             }

@@ -211,7 +211,7 @@ impl Worker {
                 match p.egress.as_deref_mut() {
                     Some(egress) if egress.sealing() && egress.owns(mid) => {
                         match slot.writer.prepare_generated(&g, now) {
-                            Some(out) if egress.seal(mid, &out, now, outbox) => Written::Sent,
+                            Some(out) if egress.seal(mid, &out, now, outbox) => Written::Sealed,
                             _ => Written::No,
                         }
                     }
@@ -257,7 +257,10 @@ impl Worker {
                     self.io.queues.dirty.push(listener);
                 }
             }
-            Ok(Written::Sent) => {
+            Ok(written @ (Written::Sent | Written::Sealed)) => {
+                if let Written::Sealed = written {
+                    self.io.counters.sealed += 1;
+                }
                 p.stats.packets_out += 1;
                 p.stats.bytes_out += bytes;
             }

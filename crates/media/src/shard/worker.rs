@@ -89,6 +89,8 @@ pub struct ShardCounters {
     pub leg_srtp_failed: u64,
     /// UDP send calls (fewer than `datagrams_out` when GSO joined runs to one destination).
     pub send_calls: u64,
+    /// Packets Weft sealed itself (owned egress), forwarded and mixed.
+    pub sealed: u64,
     /// Packets resent on Weft-owned egress after a NACK.
     pub retransmitted: u64,
     /// Timer wake-ups of peers (str0m asked to be driven at a time, with no input).
@@ -542,7 +544,7 @@ impl Worker {
         );
         let index = found.peer();
         if datagram.first().is_some_and(|b| (128..=191).contains(b)) && is_rtcp(datagram) {
-            read_egress_feedback(&mut self.peers, &mut self.io.queues, index, datagram);
+            read_egress_feedback(&mut self.peers, &mut self.io.queues, index, datagram, now);
         }
         if let Match::Ufrag(_) = found {
             let accepted = self
@@ -1221,10 +1223,17 @@ fn read_egress_feedback(
     queues: &mut Queues,
     index: usize,
     datagram: &[u8],
+    now: Instant,
 ) {
-    let Some(egress) = peers.get_mut(index).and_then(|p| p.egress.as_deref_mut()) else {
+    let Some(p) = peers.get_mut(index) else {
         return;
     };
+    let Some(egress) = p.egress.as_deref_mut() else {
+        return;
+    };
+    // A compound packet has a handful of report blocks; more than 8 is not a real receiver.
+    let mut losses = [None; 8];
+    let mut n = 0;
     egress.read_rtcp(datagram, |feedback| match feedback {
         StreamFeedback::Keyframe(mid) => queues.keyframe_requests.push((
             index,
@@ -1235,8 +1244,19 @@ fn read_egress_feedback(
             },
         )),
         StreamFeedback::Lost(mid, seq) => queues.lost.push((index, mid, seq)),
-        StreamFeedback::Loss(..) => {}
+        StreamFeedback::Loss(mid, fraction) => {
+            if let Some(slot) = losses.get_mut(n) {
+                *slot = Some((mid, fraction));
+                n += 1;
+            }
+        }
     });
+    for (mid, fraction) in losses.into_iter().flatten() {
+        egress.observe_loss(mid, fraction, now);
+    }
+    if egress.sealing() {
+        p.stats.bwe_bps = Some(egress.estimate_bps());
+    }
 }
 
 fn queue_event(index: usize, peer: &mut Peer, io: &mut Io, event: Event) {
