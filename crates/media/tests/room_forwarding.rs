@@ -34,6 +34,13 @@ fn dropped_packet_is_nacked_and_repaired_by_rtx() {
             owned_egress,
             "Weft resends only on its own egress (owned: {owned_egress}, resent {resent})"
         );
+        if owned_egress {
+            let counters = h.rt.block_on(h.engine.shard_counters()).expect("counters");
+            assert!(
+                counters.iter().map(|c| c.rtcp_in[0]).sum::<u64>() > 0,
+                "the NACK Weft read is counted"
+            );
+        }
     }
 }
 

@@ -12,7 +12,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant, SystemTime};
 
 use str0m::Rtc;
-use str0m::media::{Mid, Pt};
+use str0m::media::{KeyframeRequestKind, Mid, Pt};
 use str0m::rtp::{Extension, Ssrc};
 use weft_rtcp::{Feedback, SenderInfo};
 use weft_srtp::SrtpSession;
@@ -85,8 +85,10 @@ impl LossEstimate {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum StreamFeedback {
     /// A PLI or FIR: the m-line's subscriber needs a keyframe.
-    Keyframe(Mid),
-    /// A NACK: the peer lost this (16-bit) sequence number of the m-line's stream.
+    Keyframe(Mid, KeyframeRequestKind),
+    /// A NACK packet about the m-line's stream (its lost packets follow as `Lost`).
+    Nacked(Mid),
+    /// A NACK entry: the peer lost this (16-bit) sequence number of the m-line's stream.
     Lost(Mid, u16),
     /// A reception report: the fraction (of 256) the peer lost since its last report.
     Loss(Mid, u8),
@@ -382,16 +384,17 @@ impl PeerEgress {
             match feedback {
                 Feedback::Pli(pli) => {
                     if let Some(mid) = mid_of(pli.media_ssrc) {
-                        on(StreamFeedback::Keyframe(mid));
+                        on(StreamFeedback::Keyframe(mid, KeyframeRequestKind::Pli));
                     }
                 }
                 Feedback::Fir(fir) => {
                     if let Some(mid) = mid_of(fir.media_ssrc) {
-                        on(StreamFeedback::Keyframe(mid));
+                        on(StreamFeedback::Keyframe(mid, KeyframeRequestKind::Fir));
                     }
                 }
                 Feedback::Nack(nack) => {
                     if let Some(mid) = mid_of(nack.media_ssrc) {
+                        on(StreamFeedback::Nacked(mid));
                         nack.lost()
                             .for_each(|seq| on(StreamFeedback::Lost(mid, seq)));
                     }

@@ -544,7 +544,14 @@ impl Worker {
         );
         let index = found.peer();
         if datagram.first().is_some_and(|b| (128..=191).contains(b)) && is_rtcp(datagram) {
-            read_egress_feedback(&mut self.peers, &mut self.io.queues, index, datagram, now);
+            read_egress_feedback(
+                &mut self.peers,
+                &mut self.io.queues,
+                &mut self.io.counters,
+                index,
+                datagram,
+                now,
+            );
         }
         if let Match::Ufrag(_) = found {
             let accepted = self
@@ -1221,6 +1228,7 @@ fn drain_peer(
 fn read_egress_feedback(
     peers: &mut Slab<Peer>,
     queues: &mut Queues,
+    counters: &mut ShardCounters,
     index: usize,
     datagram: &[u8],
     now: Instant,
@@ -1235,14 +1243,22 @@ fn read_egress_feedback(
     let mut losses = [None; 8];
     let mut n = 0;
     egress.read_rtcp(datagram, |feedback| match feedback {
-        StreamFeedback::Keyframe(mid) => queues.keyframe_requests.push((
-            index,
-            KeyframeRequest {
-                mid,
-                rid: None,
-                kind: KeyframeRequestKind::Pli,
-            },
-        )),
+        StreamFeedback::Keyframe(mid, kind) => {
+            counters.rtcp_in[if kind == KeyframeRequestKind::Fir {
+                2
+            } else {
+                1
+            }] += 1;
+            queues.keyframe_requests.push((
+                index,
+                KeyframeRequest {
+                    mid,
+                    rid: None,
+                    kind,
+                },
+            ));
+        }
+        StreamFeedback::Nacked(_) => counters.rtcp_in[0] += 1,
         StreamFeedback::Lost(mid, seq) => queues.lost.push((index, mid, seq)),
         StreamFeedback::Loss(mid, fraction) => {
             if let Some(slot) = losses.get_mut(n) {
