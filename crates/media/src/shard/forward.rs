@@ -9,11 +9,12 @@ use str0m::format::Codec;
 use str0m::media::{Direction, KeyframeRequestKind, Mid, Rid};
 use str0m::rtp::RtpPacket;
 
+use super::counters::ShardCounters;
 use super::outbox::Outbox;
 use super::peer::{Line, Peer, Slot, Transport};
 use super::relay::Relay;
 use super::room::{LayerStat, Source};
-use super::worker::{ShardCounters, Worker};
+use super::worker::Worker;
 use crate::error::MediaError;
 use crate::event::{MediaEvent, MemberState};
 use crate::hotpath::{Forwarded, PlainHeader};

@@ -1,12 +1,17 @@
 //! Shards: one thread per core owning its peers, its rooms and its UDP socket.
 
+mod commands;
+mod counters;
 mod demux;
+mod drive;
 mod egress;
 mod forward;
+mod io;
 mod latch;
 mod leg;
 mod leg_crypto;
 mod legs;
+mod members;
 mod mixing;
 mod outbox;
 mod peer;
@@ -37,10 +42,10 @@ use crate::ids::{MemberId, RoomId};
 use crate::negotiate::{AnswerParts, PendingOffer};
 use crate::options::{LayerPreference, MediaKind, MemberOptions, RtpLegConfig, RtpLegOptions};
 
+pub use counters::{LATENCY_BUCKETS_US, LatencyHistogram, ShardCounters};
 pub(crate) use latch::LATCH_WINDOW;
 pub(crate) use relay::{Link, RelayBatch};
 pub use wakeups::{WAKEUP_REASONS, WakeupReasons};
-pub use worker::{LATENCY_BUCKETS_US, LatencyHistogram, ShardCounters};
 
 /// Reply channel of a command.
 pub(crate) type Reply<T> = oneshot::Sender<Result<T, MediaError>>;

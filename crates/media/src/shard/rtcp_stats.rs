@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use str0m::media::{Mid, Rid};
 use str0m::stats::{MediaEgressStats, MediaIngressStats};
 
-use super::worker::ShardCounters;
+use super::counters::ShardCounters;
 
 /// The last totals seen per stream of one peer.
 #[derive(Default)]

@@ -1,21 +1,21 @@
-//! The shard thread: socket, timers, commands and the per-peer drive loop.
+//! The shard thread: its loop over the socket, timers and commands, reading datagrams in
+//! groups, and settling the work they cause.
 
 use std::collections::HashMap;
 use std::io::ErrorKind;
 use std::net::SocketAddr;
-use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
 
 use mio::net::UdpSocket;
 use mio::{Events, Interest, Poll, Token, Waker};
-use str0m::media::{KeyframeRequest, KeyframeRequestKind, MediaAdded, Mid};
+use str0m::Input;
 use str0m::net::{DatagramRecv, Protocol, Receive};
-use str0m::rtp::RtpPacket;
-use str0m::{Event, IceConnectionState, Input, Output};
 
+use super::counters::ShardCounters;
 use super::demux::{Demux, Match};
-use super::egress::{PeerEgress, StreamFeedback};
+use super::drive::{drive, read_egress_feedback};
+use super::io::{Io, Queues};
 use super::leg_crypto::is_rtcp;
 use super::outbox::Outbox;
 use super::peer::{Peer, Transport};
@@ -24,16 +24,11 @@ use super::room::Room;
 use super::slab::Slab;
 use super::tcp::{TCP_CONNS, Tcp};
 use super::timers::{Due, TimerHeap};
-use super::wakeups::WakeupReasons;
 use super::{Command, ShardSetup};
 use crate::directory::Directory;
-use crate::egress::EgressKeys;
 use crate::error::MediaError;
 use crate::event::{MediaEvent, MemberState};
-use crate::event_bus::EventBus;
 use crate::ids::{MemberId, RoomId};
-use crate::negotiate::{BuiltRtc, PendingOffer};
-use crate::options::MediaKind;
 
 const SOCKET: Token = Token(0);
 const WAKER: Token = Token(1);
@@ -62,199 +57,18 @@ const HOUSEKEEPING: Duration = Duration::from_millis(50);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 const STATS_INTERVAL: Duration = Duration::from_secs(1);
 
-/// Counters of one shard, reported by [`crate::MediaEngine::shard_counters`].
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ShardCounters {
-    /// Live peers.
-    pub peers: usize,
-    /// Live rooms.
-    pub rooms: usize,
-    /// Address and ufrag entries in the demultiplexer.
-    pub demux_entries: usize,
-    /// Open ICE-TCP connections.
-    pub tcp_connections: usize,
-    /// Datagrams read from the socket.
-    pub datagrams_in: u64,
-    /// Datagrams that matched no peer.
-    pub datagrams_unmatched: u64,
-    /// Datagrams sent.
-    pub datagrams_out: u64,
-    /// Failed sends.
-    pub send_errors: u64,
-    /// Datagrams plain-RTP legs dropped because they came from another address than the leg's
-    /// source (after it locked, or after its learning window).
-    pub leg_foreign_dropped: u64,
-    /// Datagrams SRTP plain-RTP legs dropped because they did not unprotect: failed
-    /// authentication (sent in the clear or with another key), replayed, or malformed.
-    pub leg_srtp_failed: u64,
-    /// UDP send calls (fewer than `datagrams_out` when GSO joined runs to one destination).
-    pub send_calls: u64,
-    /// Packets Weft sealed itself (owned egress), forwarded and mixed.
-    pub sealed: u64,
-    /// Packets resent on Weft-owned egress after a NACK.
-    pub retransmitted: u64,
-    /// Timer wake-ups of peers (str0m asked to be driven at a time, with no input).
-    pub timer_ticks: u64,
-    /// The same wake-ups by the reason str0m gave for them.
-    pub wakeups: WakeupReasons,
-    /// Publisher RTP packets received.
-    pub rtp_in: u64,
-    /// Subscriber RTP packets written (forwarded).
-    pub rtp_forwarded: u64,
-    /// Publisher RTP packets fanned out, per kind (audio, video).
-    pub received: [u64; 2],
-    /// Subscriber RTP packets written, per kind (audio, video).
-    pub forwarded: [u64; 2],
-    /// Payload bytes of the subscriber RTP packets written, per kind (audio, video).
-    pub forwarded_bytes: [u64; 2],
-    /// RTCP feedback received from members: NACK, PLI, FIR (from str0m's stats, every 5 s).
-    pub rtcp_in: [u64; 3],
-    /// RTCP feedback sent to members: NACK, PLI, FIR.
-    pub rtcp_out: [u64; 3],
-    /// Peers closed because str0m panicked.
-    pub panics: u64,
-    /// Members of spanning rooms that other shards own (known here as remote members).
-    pub remote_members: usize,
-    /// Sources (published streams) in this shard's rooms, remote members' included.
-    pub sources: usize,
-    /// Messages sent to other shards of spanning rooms.
-    pub relayed_out: u64,
-    /// Batches that carried them (one per destination shard and pass).
-    pub relay_batches: u64,
-    /// Messages received from other shards.
-    pub relayed_in: u64,
-    /// Time from reading a group of datagrams to having sent everything they caused (for packets
-    /// relayed from another shard: from their arrival there).
-    pub latency: LatencyHistogram,
-    /// How late the shard loop ran its due timers.
-    pub loop_lag: LatencyHistogram,
-}
-
-impl ShardCounters {
-    /// Counts one packet of `len` payload bytes written to a subscriber, of kind index `k`.
-    pub(super) fn count_forwarded(&mut self, k: usize, len: usize) {
-        self.rtp_forwarded += 1;
-        self.forwarded[k] += 1;
-        self.forwarded_bytes[k] += len as u64;
-    }
-
-    /// Index of `kind` in the per-kind arrays.
-    pub(super) fn kind_index(kind: MediaKind) -> usize {
-        match kind {
-            MediaKind::Audio => 0,
-            MediaKind::Video => 1,
-        }
-    }
-}
-
-/// Upper bounds of the latency buckets, in microseconds (the last bucket is open).
-pub const LATENCY_BUCKETS_US: [u64; 10] = [
-    50,
-    100,
-    200,
-    500,
-    1_000,
-    2_000,
-    5_000,
-    10_000,
-    20_000,
-    u64::MAX,
-];
-
-/// A fixed-bucket latency histogram (no allocation when recording).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct LatencyHistogram {
-    /// Counts per bucket of [`LATENCY_BUCKETS_US`].
-    pub counts: [u64; 10],
-    /// Sum of all samples, in microseconds.
-    pub sum_us: u64,
-}
-
-impl LatencyHistogram {
-    pub(super) fn record(&mut self, d: Duration) {
-        let us = d.as_micros() as u64;
-        let i = LATENCY_BUCKETS_US.iter().position(|b| us < *b).unwrap_or(9);
-        self.counts[i] += 1;
-        self.sum_us += us;
-    }
-
-    /// The bucket bound below which a fraction `q` of the samples fall (`u64::MAX`: above 20 ms).
-    pub fn quantile_us(&self, q: f64) -> u64 {
-        let total: u64 = self.counts.iter().sum();
-        let want = (q * total as f64).ceil() as u64;
-        let mut seen = 0;
-        for (i, c) in self.counts.iter().enumerate() {
-            seen += c;
-            if seen >= want {
-                return LATENCY_BUCKETS_US[i];
-            }
-        }
-        LATENCY_BUCKETS_US[9]
-    }
-}
-
-/// Work produced while draining peers, handled once the peer is no longer borrowed.
-#[derive(Default)]
-pub(super) struct Queues {
-    pub rtp: Vec<(usize, RtpPacket)>,
-    pub keyframe_requests: Vec<(usize, KeyframeRequest)>,
-    pub media_added: Vec<(usize, MediaAdded)>,
-    pub connected: Vec<usize>,
-    pub dead: Vec<(usize, u32, MemberState)>,
-    pub dirty: Vec<usize>,
-    /// Remote addresses a peer sent to for the first time (answered STUN): routable from now on.
-    pub learned: Vec<(usize, SocketAddr)>,
-    /// Datagrams for ICE-TCP connections, sent (framed) after the drain.
-    pub tcp_out: Vec<(SocketAddr, Vec<u8>)>,
-    /// Packets peers reported lost on streams Weft seals: (peer, mid, sequence number).
-    pub lost: Vec<(usize, Mid, u16)>,
-}
-
-impl Queues {
-    fn is_empty(&self) -> bool {
-        self.rtp.is_empty()
-            && self.keyframe_requests.is_empty()
-            && self.media_added.is_empty()
-            && self.connected.is_empty()
-            && self.dead.is_empty()
-            && self.dirty.is_empty()
-            && self.learned.is_empty()
-            && self.tcp_out.is_empty()
-            && self.lost.is_empty()
-    }
-}
-
-/// Socket and output side of a shard, borrowed apart from the peers.
-pub(super) struct Io {
-    pub socket: UdpSocket,
-    pub outbox: Outbox,
-    pub events: EventBus,
-    pub queues: Queues,
-    pub counters: ShardCounters,
-    /// Messages for the other shards of spanning rooms, sent at the end of each pass.
-    pub relay: RelayOut,
-    /// Some source's subscribers changed: remote video may be wanted here, or no longer.
-    pub interest_changed: bool,
-}
-
-impl Io {
-    pub(super) fn emit(&self, event: MediaEvent) {
-        self.events.emit(event);
-    }
-}
-
 /// One shard's state; runs on its own thread.
 pub(crate) struct Worker {
     pub(super) index: usize,
     pub(super) poll: Poll,
-    waker: Arc<Waker>,
-    inbox: mpsc::Receiver<Command>,
+    pub(super) waker: Arc<Waker>,
+    pub(super) inbox: mpsc::Receiver<Command>,
     /// The candidate address(es) peers send to, used as `Receive::destination`.
-    advertised: Vec<SocketAddr>,
+    pub(super) advertised: Vec<SocketAddr>,
     /// The passive TCP candidate address(es), when ICE-TCP is on.
-    advertised_tcp: Vec<SocketAddr>,
+    pub(super) advertised_tcp: Vec<SocketAddr>,
     /// Passive ICE-TCP listener and connections, when ICE-TCP is on.
-    tcp: Option<Tcp>,
+    pub(super) tcp: Option<Tcp>,
     pub(super) peers: Slab<Peer>,
     pub(super) rooms: Slab<Room>,
     pub(super) room_ids: HashMap<RoomId, usize>,
@@ -263,22 +77,22 @@ pub(crate) struct Worker {
     pub(super) proxies: HashMap<(usize, usize), usize>,
     /// Messages from the other shards.
     pub(super) relays: mpsc::Receiver<RelayBatch>,
-    demux: Demux,
+    pub(super) demux: Demux,
     pub(super) timers: TimerHeap,
-    directory: Arc<Directory>,
+    pub(super) directory: Arc<Directory>,
     pub(super) io: Io,
     pub(super) last_n: usize,
     /// The phase the last new mixer got within the mix interval (see `schedule_mixes`).
     pub(super) mix_phase: Duration,
     pub(super) buf: Vec<u8>,
-    stopping: bool,
-    next_stats: Instant,
+    pub(super) stopping: bool,
+    pub(super) next_stats: Instant,
     /// Received datagrams per group, adapted to the fan-out they cause (see [`MIN_FANOUT_BUDGET`]).
-    group_limit: usize,
+    pub(super) group_limit: usize,
     /// Datagrams a group may cause, between [`MIN_FANOUT_BUDGET`] and [`MAX_FANOUT_BUDGET`].
-    fanout_budget: u64,
+    pub(super) fanout_budget: u64,
     /// The socket may hold more datagrams than the last turn read.
-    backlog: bool,
+    pub(super) backlog: bool,
     /// The learning window of plain-RTP legs (see [`super::latch`]).
     pub(super) latch_window: Duration,
     /// Video sources keep a retransmission ring for Weft-owned egress.
@@ -731,357 +545,6 @@ impl Worker {
         }
     }
 
-    fn read_commands(&mut self, now: Instant) {
-        loop {
-            match self.inbox.try_recv() {
-                Ok(command) => self.handle_command(command, now),
-                Err(mpsc::TryRecvError::Empty) => break,
-                Err(mpsc::TryRecvError::Disconnected) => {
-                    self.stopping = true;
-                    break;
-                }
-            }
-            self.settle(now);
-        }
-    }
-
-    fn handle_command(&mut self, command: Command, now: Instant) {
-        match command {
-            Command::CreateRoom {
-                room,
-                max_members,
-                replicas,
-                home,
-                reply,
-            } => {
-                let _ = reply.send(self.create_room(room, max_members, replicas, home));
-            }
-            Command::AddReplica { room, shard, reply } => {
-                let _ = reply.send(self.add_replica(&room, shard));
-            }
-            Command::Links(links) => self.connect(links),
-            Command::CloseRoom { room, reply } => {
-                let _ = reply.send(self.close_room(&room));
-            }
-            Command::AddPeer {
-                room,
-                member,
-                rtc,
-                keys,
-                pending_offer,
-                companion,
-                opts,
-                reply,
-            } => {
-                let result = self.add_peer(
-                    room,
-                    member,
-                    (*rtc, keys),
-                    pending_offer,
-                    companion,
-                    &opts,
-                    now,
-                );
-                let _ = reply.send(result);
-            }
-            Command::AddLeg {
-                room,
-                member,
-                socket,
-                opts,
-                reply,
-            } => {
-                let _ = reply.send(self.add_leg(room, member, socket, &opts, now));
-            }
-            Command::SetLegRemote {
-                member,
-                remote,
-                reply,
-            } => {
-                let _ = reply.send(self.set_leg_remote(&member, remote, now));
-            }
-            Command::ConfigureLeg {
-                member,
-                config,
-                reply,
-            } => {
-                let _ = reply.send(self.configure_leg(&member, &config, now));
-            }
-            Command::SendDtmf {
-                member,
-                events,
-                reply,
-            } => {
-                let _ = reply.send(self.send_dtmf(&member, &events, now));
-            }
-            Command::AcceptAnswer {
-                member,
-                answer,
-                reply,
-            } => {
-                let _ = reply.send(self.accept_answer(&member, answer));
-            }
-            Command::UpdateMedia {
-                member,
-                offer,
-                reply,
-            } => {
-                let _ = reply.send(self.update_media(&member, offer));
-            }
-            Command::SetMuted {
-                member,
-                kind,
-                muted,
-                reply,
-            } => {
-                let _ = reply.send(self.set_muted(&member, kind, muted));
-            }
-            Command::SetDeaf {
-                member,
-                deaf,
-                reply,
-            } => {
-                let _ = reply.send(self.set_deaf(&member, deaf));
-            }
-            Command::SetLayerPreference {
-                member,
-                pref,
-                reply,
-            } => {
-                let result = self.transports_of(&member).map(|transports| {
-                    for i in transports {
-                        if let Some(p) = self.peers.get_mut(i) {
-                            p.layers = pref;
-                        }
-                    }
-                });
-                let _ = reply.send(result);
-            }
-            Command::RemoveMember { member, reply } => {
-                let result = self
-                    .peer_of(&member)
-                    .map(|i| self.remove_peer(i, MemberState::Closed));
-                let _ = reply.send(result);
-            }
-            Command::Counters { reply } => {
-                let mut counters = self.io.counters.clone();
-                counters.peers = self.peers.len() - self.proxies.len();
-                counters.remote_members = self.proxies.len();
-                counters.sources = self.rooms.iter().map(|(_, r)| r.sources.len()).sum();
-                counters.rooms = self.rooms.len();
-                counters.demux_entries = self.demux.len();
-                counters.tcp_connections = self.tcp.as_ref().map_or(0, Tcp::len);
-                let _ = reply.send(Ok(counters));
-            }
-            #[cfg(test)]
-            Command::InjectFault { member, reply } => {
-                let result = self.peer_of(&member).map(|i| {
-                    if let Some(p) = self.peers.get_mut(i) {
-                        p.fault = true;
-                    }
-                    self.tick(i, now);
-                });
-                let _ = reply.send(result);
-            }
-            Command::Shutdown => self.stopping = true,
-        }
-    }
-
-    pub(super) fn peer_of(&self, member: &MemberId) -> Result<usize, MediaError> {
-        self.members
-            .get(member)
-            .copied()
-            .ok_or_else(|| MediaError::NoSuchMember(member.clone()))
-    }
-
-    /// The member's peer and, if it has one, its companion.
-    pub(super) fn transports_of(&self, member: &MemberId) -> Result<Vec<usize>, MediaError> {
-        let index = self.peer_of(member)?;
-        let companion = self.peers.get(index).and_then(|p| p.companion);
-        Ok(std::iter::once(index).chain(companion).collect())
-    }
-
-    /// The index of `room` if `member` may join it: the room exists, has room, and the member is new.
-    pub(super) fn admit(&self, room: RoomId, member: &MemberId) -> Result<usize, MediaError> {
-        let room_index = *self
-            .room_ids
-            .get(&room)
-            .ok_or_else(|| MediaError::NoSuchRoom(room.clone()))?;
-        let r = self
-            .rooms
-            .get(room_index)
-            .ok_or_else(|| MediaError::NoSuchRoom(room.clone()))?;
-        if r.headcount() >= r.max_members {
-            return Err(MediaError::RoomFull(room));
-        }
-        if self.members.contains_key(member) {
-            return Err(MediaError::MemberExists(member.clone()));
-        }
-        Ok(room_index)
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn add_peer(
-        &mut self,
-        room: RoomId,
-        member: MemberId,
-        rtc: BuiltRtc,
-        pending_offer: Option<PendingOffer>,
-        companion: Option<(Box<str0m::Rtc>, Option<EgressKeys>, PendingOffer)>,
-        opts: &crate::options::MemberOptions,
-        now: Instant,
-    ) -> Result<(), MediaError> {
-        let room_index = self.admit(room, &member)?;
-        let index = self.insert_webrtc(room_index, &member, rtc, pending_offer, opts, now);
-        self.members.insert(member.clone(), index);
-        self.announce_joined(index);
-        if let Some((rtc, keys, pending)) = companion {
-            let second =
-                self.insert_webrtc(room_index, &member, (*rtc, keys), Some(pending), opts, now);
-            if let Some(p) = self.peers.get_mut(second) {
-                p.companion_of = Some(index);
-            }
-            if let Some(p) = self.peers.get_mut(index) {
-                p.companion = Some(second);
-            }
-            if let Some(r) = self.rooms.get_mut(room_index) {
-                r.companions += 1;
-            }
-            self.drain(second);
-        }
-        self.drain(index);
-        Ok(())
-    }
-
-    /// Inserts one WebRTC transport of `member` into the peers, the demultiplexer and the room.
-    fn insert_webrtc(
-        &mut self,
-        room_index: usize,
-        member: &MemberId,
-        (mut rtc, keys): BuiltRtc,
-        pending_offer: Option<PendingOffer>,
-        opts: &crate::options::MemberOptions,
-        now: Instant,
-    ) -> usize {
-        let ufrag = rtc.direct_api().local_ice_credentials().ufrag;
-        let (index, generation) = self.peers.insert(Peer::new(
-            Transport::WebRtc(Box::new(rtc)),
-            0,
-            member.clone(),
-            room_index,
-            ufrag.clone(),
-            opts,
-            now,
-        ));
-        if let Some(p) = self.peers.get_mut(index) {
-            p.generation = generation;
-            p.pending_offer = pending_offer;
-            p.egress = keys.map(|keys| Box::new(PeerEgress::new(keys)));
-        }
-        self.demux.add_ufrag(ufrag, index);
-        if let Some(r) = self.rooms.get_mut(room_index) {
-            r.members.push(index);
-        }
-        index
-    }
-
-    fn close_room(&mut self, room: &RoomId) -> Result<(), MediaError> {
-        let index = self
-            .room_ids
-            .remove(room)
-            .ok_or_else(|| MediaError::NoSuchRoom(room.clone()))?;
-        let members = self
-            .rooms
-            .get(index)
-            .map(|r| r.members.clone())
-            .unwrap_or_default();
-        for peer in members {
-            self.remove_peer(peer, MemberState::Closed);
-        }
-        self.rooms.remove(index);
-        Ok(())
-    }
-
-    /// Removes a member's peer, its companion, and every reference to them; emits the member's
-    /// final state. A failing companion takes its member down with it.
-    pub(super) fn remove_peer(&mut self, index: usize, state: MemberState) {
-        let Some(p) = self.peers.get(index) else {
-            return;
-        };
-        if p.remote().is_some() {
-            return self.remove_remote(index);
-        }
-        if let Some(primary) = p.companion_of {
-            return self.remove_peer(primary, state);
-        }
-        if let Some(companion) = p.companion
-            && self
-                .peers
-                .get(companion)
-                .is_some_and(|c| c.companion_of == Some(index))
-        {
-            self.detach_transport(companion);
-        }
-        let Some((peer, room_id)) = self.detach_transport(index) else {
-            return;
-        };
-        if self.members.get(&peer.member) == Some(&index) {
-            self.members.remove(&peer.member);
-        }
-        self.directory.remove_member(&peer.member);
-        self.apply_policy(peer.room);
-        if let Some(room) = room_id {
-            self.io.emit(MediaEvent::MemberState {
-                room,
-                member: peer.member,
-                state,
-            });
-        }
-    }
-
-    /// Folds a member back onto its primary transport (a client's renegotiation offer is one
-    /// BUNDLE transport): the companion and the streams it carried leave.
-    pub(super) fn drop_companion(&mut self, index: usize) {
-        let Some(companion) = self.peers.get_mut(index).and_then(|p| p.companion.take()) else {
-            return;
-        };
-        if self
-            .peers
-            .get(companion)
-            .is_some_and(|c| c.companion_of == Some(index))
-        {
-            self.detach_transport(companion);
-            if let Some(room) = self.peers.get(index).map(|p| p.room) {
-                self.apply_policy(room);
-            }
-        }
-    }
-
-    /// Removes one transport from the peers, the demultiplexer, the queues and its room; returns
-    /// it with its room's id.
-    pub(super) fn detach_transport(&mut self, index: usize) -> Option<(Peer, Option<RoomId>)> {
-        let mut peer = self.peers.remove(index)?;
-        self.demux.remove(&peer.ufrag, &peer.addrs);
-        self.io.queues.dirty.retain(|p| *p != index);
-        match &mut peer.transport {
-            Transport::WebRtc(rtc) => {
-                let _ = catch_unwind(AssertUnwindSafe(|| rtc.disconnect()));
-            }
-            Transport::Rtp(leg) => {
-                let _ = self.poll.registry().deregister(&mut leg.socket);
-            }
-            Transport::Remote(_) => {}
-        }
-        if peer.companion_of.is_some()
-            && let Some(r) = self.rooms.get_mut(peer.room)
-        {
-            r.companions = r.companions.saturating_sub(1);
-        }
-        let room_id = self.detach_from_room(index, &peer);
-        self.announce_detached(index, &peer);
-        Some((peer, room_id))
-    }
-
     fn housekeeping(&mut self, now: Instant) {
         let stale: Vec<(usize, u32)> = self
             .peers
@@ -1143,182 +606,5 @@ impl Worker {
                 });
             }
         }
-    }
-}
-
-/// Feeds `input` (if any) to one peer and drains its output, all inside `catch_unwind`: a panic
-/// in str0m marks only this peer dead.
-fn drive(
-    peers: &mut Slab<Peer>,
-    io: &mut Io,
-    timers: &mut TimerHeap,
-    index: usize,
-    input: Option<Input>,
-) {
-    let Some(peer) = peers.get_mut(index).filter(|p| p.rtc().is_some()) else {
-        return;
-    };
-    let outcome = catch_unwind(AssertUnwindSafe(|| drain_peer(index, peer, io, input)));
-    let state = match outcome {
-        Ok(Ok(next)) => {
-            if peer.timer_at != Some(next) {
-                peer.timer_at = Some(next);
-                timers.schedule(Due {
-                    at: next,
-                    peer: index,
-                    generation: peer.generation,
-                });
-            }
-            if peer.rtc().is_some_and(|rtc| rtc.is_alive()) {
-                return;
-            }
-            MemberState::Closed
-        }
-        Ok(Err(e)) => MemberState::Failed(format!("rtc error: {e}")),
-        Err(_) => {
-            io.counters.panics += 1;
-            MemberState::Failed("internal error".into())
-        }
-    };
-    io.queues.dead.push((index, peer.generation, state));
-}
-
-fn drain_peer(
-    index: usize,
-    peer: &mut Peer,
-    io: &mut Io,
-    input: Option<Input>,
-) -> Result<Instant, String> {
-    #[cfg(test)]
-    assert!(!peer.fault, "injected fault");
-    let Some(rtc) = peer.rtc_mut() else {
-        return Err("not a WebRTC member".into());
-    };
-    if let Some(input) = input
-        && let Err(e) = rtc.handle_input(input)
-    {
-        tracing::debug!(member = %peer.member, "input rejected: {e}");
-    }
-    loop {
-        let Some(rtc) = peer.rtc_mut() else {
-            return Err("not a WebRTC member".into());
-        };
-        match rtc.poll_output().map_err(|e| e.to_string())? {
-            Output::Timeout(at) => return Ok(at),
-            Output::Transmit(t) => {
-                if let Some(egress) = peer.egress.as_deref_mut() {
-                    egress.note_transmit(t.destination, &t.contents, t.proto == Protocol::Tcp);
-                }
-                if !peer.addrs.contains(&t.destination) {
-                    io.queues.learned.push((index, t.destination));
-                }
-                if t.proto == Protocol::Tcp {
-                    io.queues.tcp_out.push((t.destination, t.contents.into()));
-                    continue;
-                }
-                io.outbox.push(t.destination, t.contents.into());
-            }
-            Output::Event(event) => queue_event(index, peer, io, event),
-        }
-    }
-}
-
-/// Feedback a peer sent about the streams Weft seals for it: keyframe requests join str0m's,
-/// lost packets are queued for resending.
-fn read_egress_feedback(
-    peers: &mut Slab<Peer>,
-    queues: &mut Queues,
-    counters: &mut ShardCounters,
-    index: usize,
-    datagram: &[u8],
-    now: Instant,
-) {
-    let Some(p) = peers.get_mut(index) else {
-        return;
-    };
-    let Some(egress) = p.egress.as_deref_mut() else {
-        return;
-    };
-    // A compound packet has a handful of report blocks; more than 8 is not a real receiver.
-    let mut losses = [None; 8];
-    let mut n = 0;
-    egress.read_rtcp(datagram, |feedback| match feedback {
-        StreamFeedback::Keyframe(mid, kind) => {
-            counters.rtcp_in[if kind == KeyframeRequestKind::Fir {
-                2
-            } else {
-                1
-            }] += 1;
-            queues.keyframe_requests.push((
-                index,
-                KeyframeRequest {
-                    mid,
-                    rid: None,
-                    kind,
-                },
-            ));
-        }
-        StreamFeedback::Nacked(_) => counters.rtcp_in[0] += 1,
-        StreamFeedback::Lost(mid, seq) => queues.lost.push((index, mid, seq)),
-        StreamFeedback::Loss(mid, fraction) => {
-            if let Some(slot) = losses.get_mut(n) {
-                *slot = Some((mid, fraction));
-                n += 1;
-            }
-        }
-    });
-    for (mid, fraction) in losses.into_iter().flatten() {
-        egress.observe_loss(mid, fraction, now);
-    }
-    if egress.sealing() {
-        p.stats.bwe_bps = Some(egress.estimate_bps());
-    }
-}
-
-fn queue_event(index: usize, peer: &mut Peer, io: &mut Io, event: Event) {
-    let queues = &mut io.queues;
-    match event {
-        Event::Connected => queues.connected.push(index),
-        Event::IceConnectionStateChange(IceConnectionState::Disconnected) => {
-            queues.dead.push((
-                index,
-                peer.generation,
-                MemberState::Failed("ICE disconnected".into()),
-            ));
-        }
-        Event::Closed => queues
-            .dead
-            .push((index, peer.generation, MemberState::Closed)),
-        Event::RtpPacket(packet) => {
-            peer.stats.packets_in += 1;
-            peer.stats.bytes_in += packet.payload.len() as u64;
-            io.counters.rtp_in += 1;
-            queues.rtp.push((index, packet));
-        }
-        Event::KeyframeRequest(request) => queues.keyframe_requests.push((index, request)),
-        Event::MediaEgressStats(stats) => peer.feedback.egress(&stats, &mut io.counters),
-        Event::MediaIngressStats(stats) => peer.feedback.ingress(&stats, &mut io.counters),
-        Event::MediaAdded(added) => queues.media_added.push((index, added)),
-        Event::EgressBitrateEstimate(str0m::bwe::BweKind::Twcc { estimate, .. }) => {
-            peer.stats.bwe_bps = Some(estimate.as_u64());
-        }
-        _ => {}
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn latency_buckets_run_from_50_us_to_20_ms_and_keep_a_sum() {
-        let mut h = LatencyHistogram::default();
-        h.record(Duration::from_micros(30));
-        h.record(Duration::from_micros(15_000));
-        h.record(Duration::from_millis(25));
-        assert_eq!(h.counts, [1, 0, 0, 0, 0, 0, 0, 0, 1, 1]);
-        assert_eq!(h.sum_us, 30 + 15_000 + 25_000);
-        assert_eq!(h.quantile_us(0.3), 50);
-        assert_eq!(h.quantile_us(0.5), 20_000);
     }
 }
