@@ -526,10 +526,86 @@ impl OwnedStream {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
+    use str0m::rtp::{ExtensionValues, VideoOrientation};
+
     use super::*;
 
     fn lost(percent: u32) -> u8 {
         (percent * 256 / 100).min(255) as u8
+    }
+
+    fn stream(audio_level: Option<u8>, orientation: Option<u8>) -> OwnedStream {
+        OwnedStream {
+            mid: Mid::from("0"),
+            ssrc: Ssrc::from(0x0102_0304),
+            rtx: None,
+            cname: "weft".into(),
+            audio_level,
+            orientation,
+            video: false,
+            packets: 0,
+            octets: 0,
+            last: None,
+            next_report: None,
+            rtx_seq: 0,
+        }
+    }
+
+    fn outgoing(level: Option<i8>, orientation: Option<VideoOrientation>) -> Outgoing {
+        Outgoing {
+            pt: Pt::new_with_value(111),
+            seq: 0x1_0005,
+            ts: 0xaabb_ccdd,
+            marker: true,
+            ext: ExtensionValues {
+                audio_level: level,
+                voice_activity: Some(true),
+                video_orientation: orientation,
+                ..ExtensionValues::default()
+            },
+            payload: Arc::from(&[1u8, 2, 3][..]),
+            vp8_picture_id: None,
+            nackable: false,
+            received: Instant::now(),
+            clock_rate: 48_000,
+        }
+    }
+
+    #[test]
+    fn headers_carry_the_negotiated_one_byte_extensions_padded_to_a_word() {
+        let mut buf = [0u8; MAX_HEADER];
+        let out = outgoing(Some(-37), Some(VideoOrientation::Deg90));
+        let s = stream(Some(1), Some(13));
+        let len = s.header(&mut buf, out.pt, out.seq as u16, out.ts, &out, false);
+        assert_eq!(len, 20);
+        assert_eq!(buf[0], 0x90, "version 2 with the extension bit");
+        assert_eq!(buf[1], 0x80 | 111, "marker and payload type");
+        assert_eq!(
+            &buf[2..4],
+            &5u16.to_be_bytes(),
+            "the 16 low bits of the sequence"
+        );
+        assert_eq!(&buf[4..8], &0xaabb_ccddu32.to_be_bytes());
+        assert_eq!(&buf[8..12], &0x0102_0304u32.to_be_bytes());
+        assert_eq!(
+            &buf[12..16],
+            &[0xbe, 0xde, 0, 1],
+            "one word of one-byte elements"
+        );
+        assert_eq!(&buf[16..20], &[0x10, 0x80 | 37, 0xd0, 3]);
+
+        let plain = s.header(&mut buf, out.pt, 5, out.ts, &outgoing(None, None), false);
+        assert_eq!((plain, buf[0]), (12, 0x80), "no extension without values");
+        let one = stream(Some(1), None).header(&mut buf, out.pt, 5, out.ts, &out, false);
+        assert_eq!(
+            (one, &buf[16..20]),
+            (20, &[0x10, 0x80 | 37, 0, 0][..]),
+            "zero padding"
+        );
+        let repair = s.header(&mut buf, out.pt, 5, out.ts, &out, true);
+        assert_eq!(repair, 12, "the repair stream carries no extensions");
     }
 
     #[test]
