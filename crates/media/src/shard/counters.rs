@@ -30,7 +30,9 @@ pub struct ShardCounters {
     /// Datagrams SRTP plain-RTP legs dropped because they did not unprotect: failed
     /// authentication (sent in the clear or with another key), replayed, or malformed.
     pub leg_srtp_failed: u64,
-    /// UDP send calls (fewer than `datagrams_out` when GSO joined runs to one destination).
+    /// Send system calls (`sendmmsg`, or `sendto` for a lone datagram): far fewer than
+    /// `datagrams_out`, since one call carries a pass's runs to every destination and GSO joins a
+    /// run to one destination.
     pub send_calls: u64,
     /// Packets Weft sealed itself (owned egress), forwarded and mixed.
     pub sealed: u64,
