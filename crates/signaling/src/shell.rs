@@ -121,10 +121,18 @@ pub fn router(state: Signaling) -> Router {
         .with_state(state)
 }
 
+/// Bytes a connection reads from its socket at a time. tungstenite's default (128 KiB, zeroed
+/// and so resident) was 43 % of a connected member's memory; SDK frames are a few KiB, and a
+/// larger one is read in several steps.
+const READ_BUFFER: usize = 16 * 1024;
+
 async fn upgrade(State(state): State<Signaling>, ws: WebSocketUpgrade) -> Response {
     let max = state.inner.session.max_frame_bytes;
+    // Frames are written as they are sent (no write buffer kept at its high-water mark).
     ws.max_message_size(max)
         .max_frame_size(max)
+        .read_buffer_size(READ_BUFFER)
+        .write_buffer_size(0)
         .on_upgrade(move |socket| run_connection(socket, state.inner))
 }
 
