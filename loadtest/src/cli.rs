@@ -24,7 +24,7 @@ pub struct Args {
     #[serde(skip)]
     pub api_token: String,
     /// The server's Prometheus endpoint, scraped every second ("" to skip; `proc:<pid>` reads
-    /// only that local process's CPU from /proc).
+    /// only that local process's CPU and resident memory from /proc).
     #[arg(long, default_value = "http://127.0.0.1:9100/metrics")]
     pub metrics: String,
     /// Load-test Janus's VideoRoom at this HTTP API URL (`http://host:port/janus`) instead of

@@ -31,7 +31,13 @@ pub struct Point {
     pub forwarded_pps: Option<f64>,
     /// Server CPU in % of one core, if `process_cpu_seconds_total` is exported.
     pub server_cpu_pct: Option<f64>,
+    /// Server resident memory in MiB at `t`, if `process_resident_memory_bytes` is exported
+    /// (or read from `/proc`).
+    pub server_rss_mib: Option<f64>,
 }
+
+/// Bytes in a KiB.
+const KIB: f64 = 1024.0;
 
 /// Samples over which the server's forwarded-packet rate is averaged (servers publish their
 /// counters every few seconds, not at every scrape).
@@ -69,6 +75,11 @@ pub fn timeline(samples: &[Sample]) -> Vec<Point> {
                 },
                 forwarded_pps: rate(window, |s| s.forwarded_packets),
                 server_cpu_pct: rate(a, |s| s.cpu_seconds).map(|c| c * 100.0),
+                server_rss_mib: b
+                    .scrape
+                    .as_ref()
+                    .and_then(|s| s.resident_bytes)
+                    .map(|r| r / (KIB * KIB)),
             }
         })
         .collect()
@@ -370,7 +381,35 @@ fn server_json(outcome: &Outcome, points: &[Point], streams: &[&StreamStats]) ->
         "cpu_us_per_packet": cpu.zip(packets).filter(|(_, p)| *p > 0.0).map(|(c, p)| c * 1e6 / p),
         "cpu_us_per_packet_basis": if forwarded.is_some() { "server forwarded packets" } else { "packets received by the peers" },
         "peak_cpu_pct": points.iter().filter_map(|p| p.server_cpu_pct).fold(None, |m: Option<f64>, v| Some(m.map_or(v, |m| m.max(v)))),
+        "memory": memory_json(&outcome.samples, outcome.steady_from),
         "notes": notes,
+    })
+}
+
+/// The server's resident memory: at the first sample (before the joins), over the steady phase,
+/// at its peak, and what it grew by per peer connected at the end of the steady phase.
+fn memory_json(samples: &[Sample], steady_from: f64) -> Value {
+    let rss = |s: &Sample| s.scrape.as_ref().and_then(|m| m.resident_bytes);
+    let start = samples.iter().find_map(rss);
+    let steady: Vec<(f64, u64)> = samples
+        .iter()
+        .filter(|s| s.t >= steady_from)
+        .filter_map(|s| Some((rss(s)?, s.counters.connected)))
+        .collect();
+    let steady_mean = (!steady.is_empty())
+        .then(|| steady.iter().map(|(r, _)| r).sum::<f64>() / steady.len() as f64);
+    let connected = steady.last().map(|(_, c)| *c);
+    let per_peer = match (start, steady_mean, connected) {
+        (Some(a), Some(b), Some(n)) if n > 0 => Some((b - a) / KIB / n as f64),
+        _ => None,
+    };
+    json!({
+        "rss_bytes_start": start,
+        "rss_bytes_steady_mean": steady_mean,
+        "rss_bytes_steady_end": steady.last().map(|(r, _)| *r),
+        "rss_bytes_peak": samples.iter().filter_map(rss).reduce(f64::max),
+        "peers_connected_steady_end": connected,
+        "rss_kib_per_connected_peer": per_peer,
     })
 }
 
@@ -476,6 +515,17 @@ pub fn summary(report: &Value) -> String {
         d["udp_rcvbuf_drops_peer_sockets"],
         d["udp_drops_server_media_sockets"]
     );
+    let mem = &s["memory"];
+    let mib = |v: &Value| f(&Value::from(v.as_f64().map(|b| b / (KIB * KIB))), 1);
+    let _ = writeln!(
+        out,
+        "  server resident memory: {} MiB at the start, {} MiB steady (mean), {} MiB peak; {} KiB per connected peer ({} peers)",
+        mib(&mem["rss_bytes_start"]),
+        mib(&mem["rss_bytes_steady_mean"]),
+        mib(&mem["rss_bytes_peak"]),
+        f(&mem["rss_kib_per_connected_peer"], 1),
+        mem["peers_connected_steady_end"]
+    );
     if let Some(notes) = s["notes"].as_array() {
         for n in notes {
             let _ = writeln!(out, "  note: {}", n.as_str().unwrap_or_default());
@@ -503,6 +553,43 @@ mod tests {
                 ..Scrape::default()
             }),
         }
+    }
+
+    fn memory_sample(t: f64, connected: u64, rss_mib: Option<f64>) -> Sample {
+        Sample {
+            t,
+            counters: CounterSnapshot {
+                connected,
+                ..CounterSnapshot::default()
+            },
+            scrape: Some(Scrape {
+                resident_bytes: rss_mib.map(|m| m * KIB * KIB),
+                ..Scrape::default()
+            }),
+        }
+    }
+
+    #[test]
+    fn memory_per_connected_peer() {
+        let samples = vec![
+            memory_sample(0.0, 0, Some(16.0)),
+            memory_sample(1.0, 50, Some(30.0)),
+            memory_sample(2.0, 99, None),
+            memory_sample(3.0, 100, Some(26.0)),
+            memory_sample(4.0, 100, Some(28.0)),
+        ];
+        let m = memory_json(&samples, 2.0);
+        assert_eq!(m["rss_bytes_start"], json!(16.0 * KIB * KIB));
+        assert_eq!(m["rss_bytes_steady_mean"], json!(27.0 * KIB * KIB));
+        assert_eq!(m["rss_bytes_steady_end"], json!(28.0 * KIB * KIB));
+        assert_eq!(m["rss_bytes_peak"], json!(30.0 * KIB * KIB));
+        assert_eq!(m["peers_connected_steady_end"], json!(100));
+        // (27 − 16) MiB over 100 peers.
+        assert_eq!(m["rss_kib_per_connected_peer"], json!(11.0 * KIB / 100.0));
+        assert_eq!(timeline(&samples)[0].server_rss_mib, Some(30.0));
+        let none = memory_json(&[memory_sample(0.0, 0, None)], 0.0);
+        assert!(none["rss_kib_per_connected_peer"].is_null());
+        assert!(none["rss_bytes_peak"].is_null());
     }
 
     #[test]

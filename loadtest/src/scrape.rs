@@ -1,6 +1,7 @@
 //! Where the sampler reads the server's counters: its Prometheus `/metrics`, or, with
-//! `--metrics proc:<pid>`, the CPU time of a local process from `/proc/<pid>/stat` (for servers
-//! without `/metrics`, and to measure every server the same way).
+//! `--metrics proc:<pid>`, the CPU time and resident memory of a local process from
+//! `/proc/<pid>/stat` and `/proc/<pid>/status` (for servers without `/metrics`, and to measure
+//! every server the same way).
 
 use anyhow::{Context as _, Result};
 
@@ -12,7 +13,7 @@ use crate::metrics::{self, Scrape};
 pub enum Source {
     /// A `/metrics` URL.
     Http(HttpUrl),
-    /// A process on this host: its CPU only.
+    /// A process on this host: its CPU and resident memory.
     Proc(u32),
 }
 
@@ -42,9 +43,18 @@ impl Source {
                 let stat = std::fs::read_to_string(&path).map_err(|e| format!("{path}: {e}"))?;
                 let cpu_seconds = cpu_seconds(&stat, clock_ticks())
                     .ok_or_else(|| format!("{path}: unreadable"))?;
+                let status_path = format!("/proc/{pid}/status");
+                let status = std::fs::read_to_string(&status_path)
+                    .map_err(|e| format!("{status_path}: {e}"))?;
+                let resident_bytes = resident_bytes(&status);
+                let mut names = vec![metrics::CPU_SERIES.to_owned()];
+                if resident_bytes.is_some() {
+                    names.push(metrics::RSS_SERIES.to_owned());
+                }
                 Ok(Scrape {
                     cpu_seconds: Some(cpu_seconds),
-                    names: vec![metrics::CPU_SERIES.to_owned()],
+                    resident_bytes,
+                    names,
                     ..Scrape::default()
                 })
             }
@@ -68,6 +78,15 @@ fn cpu_seconds(stat: &str, ticks: f64) -> Option<f64> {
     let utime: f64 = fields.get(11)?.parse().ok()?;
     let stime: f64 = fields.get(12)?.parse().ok()?;
     Some((utime + stime) / ticks)
+}
+
+/// Resident set size in bytes, from the `VmRSS:` line of a `/proc/<pid>/status` (given in kB,
+/// which the kernel means as KiB).
+fn resident_bytes(status: &str) -> Option<f64> {
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let mut fields = line["VmRSS:".len()..].split_whitespace();
+    let kib: f64 = fields.next()?.parse().ok()?;
+    (fields.next()? == "kB").then_some(kib * 1024.0)
 }
 
 #[cfg(test)]
@@ -95,9 +114,20 @@ mod tests {
         assert_eq!(cpu_seconds("garbage", 100.0), None);
     }
 
+    #[test]
+    fn reads_rss_from_proc_status() {
+        let status = "Name:\tweft\nVmPeak:\t  900000 kB\nVmRSS:\t   16896 kB\nRssAnon:\t 8000 kB\n";
+        assert_eq!(resident_bytes(status), Some(16_896.0 * 1024.0));
+        assert_eq!(resident_bytes("Name:\tkthreadd\nThreads:\t1\n"), None);
+        assert_eq!(resident_bytes("VmRSS:\t12 MB\n"), None);
+    }
+
     #[tokio::test]
     async fn reads_our_own_process() {
         let s = Source::Proc(std::process::id()).scrape().await.unwrap();
         assert!(s.cpu_seconds.is_some_and(|c| c >= 0.0));
+        // This test process holds at least its own binary's code in memory.
+        assert!(s.resident_bytes.is_some_and(|r| r > 1024.0 * 1024.0));
+        assert!(s.names.contains(&metrics::RSS_SERIES.to_owned()));
     }
 }
