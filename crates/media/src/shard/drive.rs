@@ -110,10 +110,7 @@ pub(super) fn read_egress_feedback(
     let Some(egress) = p.egress.as_deref_mut() else {
         return;
     };
-    // A compound packet has a handful of report blocks; more than 8 is not a real receiver.
-    let mut losses = [None; 8];
-    let mut n = 0;
-    egress.read_rtcp(datagram, |feedback| match feedback {
+    egress.read_rtcp(datagram, now, |feedback| match feedback {
         StreamFeedback::Keyframe(mid, kind) => {
             counters.rtcp_in[if kind == KeyframeRequestKind::Fir {
                 2
@@ -131,16 +128,7 @@ pub(super) fn read_egress_feedback(
         }
         StreamFeedback::Nacked(_) => counters.rtcp_in[0] += 1,
         StreamFeedback::Lost(mid, seq) => queues.lost.push((index, mid, seq)),
-        StreamFeedback::Loss(mid, fraction) => {
-            if let Some(slot) = losses.get_mut(n) {
-                *slot = Some((mid, fraction));
-                n += 1;
-            }
-        }
     });
-    for (mid, fraction) in losses.into_iter().flatten() {
-        egress.observe_loss(mid, fraction, now);
-    }
     if egress.sealing() {
         p.stats.bwe_bps = Some(egress.estimate_bps());
     }

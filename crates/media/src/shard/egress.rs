@@ -90,8 +90,6 @@ pub(crate) enum StreamFeedback {
     Nacked(Mid),
     /// A NACK entry: the peer lost this (16-bit) sequence number of the m-line's stream.
     Lost(Mid, u16),
-    /// A reception report: the fraction (of 256) the peer lost since its last report.
-    Loss(Mid, u8),
 }
 
 enum State {
@@ -184,9 +182,12 @@ impl PeerEgress {
         true
     }
 
-    /// Whether Weft owns the send stream of `mid`.
-    pub(crate) fn owns(&self, mid: Mid) -> bool {
-        self.streams.iter().any(|s| s.mid == mid)
+    /// The stream of `mid`, if Weft seals it: pass it to [`PeerEgress::seal`].
+    pub(crate) fn sealed_stream(&self, mid: Mid) -> Option<usize> {
+        if !self.sealing() {
+            return None;
+        }
+        self.streams.iter().position(|s| s.mid == mid)
     }
 
     /// Lends the streams back to str0m before an SDP operation, so the SDP it makes announces
@@ -247,17 +248,7 @@ impl PeerEgress {
         }
     }
 
-    /// Takes a loss report about the stream of `mid` (video reports only move the estimate);
-    /// returns the estimate.
-    pub(crate) fn observe_loss(&mut self, mid: Mid, fraction_lost: u8, now: Instant) -> u64 {
-        if self.streams.iter().any(|s| s.mid == mid && s.video) {
-            self.estimate.observe(fraction_lost, now)
-        } else {
-            self.estimate.bps()
-        }
-    }
-
-    /// The current bandwidth estimate.
+    /// The bandwidth estimate from the peer's loss reports on video.
     pub(crate) fn estimate_bps(&self) -> u64 {
         self.estimate.bps()
     }
@@ -278,11 +269,11 @@ impl PeerEgress {
         }
     }
 
-    /// Seals `out` for the stream of `mid` and queues it in `outbox`; `false` if it cannot be
-    /// sent here (not sealing, no such stream, the key is exhausted).
+    /// Seals `out` for `stream` (from [`PeerEgress::sealed_stream`]) and queues it in `outbox`;
+    /// `false` if it cannot be sent here (not sealing, no such stream, the key is exhausted).
     pub(crate) fn seal(
         &mut self,
-        mid: Mid,
+        stream: usize,
         out: &Outgoing,
         now: Instant,
         outbox: &mut Outbox,
@@ -291,7 +282,7 @@ impl PeerEgress {
         else {
             return false;
         };
-        let Some(stream) = self.streams.iter_mut().find(|s| s.mid == mid) else {
+        let Some(stream) = self.streams.get_mut(stream) else {
             return false;
         };
         let mut header = [0u8; MAX_HEADER];
@@ -326,21 +317,17 @@ impl PeerEgress {
         now: Instant,
         outbox: &mut Outbox,
     ) -> bool {
-        let Some((rtx_ssrc, rtx_pt)) = self
-            .streams
-            .iter()
-            .find(|s| s.mid == mid)
-            .and_then(|s| s.rtx.zip(rtx_pt))
-        else {
-            return self.seal(mid, out, now, outbox);
+        let Some(index) = self.sealed_stream(mid) else {
+            return false;
+        };
+        let Some((rtx_ssrc, rtx_pt)) = self.streams[index].rtx.zip(rtx_pt) else {
+            return self.seal(index, out, now, outbox);
         };
         let (State::Sealing { tx, .. }, Some(destination)) = (&mut self.state, self.destination)
         else {
             return false;
         };
-        let Some(stream) = self.streams.iter_mut().find(|s| s.mid == mid) else {
-            return false;
-        };
+        let stream = &mut self.streams[index];
         // RFC 4588: the repair stream's own sequence, the original sequence number first.
         self.scratch.clear();
         self.scratch
@@ -361,8 +348,14 @@ impl PeerEgress {
     }
 
     /// Reads the feedback about Weft's streams in an SRTCP datagram from the peer (a copy is
-    /// opened; str0m still gets the datagram). Unopenable datagrams are ignored.
-    pub(crate) fn read_rtcp(&mut self, datagram: &[u8], mut on: impl FnMut(StreamFeedback)) {
+    /// opened; str0m still gets the datagram): loss reports on video move the bandwidth
+    /// estimate, the rest goes to `on`. Unopenable datagrams are ignored.
+    pub(crate) fn read_rtcp(
+        &mut self,
+        datagram: &[u8],
+        now: Instant,
+        mut on: impl FnMut(StreamFeedback),
+    ) {
         let State::Sealing { rx, .. } = &mut self.state else {
             return;
         };
@@ -371,12 +364,13 @@ impl PeerEgress {
         let Ok(len) = rx.unprotect_rtcp(&mut self.scratch) else {
             return;
         };
-        let mid_of = |ssrc: u32| {
-            self.streams
+        let streams = &self.streams;
+        let stream_of = |ssrc: u32| {
+            streams
                 .iter()
                 .find(|s| *s.ssrc == ssrc || s.rtx.is_some_and(|r| *r == ssrc))
-                .map(|s| s.mid)
         };
+        let mid_of = |ssrc: u32| stream_of(ssrc).map(|s| s.mid);
         for feedback in weft_rtcp::parse(&self.scratch[..len]) {
             let Ok(feedback) = feedback else {
                 return;
@@ -400,30 +394,26 @@ impl PeerEgress {
                     }
                 }
                 Feedback::ReceptionReport(report) => {
-                    if let Some(mid) = mid_of(report.source_ssrc) {
-                        on(StreamFeedback::Loss(mid, report.fraction_lost));
+                    if stream_of(report.source_ssrc).is_some_and(|s| s.video) {
+                        self.estimate.observe(report.fraction_lost, now);
                     }
                 }
             }
         }
     }
 
-    /// Sends the sender reports that are due (with an SDES CNAME), and returns when the next
-    /// one is.
-    pub(crate) fn send_reports(&mut self, now: Instant, outbox: &mut Outbox) -> Option<Instant> {
+    /// Sends the sender reports that are due (with an SDES CNAME).
+    pub(crate) fn send_reports(&mut self, now: Instant, outbox: &mut Outbox) {
         let (State::Sealing { tx, .. }, Some(destination)) = (&mut self.state, self.destination)
         else {
-            return None;
+            return;
         };
         let wall = SystemTime::now();
-        let mut next: Option<Instant> = None;
         for s in &mut self.streams {
             let Some((ts, at, clock)) = s.last else {
                 continue;
             };
-            let due = *s.next_report.get_or_insert(now);
-            if due > now {
-                next = Some(next.map_or(due, |n| n.min(due)));
+            if *s.next_report.get_or_insert(now) > now {
                 continue;
             }
             let elapsed = now.saturating_duration_since(at).as_secs_f64();
@@ -445,16 +435,14 @@ impl PeerEgress {
                     });
                 }
             }
-            let due = now
-                + if s.video {
+            s.next_report = Some(
+                now + if s.video {
                     VIDEO_REPORTS
                 } else {
                     AUDIO_REPORTS
-                };
-            s.next_report = Some(due);
-            next = Some(next.map_or(due, |n| n.min(due)));
+                },
+            );
         }
-        next
     }
 }
 

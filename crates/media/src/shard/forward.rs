@@ -10,6 +10,7 @@ use str0m::media::{Direction, KeyframeRequestKind, Mid, Rid};
 use str0m::rtp::RtpPacket;
 
 use super::counters::ShardCounters;
+use super::egress::PeerEgress;
 use super::outbox::Outbox;
 use super::peer::{Line, Peer, Slot, Transport};
 use super::relay::Relay;
@@ -801,6 +802,16 @@ fn audio_codec_for(transport: &Transport, codec: Codec) -> Result<Option<RtpCode
     }
 }
 
+/// A peer's egress with its stream of `mid`, when Weft seals that stream.
+pub(super) fn sealed_stream(
+    egress: &mut Option<Box<PeerEgress>>,
+    mid: Mid,
+) -> Option<(&mut PeerEgress, usize)> {
+    let egress = egress.as_deref_mut()?;
+    let stream = egress.sealed_stream(mid)?;
+    Some((egress, stream))
+}
+
 /// Writes a forwarded packet into one of a subscriber's slots.
 fn write_slot(
     sub: &mut Peer,
@@ -850,15 +861,13 @@ fn write_slot(
         slot.writer.restart(true);
     }
     match &mut sub.transport {
-        Transport::WebRtc(rtc) => match sub.egress.as_deref_mut() {
-            Some(egress) if egress.sealing() && egress.owns(mid) => {
-                match slot.writer.prepare(rtc, forwarded, now) {
-                    Some(out) if egress.seal(mid, &out, now, outbox) => Written::Sealed,
-                    _ => Written::No,
-                }
-            }
-            _ if slot.writer.write(rtc, mid, forwarded, now) => Written::Queued,
-            _ => Written::No,
+        Transport::WebRtc(rtc) => match sealed_stream(&mut sub.egress, mid) {
+            Some((egress, stream)) => match slot.writer.prepare(rtc, forwarded, now) {
+                Some(out) if egress.seal(stream, &out, now, outbox) => Written::Sealed,
+                _ => Written::No,
+            },
+            None if slot.writer.write(rtc, mid, forwarded, now) => Written::Queued,
+            None => Written::No,
         },
         Transport::Remote(_) => Written::No,
         Transport::Rtp(leg) => {

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use str0m::media::Pt;
 
-use super::forward::Written;
+use super::forward::{Written, sealed_stream};
 use super::peer::Transport;
 use super::worker::Worker;
 use crate::event::MemberState;
@@ -208,15 +208,13 @@ impl Worker {
                     payload,
                     level,
                 };
-                match p.egress.as_deref_mut() {
-                    Some(egress) if egress.sealing() && egress.owns(mid) => {
-                        match slot.writer.prepare_generated(&g, now) {
-                            Some(out) if egress.seal(mid, &out, now, outbox) => Written::Sealed,
-                            _ => Written::No,
-                        }
-                    }
-                    _ if slot.writer.write_generated(rtc, mid, &g, now) => Written::Queued,
-                    _ => Written::No,
+                match sealed_stream(&mut p.egress, mid) {
+                    Some((egress, stream)) => match slot.writer.prepare_generated(&g, now) {
+                        Some(out) if egress.seal(stream, &out, now, outbox) => Written::Sealed,
+                        _ => Written::No,
+                    },
+                    None if slot.writer.write_generated(rtc, mid, &g, now) => Written::Queued,
+                    None => Written::No,
                 }
             }
             Transport::Remote(_) => Written::No,

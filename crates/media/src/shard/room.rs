@@ -67,12 +67,14 @@ const HISTORY: usize = 256;
 impl Source {
     /// Keeps a forwarded video packet for retransmission.
     pub(crate) fn remember(&mut self, f: &Forwarded) {
-        if !self.history.iter().any(|(rid, _)| *rid == f.rid) {
-            self.history.push((f.rid, RtxRing::new(HISTORY)));
-        }
-        if let Some((_, ring)) = self.history.iter_mut().find(|(rid, _)| *rid == f.rid) {
-            ring.push_forwarded(f);
-        }
+        let layer = match self.history.iter().position(|(rid, _)| *rid == f.rid) {
+            Some(layer) => layer,
+            None => {
+                self.history.push((f.rid, RtxRing::new(HISTORY)));
+                self.history.len() - 1
+            }
+        };
+        self.history[layer].1.push_forwarded(f);
     }
 
     /// The packet of layer `rid` with extended sequence number `seq`, if kept.
