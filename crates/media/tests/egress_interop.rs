@@ -12,12 +12,12 @@ use str0m::change::{SdpAnswer, SdpOffer};
 use str0m::crypto::dtls::SrtpProfile;
 use str0m::format::Codec;
 use str0m::media::{Direction, MediaKind, Mid, Pt};
-use str0m::net::{DatagramRecv, Protocol, Receive};
 use str0m::rtp::{RtpPacket, Ssrc};
 use str0m::{Candidate, Event, Input, Output, Rtc, RtcConfig};
 use weft_media::egress::{EgressKeys, build_with_key_capture};
 use weft_media::hotpath::server_config;
 use weft_media::srtp::{Profile, SrtpSession};
+use weft_media::testkit::deliver;
 
 /// Most 1 ms steps for ICE and DTLS to connect.
 const MAX_CONNECT_STEPS: usize = 5_000;
@@ -127,7 +127,8 @@ impl Link {
                 self.weft_addr,
                 &datagram,
                 self.now,
-            );
+            )
+            .expect("input");
         }
         for rtc in [&mut self.weft, &mut self.peer] {
             rtc.handle_input(Input::Timeout(self.now)).expect("timeout");
@@ -143,7 +144,8 @@ impl Link {
             self.peer_addr,
             datagram,
             self.now,
-        );
+        )
+        .expect("input");
     }
 
     /// The SSRC str0m announced in the SDP for Weft's m-line, and the payload type negotiated
@@ -193,26 +195,6 @@ fn negotiate(offerer: &mut Rtc, answerer: &mut Rtc, media: MediaKind, direction:
         .accept_answer(pending, answer)
         .expect("answer accepted");
     mid
-}
-
-fn deliver(
-    rtc: &mut Rtc,
-    source: SocketAddr,
-    destination: SocketAddr,
-    datagram: &[u8],
-    now: Instant,
-) {
-    let contents = DatagramRecv::try_from(datagram).expect("a datagram str0m can classify");
-    rtc.handle_input(Input::Receive(
-        now,
-        Receive {
-            proto: Protocol::Udp,
-            source,
-            destination,
-            contents,
-        },
-    ))
-    .expect("input");
 }
 
 /// Everything `rtc` wants to send, and whether it reported `Event::Connected`; RTP packets it

@@ -163,20 +163,7 @@ impl PeerEgress {
         };
         let (ssrc, rtx) = (tx.ssrc(), tx.rtx());
         api.remove_stream_tx(ssrc);
-        let mut stream = OwnedStream {
-            mid,
-            ssrc,
-            rtx,
-            cname: String::new(),
-            audio_level: None,
-            orientation: None,
-            video: false,
-            packets: 0,
-            octets: 0,
-            last: None,
-            next_report: None,
-            rtx_seq: 0,
-        };
+        let mut stream = OwnedStream::new(mid, ssrc, rtx);
         stream.refresh(rtc);
         self.streams.push(stream);
         true
@@ -447,6 +434,24 @@ impl PeerEgress {
 }
 
 impl OwnedStream {
+    /// A stream that has sent nothing yet; [`OwnedStream::refresh`] reads what was negotiated.
+    fn new(mid: Mid, ssrc: Ssrc, rtx: Option<Ssrc>) -> Self {
+        Self {
+            mid,
+            ssrc,
+            rtx,
+            cname: String::new(),
+            audio_level: None,
+            orientation: None,
+            video: false,
+            packets: 0,
+            octets: 0,
+            last: None,
+            next_report: None,
+            rtx_seq: 0,
+        }
+    }
+
     /// Reads what the negotiation decided: the CNAME, the kind and the extension ids.
     fn refresh(&mut self, rtc: &Rtc) {
         let Some(media) = rtc.media(self.mid) else {
@@ -526,18 +531,9 @@ mod tests {
 
     fn stream(audio_level: Option<u8>, orientation: Option<u8>) -> OwnedStream {
         OwnedStream {
-            mid: Mid::from("0"),
-            ssrc: Ssrc::from(0x0102_0304),
-            rtx: None,
-            cname: "weft".into(),
             audio_level,
             orientation,
-            video: false,
-            packets: 0,
-            octets: 0,
-            last: None,
-            next_report: None,
-            rtx_seq: 0,
+            ..OwnedStream::new(Mid::from("0"), Ssrc::from(0x0102_0304), None)
         }
     }
 

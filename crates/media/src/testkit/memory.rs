@@ -112,7 +112,8 @@ impl MemoryPair {
     }
 }
 
-fn deliver(
+/// Feeds `rtc` a UDP datagram from `source` to `destination` received at `now`.
+pub fn deliver(
     rtc: &mut Rtc,
     source: SocketAddr,
     destination: SocketAddr,

@@ -14,7 +14,7 @@ pub use media::{
     SIMULCAST_LAYERS, VP8_KEYFRAME_INTERVAL, audio_payload, layer_of, payload_type, tag_of,
     video_payload, vp8_layer_payload, vp8_payload,
 };
-pub use memory::MemoryPair;
+pub use memory::{MemoryPair, deliver};
 pub use peer::{DTX_INTERVAL, DTX_PAYLOAD, PeerSpec, PendingPeer, TestPeer};
 pub use report::StreamReport;
 pub use tone::{
