@@ -85,16 +85,24 @@ def free_udp_ports(count: int) -> int:
 
 
 def free_sip_port() -> int:
-    """A port on 127.0.0.1 free for both UDP and TCP (SIP listeners bind both)."""
+    """A port on 127.0.0.1 free for UDP and TCP (SIP listeners bind both), whose next port is free
+    for TCP too: baresip's SIP/TLS transport listens there, and fails the UA when it is taken."""
     for _ in range(100):
         port = free_udp_port()
-        with socket.socket() as sock:
-            try:
-                sock.bind((LOOPBACK, port))
-            except OSError:
-                continue
+        if port >= 65535 or not all(tcp_port_is_free(p) for p in (port, port + 1)):
+            continue
         return port
-    raise SipPeerError("found no port free for both UDP and TCP")
+    raise SipPeerError("found no port free for UDP, TCP and TLS")
+
+
+def tcp_port_is_free(port: int) -> bool:
+    """Whether a TCP socket can bind `port` on 127.0.0.1 now."""
+    with socket.socket() as sock:
+        try:
+            sock.bind((LOOPBACK, port))
+        except OSError:
+            return False
+    return True
 
 
 def port_is_bound(port: int, protocol: str = "udp") -> bool:
