@@ -1,6 +1,6 @@
 //! What one WebRTC join costs the server, on one core: building the server-side `Rtc` from
-//! Weft's configuration (`hotpath::server_config` with one certificate made at start, i.e. the
-//! DTLS configuration cached), accepting an SDK-shaped offer (one sendrecv audio and one sendrecv
+//! Weft's configuration (`hotpath::server_config`: one certificate made at start and one dimpl
+//! DTLS configuration shared by every peer, i.e. the DTLS configuration cached), accepting an SDK-shaped offer (one sendrecv audio and one sendrecv
 //! video m-line) and writing the answer; then the whole join, with ICE and DTLS completed against
 //! an in-memory str0m client.
 //!
@@ -74,7 +74,7 @@ fn run(joins: usize) -> Result<(), String> {
     );
     for (label, owned) in [
         ("owned (DTLS key capture)", true),
-        ("str0m's (plain build)", false),
+        ("str0m's (no key capture)", false),
     ] {
         let best = best_of(|| accept_only(&cert, &sdk_offer, owned, joins, clock))?;
         println!(
@@ -104,7 +104,7 @@ fn run(joins: usize) -> Result<(), String> {
     );
     for (label, owned) in [
         ("owned (DTLS key capture)", true),
-        ("str0m's (plain build)", false),
+        ("str0m's (no key capture)", false),
     ] {
         let best = best_of(|| handshakes(&cert, owned, joins, clock))?;
         println!(
@@ -124,7 +124,7 @@ fn run(joins: usize) -> Result<(), String> {
     );
     for (label, owned) in [
         ("owned (DTLS key capture)", true),
-        ("str0m's (plain build)", false),
+        ("str0m's (no key capture)", false),
     ] {
         let bytes = heap_per_peer(&cert, owned, joins, clock)?;
         println!("{label:<28} {:>10.1} KiB", bytes / 1024.0);

@@ -13,6 +13,7 @@ use str0m::media::{Mid, Pt, Rid};
 use str0m::rtp::{ExtensionValues, RtpPacket, RtpWrite, Ssrc, VideoOrientation, Vp8Descriptor};
 
 use crate::dtmf::{EVENT_CLOCK, EventPacket};
+use crate::egress::capturing_provider;
 use crate::rewrite::{PictureIdRewriter, StreamRewriter};
 use crate::rtx_ring::RtxPacket;
 
@@ -26,9 +27,11 @@ pub const VIDEO_SEND_BUFFER: usize = 256;
 
 /// The str0m configuration of every server-side peer: ICE-lite, RTP mode, the shared certificate,
 /// per-stream stats every [`STATS_INTERVAL`], a video retransmission buffer of
-/// [`VIDEO_SEND_BUFFER`] packets, Opus with RED (RFC 2198) for peers that offer it.
+/// [`VIDEO_SEND_BUFFER`] packets, Opus with RED (RFC 2198) for peers that offer it, and DTLS
+/// through one configuration shared by every peer ([`capturing_provider`]).
 pub fn server_config(cert: &DtlsCert) -> RtcConfig {
     RtcConfig::new()
+        .set_crypto_provider(capturing_provider())
         .enable_opus(true, true)
         .set_ice_lite(true)
         .set_rtp_mode(true)

@@ -1,17 +1,23 @@
 //! Capturing a peer's SRTP keys through str0m's public crypto provider API.
 //!
-//! One static [`DtlsProvider`] wraps the provider str0m would use anyway
-//! (`str0m::crypto::from_feature_flags`). Each DTLS instance it makes delegates every call to
-//! the backend's instance and passes every output through unchanged; it only keeps a copy of
-//! `DtlsOutput::KeyingMaterial` and of the role str0m set. str0m makes the instance inside
-//! `RtcConfig::build`, so [`build_with_key_capture`] puts the peer's [`EgressKeys`] in a
-//! thread-local slot for exactly that call, and the instance takes it from there.
+//! One static [`DtlsProvider`] stands in for the DTLS part of the provider str0m would use
+//! anyway (`str0m::crypto::from_feature_flags`, whose DTLS is dimpl on aws-lc-rs). Each
+//! instance it makes is a dimpl `Dtls`, configured as that backend configures it, and passes
+//! every output through unchanged; it only keeps a copy of `DtlsOutput::KeyingMaterial` and of
+//! the role str0m set. str0m makes the instance inside `RtcConfig::build`, so
+//! [`build_with_key_capture`] puts the peer's [`EgressKeys`] in a thread-local slot for exactly
+//! that call, and the instance takes it from there.
+//!
+//! The dimpl configuration is built once per MTU and shared by every instance
+//! ([`shared_config`]): building one validates the crypto provider with test key exchanges and
+//! a signature, about 0.6 ms, which the backend pays for every `Rtc`.
 //!
 //! Cost: nothing is leaked; per peer, one small shared allocation (the [`EgressKeys`] cell)
-//! and one box around the backend's instance, both freed with the `Rtc` and the handle.
+//! and the boxed instance, both freed with the `Rtc` and the handle.
 
 use std::cell::RefCell;
-use std::sync::{Arc, OnceLock};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Instant;
 
 use str0m::crypto::dtls::{
@@ -53,7 +59,10 @@ fn backend() -> &'static CryptoProvider {
 }
 
 /// The backend's provider with DTLS through [`KEY_CAPTURE`], made once and shared.
-fn capturing_provider() -> Arc<CryptoProvider> {
+///
+/// Every server-side `Rtc` uses it ([`crate::hotpath::server_config`]), so that all of them
+/// share one DTLS configuration; only those built by [`build_with_key_capture`] keep keys.
+pub fn capturing_provider() -> Arc<CryptoProvider> {
     static PROVIDER: OnceLock<Arc<CryptoProvider>> = OnceLock::new();
     PROVIDER
         .get_or_init(|| {
@@ -97,9 +106,18 @@ impl DtlsProvider for KeyCapture {
         dtls_version: DtlsVersion,
         mtu: Option<usize>,
     ) -> Result<Box<dyn DtlsInstance>, CryptoError> {
-        let inner = backend()
-            .dtls_provider
-            .new_dtls(cert, now, dtls_version, mtu)?;
+        let config = shared_config(mtu)?;
+        let cert = cert.clone();
+        let inner = match dtls_version {
+            DtlsVersion::Dtls12 => dimpl::Dtls::new_12(config, cert, now),
+            DtlsVersion::Dtls13 => dimpl::Dtls::new_13(config, cert, now),
+            DtlsVersion::Auto => dimpl::Dtls::new_auto(config, cert, now),
+            other => {
+                return Err(CryptoError::Other(format!(
+                    "unsupported DTLS version: {other}"
+                )));
+            }
+        };
         let keys = BUILDING.with(|slot| slot.borrow_mut().take());
         Ok(Box::new(CapturingDtls {
             inner,
@@ -107,20 +125,50 @@ impl DtlsProvider for KeyCapture {
             active: None,
         }))
     }
-
-    fn is_test(&self) -> bool {
-        backend().dtls_provider.is_test()
-    }
 }
 
-/// The backend's DTLS instance, plus what the capture keeps.
-#[derive(Debug)]
+/// The dimpl configuration for `mtu`, built on first use and shared from then on.
+///
+/// It is the backend's configuration: aws-lc-rs crypto, no server cookie (ICE has checked
+/// return routability before DTLS starts), and the MTU str0m asks for.
+fn shared_config(mtu: Option<usize>) -> Result<Arc<dimpl::Config>, CryptoError> {
+    static CONFIGS: OnceLock<Mutex<HashMap<Option<usize>, Arc<dimpl::Config>>>> = OnceLock::new();
+    let mut configs = CONFIGS
+        .get_or_init(Mutex::default)
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    if let Some(config) = configs.get(&mtu) {
+        return Ok(config.clone());
+    }
+    let mut builder = dimpl::Config::builder().use_server_cookie(false);
+    if let Some(mtu) = mtu {
+        builder = builder.mtu(mtu);
+    }
+    let config = Arc::new(
+        builder
+            .build()
+            .map_err(|e| CryptoError::Other(format!("DTLS configuration: {e}")))?,
+    );
+    configs.insert(mtu, config.clone());
+    Ok(config)
+}
+
+/// A dimpl DTLS instance, plus what the capture keeps.
 struct CapturingDtls {
-    inner: Box<dyn DtlsInstance>,
+    inner: dimpl::Dtls,
     /// Where exported keys go; `None` for an instance made outside [`build_with_key_capture`].
     keys: Option<EgressKeys>,
     /// The role str0m set: it sends with the client half when active, as str0m does.
     active: Option<bool>,
+}
+
+impl std::fmt::Debug for CapturingDtls {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CapturingDtls")
+            .field("keys", &self.keys)
+            .field("active", &self.active)
+            .finish_non_exhaustive()
+    }
 }
 
 impl DtlsInstance for CapturingDtls {
@@ -200,6 +248,16 @@ mod tests {
         assert!(first.contains("keys: Some"), "{first}");
         assert!(second.contains("keys: None"), "{second}");
         assert!(make().contains("keys: None"));
+    }
+
+    #[test]
+    fn peers_share_one_dtls_configuration_per_mtu() {
+        let first = shared_config(Some(1150)).expect("config");
+        let again = shared_config(Some(1150)).expect("config");
+        let other = shared_config(Some(1400)).expect("config");
+        assert!(Arc::ptr_eq(&first, &again));
+        assert!(!Arc::ptr_eq(&first, &other));
+        assert_eq!(other.mtu(), 1400);
     }
 
     #[test]

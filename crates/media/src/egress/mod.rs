@@ -6,7 +6,8 @@
 //!
 //! - [`build_with_key_capture`] builds an `Rtc` (e.g. from [`crate::hotpath::server_config`])
 //!   whose DTLS instance hands every output to str0m unchanged and keeps a copy of the keying
-//!   material, in the returned [`EgressKeys`].
+//!   material, in the returned [`EgressKeys`]. Every server-side `Rtc` uses the same
+//!   provider ([`capturing_provider`]) for its one shared DTLS configuration.
 //! - Once the `Rtc` reports `Event::Connected`, [`EgressKeys::keys`] gives [`DtlsSrtpKeys`]:
 //!   the master key this side sends with and the one that opens what the peer sends (SRTP and
 //!   SRTCP), for every profile str0m negotiates ([`srtp_profile`]). Between str0m peers that
@@ -18,5 +19,5 @@
 mod capture;
 mod keys;
 
-pub use capture::build_with_key_capture;
+pub use capture::{build_with_key_capture, capturing_provider};
 pub use keys::{DtlsSrtpKeys, EgressKeys, srtp_profile};
