@@ -43,8 +43,10 @@ const FLUSH_EVERY: usize = 64;
 /// fan-outs the groups shrink (down to one received datagram), so the last copy leaves soon after
 /// the first.
 const MIN_FANOUT_BUDGET: u64 = 128;
-/// The budget under sustained load. Each group that fills while more datagrams wait doubles the
-/// budget up to this; a drained socket resets it. Bigger groups tick each subscriber's `Rtc` once
+/// The budget under sustained load. Each loop turn that ends with datagrams still waiting
+/// ([`GROUPS_PER_TURN`] groups read and the socket not drained) doubles the budget up to this; a
+/// drained socket resets it. A shard that keeps up drains its socket within a turn, so its groups
+/// stay at one publisher packet (the latency of the last copy stays at one fan-out). Bigger groups tick each subscriber's `Rtc` once
 /// for several packets and let GSO join a subscriber's packets into one send: under load that
 /// buys throughput with latency the backlog would cost anyway.
 const MAX_FANOUT_BUDGET: u64 = 1024;
@@ -259,7 +261,9 @@ impl Worker {
         self.backlog = false;
         loop {
             if groups == GROUPS_PER_TURN {
+                // A whole turn without draining: the shard is behind, so batch harder.
                 self.backlog = true;
+                self.fanout_budget = (self.fanout_budget * 2).min(MAX_FANOUT_BUDGET);
                 break;
             }
             match self.io.socket.recv_from(&mut self.buf) {
@@ -269,8 +273,6 @@ impl Worker {
                     self.handle_datagram(now, source, len, Protocol::Udp);
                     in_group += 1;
                     if in_group >= self.group_limit {
-                        // A full group: more may be waiting, so batch harder.
-                        self.fanout_budget = (self.fanout_budget * 2).min(MAX_FANOUT_BUDGET);
                         self.finish_group(now, rtp_before);
                         group = None;
                         in_group = 0;
