@@ -7,13 +7,15 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::Router;
-use axum::extract::State;
-use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::extract::{Request, State};
 use axum::response::Response;
 use axum::routing::any;
 use futures_util::{SinkExt, StreamExt};
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
 use tokio::time::{Instant, sleep_until, timeout};
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
+use tokio_tungstenite::tungstenite::{Error as WsError, Message, Utf8Bytes};
 
 use weft_calls::{Calls, FrontEvent};
 
@@ -22,6 +24,12 @@ use crate::hub::{ConnId, Hub, HubConfig, HubOutput, OpId, VERTO};
 use crate::message::{Down, Up};
 use crate::observe::Observer;
 use crate::session::{Now, Output, Session, SessionConfig};
+
+mod fragments;
+mod upgrade;
+
+use fragments::send_text;
+use upgrade::Socket;
 
 /// Configuration of the signaling service.
 #[derive(Debug, Clone, Default)]
@@ -34,7 +42,7 @@ pub struct SignalingConfig {
 
 /// Longest wait for a token check (below the 8 s reply deadline).
 const DIRECTORY_TIMEOUT: Duration = Duration::from_secs(5);
-/// Longest wait for a client to take one frame before its socket is dropped.
+/// Longest wait for a client to take one message before its socket is dropped.
 const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a socket we closed keeps reading, waiting for the client's close frame.
 const CLOSE_LINGER: Duration = Duration::from_secs(2);
@@ -121,19 +129,24 @@ pub fn router(state: Signaling) -> Router {
         .with_state(state)
 }
 
-/// Bytes a connection reads from its socket at a time. tungstenite's default (128 KiB, zeroed
-/// and so resident) was 43 % of a connected member's memory; SDK frames are a few KiB, and a
-/// larger one is read in several steps.
-const READ_BUFFER: usize = 16 * 1024;
+/// Bytes a connection reads from its socket at a time, and the initial size of its read buffer.
+/// tungstenite's default (128 KiB, zeroed and so resident) was 43 % of a connected member's
+/// memory. Most SDK frames are smaller; a larger one (an SDP offer, 5-15 KB) is read in several
+/// steps into a buffer tungstenite grows to hold that whole frame, and keeps.
+const READ_BUFFER: usize = 4 * 1024;
 
-async fn upgrade(State(state): State<Signaling>, ws: WebSocketUpgrade) -> Response {
+async fn upgrade(State(state): State<Signaling>, request: Request) -> Response {
     let max = state.inner.session.max_frame_bytes;
-    // Frames are written as they are sent (no write buffer kept at its high-water mark).
-    ws.max_message_size(max)
-        .max_frame_size(max)
+    // Frames are written as they are sent (no write buffer is kept beyond one frame; long
+    // messages go out in fragments, see `fragments`).
+    let config = WebSocketConfig::default()
+        .max_message_size(Some(max))
+        .max_frame_size(Some(max))
         .read_buffer_size(READ_BUFFER)
-        .write_buffer_size(0)
-        .on_upgrade(move |socket| run_connection(socket, state.inner))
+        .write_buffer_size(0);
+    upgrade::accept(request, config, move |socket| {
+        run_connection(socket, state.inner)
+    })
 }
 
 fn now() -> Now {
@@ -146,7 +159,7 @@ fn now() -> Now {
     }
 }
 
-async fn run_connection(socket: WebSocket, inner: Arc<Inner>) {
+async fn run_connection(socket: Socket, inner: Arc<Inner>) {
     let conn = inner.next_conn.fetch_add(1, Ordering::Relaxed);
     let (tx, mut rx) = unbounded_channel();
     if inner.hub.send(HubInput::Open { conn, tx }).is_err() {
@@ -161,8 +174,8 @@ async fn run_connection(socket: WebSocket, inner: Arc<Inner>) {
         }
         while let Some(out) = session.poll_output() {
             match out {
-                Output::Send(frame) => {
-                    let sent = timeout(SEND_TIMEOUT, sink.send(Message::Text(frame.into()))).await;
+                Output::Send(text) => {
+                    let sent = timeout(SEND_TIMEOUT, send_text(&mut sink, text)).await;
                     if !matches!(sent, Ok(Ok(()))) {
                         break 'run;
                     }
@@ -173,8 +186,8 @@ async fn run_connection(socket: WebSocket, inner: Arc<Inner>) {
                 Output::Close { code, reason } => {
                     tracing::debug!(conn, code, reason, "closing signaling socket");
                     let frame = CloseFrame {
-                        code,
-                        reason: reason.into(),
+                        code: CloseCode::from(code),
+                        reason: Utf8Bytes::from_static(reason),
                     };
                     let _ = timeout(SEND_TIMEOUT, sink.send(Message::Close(Some(frame)))).await;
                     closed_by_us = true;
@@ -187,7 +200,8 @@ async fn run_connection(socket: WebSocket, inner: Arc<Inner>) {
             msg = stream.next() => match msg {
                 Some(Ok(Message::Text(text))) => session.on_frame(now(), text.as_str()),
                 Some(Ok(Message::Binary(_))) => session.on_frame(now(), "\u{0}binary frames are not supported"),
-                Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
+                // tungstenite answers pings itself; raw frames are only ever written.
+                Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => {}
                 Some(Ok(Message::Close(_)) | Err(_)) | None => break 'run,
             },
             down = rx.recv() => match down {
@@ -215,9 +229,7 @@ async fn run_connection(socket: WebSocket, inner: Arc<Inner>) {
 /// After our close frame, reads (and drops) what the client still sends until its own close
 /// frame, for at most [`CLOSE_LINGER`]: dropping a socket with unread input makes the kernel send
 /// a reset, which can destroy our close frame (and its code) before the client reads it.
-async fn linger(
-    stream: &mut (impl futures_util::Stream<Item = Result<Message, axum::Error>> + Unpin),
-) {
+async fn linger(stream: &mut (impl futures_util::Stream<Item = Result<Message, WsError>> + Unpin)) {
     let _ = timeout(CLOSE_LINGER, async {
         while let Some(Ok(msg)) = stream.next().await {
             if matches!(msg, Message::Close(_)) {

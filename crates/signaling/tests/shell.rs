@@ -9,7 +9,11 @@ use std::time::Duration;
 use common::{Client, WAIT};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::frame::Frame;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
 use weft_calls::media::{Flavor, LocalMedia, Media, MediaFailure, MediaKind, RemoteMedia};
 use weft_signaling::{Signaling, SignalingConfig};
 
@@ -307,4 +311,207 @@ async fn connect_result_has_exactly_the_spec_fields() {
             "version"
         ]
     );
+}
+
+/// Largest payload of one frame the server sends (its fragment size).
+const FRAGMENT_BYTES: usize = 4 * 1024;
+/// Opcodes of data frames (RFC 6455 §5.2).
+const TEXT: u8 = 0x1;
+const CONTINUATION: u8 = 0x0;
+
+/// Reads an HTTP response head (up to the blank line, not beyond) from `tcp`.
+async fn response_head(tcp: &mut TcpStream) -> String {
+    let mut head = Vec::new();
+    while !head.ends_with(b"\r\n\r\n") {
+        let byte = tokio::time::timeout(WAIT, tcp.read_u8())
+            .await
+            .expect("response in time")
+            .expect("response head");
+        head.push(byte);
+    }
+    String::from_utf8(head).unwrap()
+}
+
+/// The status code the server answers `request` with.
+async fn status(addr: std::net::SocketAddr, request: &str) -> u16 {
+    let mut tcp = TcpStream::connect(addr).await.unwrap();
+    tcp.write_all(request.as_bytes()).await.unwrap();
+    let head = response_head(&mut tcp).await;
+    head.split(' ').nth(1).unwrap().parse().unwrap()
+}
+
+/// A WebSocket client on a bare TCP stream, to see the server's frames as they are on the wire.
+struct RawSocket {
+    tcp: TcpStream,
+}
+
+/// One frame as received: opcode, FIN bit, payload.
+type RawFrame = (u8, bool, Vec<u8>);
+
+impl RawSocket {
+    /// Opens the socket with the handshake of RFC 6455 §1.3, checking the server's accept key.
+    async fn open(addr: std::net::SocketAddr) -> Self {
+        let mut tcp = TcpStream::connect(addr).await.unwrap();
+        let request = "GET / HTTP/1.1\r\nHost: relay.test\r\nUpgrade: websocket\r\n\
+                       Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+                       Sec-WebSocket-Version: 13\r\n\r\n";
+        tcp.write_all(request.as_bytes()).await.unwrap();
+        let head = response_head(&mut tcp).await.to_ascii_lowercase();
+        assert!(head.starts_with("http/1.1 101 "), "{head}");
+        assert!(
+            head.contains("\r\nsec-websocket-accept: s3pplmbitxaq9kygzzhzrbk+xoo=\r\n"),
+            "{head}"
+        );
+        Self { tcp }
+    }
+
+    /// Sends `v` as one masked text frame.
+    async fn send(&mut self, v: Value) {
+        let mut frame = Frame::message(v.to_string(), OpCode::Data(Data::Text), true);
+        frame.header_mut().mask = Some([0x37, 0xfa, 0x21, 0x3d]);
+        let mut wire = Vec::new();
+        frame.format(&mut wire).unwrap();
+        self.tcp.write_all(&wire).await.unwrap();
+    }
+
+    /// Reads one frame.
+    async fn frame(&mut self) -> RawFrame {
+        let read = async {
+            let [first, second] = [self.tcp.read_u8().await?, self.tcp.read_u8().await?];
+            assert_eq!(second & 0x80, 0, "server frames are not masked");
+            let len = match second & 0x7f {
+                126 => usize::from(self.tcp.read_u16().await?),
+                127 => usize::try_from(self.tcp.read_u64().await?).unwrap(),
+                len => usize::from(len),
+            };
+            let mut payload = vec![0; len];
+            self.tcp.read_exact(&mut payload).await?;
+            std::io::Result::Ok((first & 0x0f, first & 0x80 != 0, payload))
+        };
+        tokio::time::timeout(WAIT, read)
+            .await
+            .expect("frame in time")
+            .expect("frame")
+    }
+
+    /// The frames of the next message whose JSON has `id`, and that JSON.
+    async fn message(&mut self, id: &str) -> (Vec<RawFrame>, Value) {
+        loop {
+            let mut frames = vec![self.frame().await];
+            while !frames.last().unwrap().1 {
+                frames.push(self.frame().await);
+            }
+            let whole: Vec<u8> = frames.iter().flat_map(|f| f.2.clone()).collect();
+            let v: Value = serde_json::from_slice(&whole).unwrap();
+            if v["id"] == id {
+                return (frames, v);
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn long_messages_go_out_in_fragments_and_arrive_whole() {
+    let mut cfg = SignalingConfig::default();
+    // 100 KB of 1- to 4-byte characters: a naive split at every 4 KiB would cut characters.
+    let long = "a€é😀".repeat(10_000);
+    let ice = json!([{"urls": ["turn:127.0.0.1:3478"], "username": long, "credential": "c"}]);
+    cfg.session.ice_servers = ice.clone();
+    let (addr, _media, _sig) = serve(cfg).await;
+
+    let mut client = Client::open(addr).await;
+    let r = client.connect_with("tok-alice", None).await;
+    assert_eq!(r["result"]["ice_servers"], ice, "one whole text message");
+
+    let mut raw = RawSocket::open(addr).await;
+    let connect = json!({"version":{"major":4,"minor":0,"revision":0},"event_acks":true,
+        "agent":"@signalwire/js/browser/3.30.0","authentication":{"jwt_token":"tok-bob"}});
+    raw.send(json!({"jsonrpc":"2.0","id":"c1","method":"signalwire.connect","params":connect}))
+        .await;
+    let (frames, reply) = raw.message("c1").await;
+    assert_eq!(reply["result"]["ice_servers"], ice);
+    assert!(frames.len() > 100_000 / FRAGMENT_BYTES, "{}", frames.len());
+    for (i, (opcode, fin, payload)) in frames.iter().enumerate() {
+        let expected = if i == 0 { TEXT } else { CONTINUATION };
+        assert_eq!(*opcode, expected, "frame {i}");
+        assert_eq!(*fin, i == frames.len() - 1, "frame {i}");
+        assert!(
+            payload.len() <= FRAGMENT_BYTES,
+            "frame {i}: {}",
+            payload.len()
+        );
+        assert!(
+            std::str::from_utf8(payload).is_ok(),
+            "frame {i} holds whole characters"
+        );
+    }
+
+    raw.send(json!({"jsonrpc":"2.0","id":"m1","method":"no.such.method","params":{}}))
+        .await;
+    let (frames, reply) = raw.message("m1").await;
+    assert_eq!(reply["error"]["code"], -32601);
+    assert_eq!(frames.len(), 1, "a short message is one frame");
+    assert_eq!((frames[0].0, frames[0].1), (TEXT, true));
+}
+
+#[tokio::test]
+async fn requests_that_are_not_websocket_handshakes_are_refused() {
+    let (addr, _media, _sig) = serve(SignalingConfig::default()).await;
+    let plain = "GET / HTTP/1.1\r\nHost: relay.test\r\n\r\n";
+    assert_eq!(status(addr, plain).await, 400);
+    let handshake = "Host: relay.test\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+                     Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n";
+    let post = format!("POST / HTTP/1.1\r\nContent-Length: 0\r\n{handshake}\r\n");
+    assert_eq!(status(addr, &post).await, 405);
+    let old_http = format!("GET / HTTP/1.0\r\n{handshake}\r\n");
+    assert_eq!(status(addr, &old_http).await, 426);
+    let old_ws = format!("GET / HTTP/1.1\r\n{}\r\n", handshake.replace(": 13", ": 8"));
+    assert_eq!(status(addr, &old_ws).await, 400);
+}
+
+#[tokio::test]
+async fn frames_larger_than_the_read_buffer_are_read_up_to_the_limit() {
+    let mut cfg = SignalingConfig::default();
+    cfg.session.max_frame_bytes = 32 * 1024;
+    let (addr, _media, _sig) = serve(cfg).await;
+    let mut alice = Client::connect(addr, "alice").await;
+
+    // An SDP offer of 15 KB, as a browser's with many codecs and candidates, in one frame.
+    let mut sdp = String::from("v=0\r\nm=audio 9 UDP 111\r\nm=video 9 UDP 96\r\n");
+    while sdp.len() < 15_000 {
+        sdp.push_str("a=x-padding:0123456789abcdef0123456789abcdef\r\n");
+    }
+    let invite = json!({"dialogParams":{"destination_number":"/public/lobby?channel=video",
+                                        "attach":false},"sdp":sdp});
+    let reply = alice.verto("verto.invite", "call-a", invite).await;
+    assert_eq!(reply["code"], "200");
+    alice.verto_event("verto.answer").await;
+
+    let pad = "x".repeat(31 * 1024);
+    let r = alice.call_raw("no.such.method", json!({"pad": pad})).await;
+    assert_eq!(
+        r["error"]["code"], -32601,
+        "a frame just under the limit is read"
+    );
+
+    let over = json!({"jsonrpc":"2.0","id":"big","method":"no.such.method",
+                      "params":{"pad":"x".repeat(33 * 1024)}});
+    // The server may drop the socket before the client has written it all.
+    let _ = alice.ws.send(Message::Text(over.to_string().into())).await;
+    let end = tokio::time::timeout(WAIT, async {
+        loop {
+            match alice.ws.next().await {
+                Some(Ok(Message::Text(text))) => {
+                    assert!(
+                        !text.contains("\"big\""),
+                        "an oversized frame is not answered"
+                    );
+                }
+                Some(Ok(_)) => {}
+                Some(Err(_)) | None => break,
+            }
+        }
+    })
+    .await;
+    assert!(end.is_ok(), "a frame over the limit ends the socket");
 }
