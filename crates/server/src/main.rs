@@ -5,6 +5,7 @@ mod bootstrap;
 mod config;
 mod directory;
 mod listeners;
+mod memory;
 mod metrics;
 mod serve;
 mod sip;

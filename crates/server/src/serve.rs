@@ -145,6 +145,7 @@ pub async fn run(config: Config) -> Result<()> {
         });
     }
     tokio::spawn(purge_expired(store.clone(), shutdown.clone()));
+    tokio::spawn(crate::memory::return_free_memory(shutdown.clone()));
     tokio::spawn(crate::metrics::publish_media(
         media.clone(),
         metrics.clone(),
