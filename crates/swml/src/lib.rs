@@ -19,5 +19,6 @@ pub mod validate;
 
 pub use document::{Document, Method};
 pub use interp::{Action, Interpreter};
+pub use interp::{Ending, Limits, Outcome};
 pub use scope::Scope;
 pub use validate::Invalid;
