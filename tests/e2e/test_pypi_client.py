@@ -136,6 +136,30 @@ def test_swml_scripts_from_json_and_yaml_strings(client):
     assert [a["name"] for a in addresses] == [json_name], "the default address is named after the resource"
 
 
+def test_invalid_swml_scripts_are_refused_with_the_json_path(client):
+    """Issue 13, acceptance 5: an invalid script is a 422 whose error names where it is wrong,
+    on create and on update, as JSON or YAML text; nothing is stored."""
+    bad_play = json.dumps({"version": "1.0.0", "sections": {"main": [{"answer": {}}, {"play": {"volume": 3}}]}})
+    bad_yaml = "sections:\n  main:\n    - cond:\n        - when: x == 1\n          then:\n            - hangup: {reason: bye}\n"
+    name = unique("bad-script")
+    cases = [(bad_play, "sections.main[1].play"), (bad_yaml, "sections.main[0].cond[0].then[0].hangup.reason")]
+    for contents, path in cases:
+        with pytest.raises(SignalWireRestError) as err:
+            client.fabric.swml_scripts.create(name=name, contents=contents)
+        assert err.value.status_code == 422, err.value
+        [error] = err.value.body["errors"]
+        assert error["attribute"] == "contents"
+        assert path in error["message"], error["message"]
+    assert name not in [s["display_name"] for s in client.fabric.swml_scripts.paginate()]
+
+    script = client.fabric.swml_scripts.create(name=unique("good-script"), contents=json.dumps(SWML_DOC))
+    with pytest.raises(SignalWireRestError) as err:
+        client.fabric.swml_scripts.update(script["id"], contents=bad_play)
+    assert err.value.status_code == 422, err.value
+    stored = client.fabric.swml_scripts.get(script["id"])["swml_script"]["contents"]
+    assert (yaml.safe_load(stored) if isinstance(stored, str) else stored) == SWML_DOC
+
+
 def test_conference_room_and_room_addresses(client):
     name = unique("standup")
     room = client.fabric.conference_rooms.create(

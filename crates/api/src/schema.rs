@@ -277,22 +277,30 @@ pub fn email(fields: &mut Fields, key: &str, required: bool) -> Option<String> {
     }
 }
 
-/// Checks SWML `contents`: a document object, or a JSON or YAML text of one.
+/// Checks SWML `contents`: a valid SWML document (`weft_swml`'s validator), as an object or
+/// as JSON or YAML text. An invalid one is rejected with the JSON path of the first problem,
+/// e.g. `contents: sections.main[2].play.url: …`.
 fn swml_contents(fields: &mut Fields, partial: bool) -> Option<Value> {
     let value = fields.json("contents", !partial, 512 * 1024)?;
-    let document = match &value {
-        Value::String(text) => serde_json::from_str::<Value>(text)
-            .ok()
-            .or_else(|| serde_yaml_ng::from_str::<Value>(text).ok()),
-        other => Some(other.clone()),
-    };
-    match document {
-        Some(Value::Object(_)) => Some(value),
+    let checked = match &value {
+        Value::String(text) => weft_swml::Document::parse(text),
+        Value::Object(_) => weft_swml::Document::from_value(&value),
         _ => {
             fields.reject(
                 "contents",
                 "invalid_parameter",
                 "contents must be a SWML document: an object, or JSON or YAML text of one",
+            );
+            return None;
+        }
+    };
+    match checked {
+        Ok(_) => Some(value),
+        Err(invalid) => {
+            fields.reject(
+                "contents",
+                "invalid_parameter",
+                format!("contents is not a valid SWML document: {invalid}"),
             );
             None
         }
@@ -411,15 +419,33 @@ mod tests {
     #[test]
     fn swml_contents_accepts_json_yaml_and_objects() {
         for contents in [
-            json!("{\"version\":\"1.0.0\",\"sections\":{\"main\":[\"answer\"]}}"),
-            json!("version: 1.0.0\nsections:\n  main:\n    - answer\n"),
-            json!({"version": "1.0.0", "sections": {"main": ["answer"]}}),
+            json!("{\"version\":\"1.0.0\",\"sections\":{\"main\":[{\"answer\":{}}]}}"),
+            json!("version: 1.0.0\nsections:\n  main:\n    - answer: {}\n"),
+            json!({"version": "1.0.0", "sections": {"main": [{"answer": {}}]}}),
         ] {
             let body = obj(json!({"name": "s", "contents": contents}));
             assert!(resource_input(ResourceKind::SwmlScript, &body, false).is_ok());
         }
         let body = obj(json!({"name": "s", "contents": "- just\n- a list"}));
         assert!(resource_input(ResourceKind::SwmlScript, &body, false).is_err());
+    }
+
+    #[test]
+    fn an_invalid_swml_script_is_rejected_with_the_json_path() {
+        let contents = json!({"sections": {"main": [{"answer": {}}, {"play": {"volume": 3}}]}});
+        let body = obj(json!({"name": "s", "contents": contents}));
+        let Err(ApiError::Validation(errors)) =
+            resource_input(ResourceKind::SwmlScript, &body, false)
+        else {
+            panic!("expected a validation error");
+        };
+        assert_eq!(errors.len(), 1);
+        assert_eq!(errors[0].attribute, "contents");
+        assert!(
+            errors[0].message.contains("sections.main[1].play"),
+            "{}",
+            errors[0].message
+        );
     }
 
     #[test]
