@@ -11,6 +11,7 @@ pub mod harness;
 pub mod network;
 pub mod scenarios;
 pub mod sign;
+pub mod swml;
 
 // Tests built with cargo-fuzz's flags (scripts/lib/fuzz.sh runs them so) need libFuzzer's
 // coverage hooks linked in.

@@ -32,6 +32,7 @@ declare -A FUZZ_RUNS=(
     [sip_message]=800000
     [sdp]=1000000
     [digest]=1000000
+    [swml]=1000000
 )
 
 # install_cargo_fuzz: installs cargo-fuzz $CARGO_FUZZ_VERSION unless that release is installed.
