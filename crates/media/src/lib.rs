@@ -107,7 +107,7 @@ mod engine;
 mod error;
 mod event;
 mod event_bus;
-pub mod g711;
+pub use weft_audio::g711;
 pub mod hotpath;
 mod ids;
 mod leg_keys;
