@@ -3,9 +3,10 @@
 # Debian packages the test suite always needs: PostgreSQL 15 (Debian 12's) for the PostgreSQL
 # variant of the end-to-end tests; Prometheus (its server and `promtool`) for the metrics and
 # deploy-kit tests; baresip-core (baresip 1.0.0, a headless SIP user agent) and sip-tester (SIPp,
-# /usr/bin/sipp) as the SIP peers of the SIP end-to-end tests (tests/e2e/sip_peers.py).
+# /usr/bin/sipp) as the SIP peers of the SIP end-to-end tests (tests/e2e/sip_peers.py); espeak-ng,
+# the default text-to-speech command of SWML's `say:` (weft-audio's tts tests and issue 13's e2e).
 # python3-venv is added only when python3 cannot create a venv.
-APT_PACKAGES=(postgresql prometheus baresip-core sip-tester)
+APT_PACKAGES=(postgresql prometheus baresip-core sip-tester espeak-ng)
 
 # apt_missing PACKAGE...: prints the packages of the list that dpkg does not report as installed.
 apt_missing() {

@@ -31,4 +31,7 @@ pub enum AudioError {
     /// Writing a recording failed.
     #[error("audio I/O: {0}")]
     Io(#[from] std::io::Error),
+    /// Text-to-speech failed: a bad command line, unusable text, or the command failed.
+    #[error("text-to-speech: {0}")]
+    Tts(#[from] crate::tts::TtsError),
 }

@@ -7,6 +7,7 @@
 //! - [`wav`]: a streaming WAV writer (16-bit PCM, G.711 µ-law and A-law) for recordings.
 //! - [`ogg_opus`]: a streaming Ogg Opus writer that stores Opus packets as received.
 //! - [`dtmf`]: in-band DTMF detection.
+//! - [`tts`]: text-to-speech through an external command such as `espeak-ng`.
 //! - Smaller pieces: [`g711`] companding, [`ogg`] pages, [`opus_packet`] durations.
 //!
 //! The frame paths (the generators' `fill`, [`Resampler::process`], the writers' appends,
@@ -24,6 +25,7 @@ pub mod pcm;
 pub mod resample;
 pub mod ring;
 pub mod tone;
+pub mod tts;
 pub mod wav;
 
 pub use decode::{DecodeOptions, decode, decode_with};
@@ -34,4 +36,5 @@ pub use pcm::{MAX_RATE, MIN_RATE, Pcm};
 pub use resample::{Resampler, resample};
 pub use ring::{RingGenerator, Ringback, ring};
 pub use tone::{ToneGenerator, apply_volume, silence, tone};
+pub use tts::{TtsCommand, TtsError};
 pub use wav::{WavEncoding, WavWriter};

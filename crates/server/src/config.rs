@@ -2,10 +2,14 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
-use serde::Deserialize;
+use serde::{Deserialize, Deserializer};
+use weft_audio::tts::TtsCommand;
+use weft_fetch::{AllowRule, FetchConfig};
 use weft_media::MediaConfig;
+use weft_swml::Limits;
 
 /// Everything `weft` can be told. See `config/weft.toml` for the documented version.
 #[derive(Debug, Clone, Deserialize)]
@@ -37,6 +41,8 @@ pub struct Config {
     pub signaling: SignalingSettings,
     /// SIP: listeners, registration bounds, limits and trusted trunks.
     pub sip: crate::sip::SipSettings,
+    /// SWML call flows: fetches, text-to-speech and the interpreter's limits.
+    pub swml: SwmlSettings,
 }
 
 /// Fabric signaling (JSON-RPC over WebSocket): timings, limits and the ICE servers clients get.
@@ -115,6 +121,112 @@ impl SignalingSettings {
         config.session.ice_servers = serde_json::Value::Array(self.ice_servers.clone());
         Ok(config)
     }
+}
+
+/// SWML call flows: what scripts may fetch, text-to-speech, and the interpreter's limits.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SwmlSettings {
+    /// Hosts and networks (CIDRs) scripts may fetch from although their addresses are refused by
+    /// default (loopback, private, link-local, …); e.g. `["10.0.0.0/8", "media.example.com"]`.
+    #[serde(deserialize_with = "allow_rules")]
+    pub fetch_allow: Vec<AllowRule>,
+    /// How long one fetch may take in all, and how long connecting may take, in seconds.
+    pub fetch_timeout_secs: u64,
+    pub fetch_connect_timeout_secs: u64,
+    /// The largest body a fetch accepts, in bytes.
+    pub fetch_max_bytes: usize,
+    /// Room for the cache of fetched media files (`play` URLs), in bytes.
+    pub media_cache_bytes: usize,
+    /// The text-to-speech command for `say:` (see `weft_audio::tts`); empty: none. Default:
+    /// `espeak-ng` when it is found in `PATH` at start.
+    pub tts_command: String,
+    /// How long one text-to-speech run may take, in seconds.
+    pub tts_timeout_secs: u64,
+    /// Methods one call's script may run in all, and how deep `execute` may nest.
+    pub max_steps: u32,
+    pub max_execute_depth: u32,
+}
+
+impl Default for SwmlSettings {
+    fn default() -> Self {
+        let fetch = FetchConfig::default();
+        let limits = Limits::default();
+        let tts = weft_audio::tts::DEFAULT_PROGRAM;
+        SwmlSettings {
+            fetch_allow: fetch.allow,
+            fetch_timeout_secs: fetch.timeout.as_secs(),
+            fetch_connect_timeout_secs: fetch.connect_timeout.as_secs(),
+            fetch_max_bytes: fetch.max_body_bytes,
+            media_cache_bytes: 64 * 1024 * 1024,
+            tts_command: if weft_audio::tts::installed(tts) {
+                tts.to_owned()
+            } else {
+                String::new()
+            },
+            tts_timeout_secs: 10,
+            max_steps: limits.max_steps,
+            max_execute_depth: limits.max_depth,
+        }
+    }
+}
+
+impl SwmlSettings {
+    /// The fetcher's configuration.
+    pub fn fetch_config(&self) -> Result<FetchConfig> {
+        if self.fetch_timeout_secs == 0 || self.fetch_connect_timeout_secs == 0 {
+            bail!("swml: fetch_timeout_secs and fetch_connect_timeout_secs must be > 0");
+        }
+        if self.fetch_max_bytes == 0 {
+            bail!("swml: fetch_max_bytes must be > 0");
+        }
+        Ok(FetchConfig {
+            allow: self.fetch_allow.clone(),
+            connect_timeout: Duration::from_secs(self.fetch_connect_timeout_secs),
+            timeout: Duration::from_secs(self.fetch_timeout_secs),
+            max_body_bytes: self.fetch_max_bytes,
+            ..FetchConfig::default()
+        })
+    }
+
+    /// The interpreter's limits.
+    pub fn limits(&self) -> Result<Limits> {
+        if self.max_steps == 0 || self.max_execute_depth == 0 {
+            bail!("swml: max_steps and max_execute_depth must be > 0");
+        }
+        Ok(Limits {
+            max_steps: self.max_steps,
+            max_depth: self.max_execute_depth,
+        })
+    }
+
+    /// The text-to-speech command, or `None` when `tts_command` is empty.
+    pub fn tts(&self) -> Result<Option<TtsCommand>> {
+        if self.tts_timeout_secs == 0 {
+            bail!("swml: tts_timeout_secs must be > 0");
+        }
+        if self.tts_command.trim().is_empty() {
+            return Ok(None);
+        }
+        TtsCommand::parse(&self.tts_command)
+            .map(Some)
+            .with_context(|| format!("swml: tts_command {:?}", self.tts_command))
+    }
+
+    /// Checks every setting, so that a bad one stops `weft` at start.
+    fn check(&self) -> Result<()> {
+        self.fetch_config()?;
+        self.limits()?;
+        self.tts()?;
+        Ok(())
+    }
+}
+
+/// `fetch_allow` from the file: a list of rules, each as in `WEFT_SWML_FETCH_ALLOW`.
+fn allow_rules<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<AllowRule>, D::Error> {
+    let entries = Vec::<String>::deserialize(deserializer)?;
+    AllowRule::parse_list(&entries.join(","))
+        .map_err(|e| serde::de::Error::custom(format!("swml.fetch_allow: {e}")))
 }
 
 /// TLS certificate and the port the public reaches.
@@ -215,6 +327,7 @@ impl Default for Config {
             media: MediaConfig::default(),
             signaling: SignalingSettings::default(),
             sip: crate::sip::SipSettings::default(),
+            swml: SwmlSettings::default(),
         }
     }
 }
@@ -252,6 +365,7 @@ impl Config {
         if let Some(dir) = data_dir {
             config.data_dir = dir.to_owned();
         }
+        config.swml.check()?;
         Ok(config)
     }
 
@@ -368,6 +482,36 @@ impl Config {
             self.signaling.ice_servers = serde_json::from_str(&v)
                 .context("WEFT_SIGNALING_ICE_SERVERS: expected a JSON array of ICE servers")?;
         }
+        if let Some(v) = opt("WEFT_SWML_FETCH_ALLOW") {
+            self.swml.fetch_allow = AllowRule::parse_list(&v)
+                .map_err(|e| anyhow::anyhow!("WEFT_SWML_FETCH_ALLOW: {e}"))?;
+        }
+        if let Some(v) = opt("WEFT_SWML_FETCH_TIMEOUT_SECS") {
+            self.swml.fetch_timeout_secs = parse("WEFT_SWML_FETCH_TIMEOUT_SECS", v)?;
+        }
+        if let Some(v) = opt("WEFT_SWML_FETCH_CONNECT_TIMEOUT_SECS") {
+            self.swml.fetch_connect_timeout_secs =
+                parse("WEFT_SWML_FETCH_CONNECT_TIMEOUT_SECS", v)?;
+        }
+        if let Some(v) = opt("WEFT_SWML_FETCH_MAX_BYTES") {
+            self.swml.fetch_max_bytes = parse("WEFT_SWML_FETCH_MAX_BYTES", v)?;
+        }
+        if let Some(v) = opt("WEFT_SWML_MEDIA_CACHE_BYTES") {
+            self.swml.media_cache_bytes = parse("WEFT_SWML_MEDIA_CACHE_BYTES", v)?;
+        }
+        // Set but empty turns text-to-speech off.
+        if let Some(v) = var("WEFT_SWML_TTS_COMMAND") {
+            self.swml.tts_command = v;
+        }
+        if let Some(v) = opt("WEFT_SWML_TTS_TIMEOUT_SECS") {
+            self.swml.tts_timeout_secs = parse("WEFT_SWML_TTS_TIMEOUT_SECS", v)?;
+        }
+        if let Some(v) = opt("WEFT_SWML_MAX_STEPS") {
+            self.swml.max_steps = parse("WEFT_SWML_MAX_STEPS", v)?;
+        }
+        if let Some(v) = opt("WEFT_SWML_MAX_EXECUTE_DEPTH") {
+            self.swml.max_execute_depth = parse("WEFT_SWML_MAX_EXECUTE_DEPTH", v)?;
+        }
         Ok(())
     }
 
@@ -446,6 +590,182 @@ mod tests {
         assert_eq!(file.requests_per_sec, built_in.requests_per_sec);
         assert_eq!(config.media.pin_shards, defaults.media.pin_shards);
         assert_eq!(config.media.owned_egress, defaults.media.owned_egress);
+        let (file, built_in) = (&config.swml, &defaults.swml);
+        assert_eq!(file.fetch_allow, built_in.fetch_allow);
+        assert_eq!(file.fetch_timeout_secs, built_in.fetch_timeout_secs);
+        assert_eq!(
+            file.fetch_connect_timeout_secs,
+            built_in.fetch_connect_timeout_secs
+        );
+        assert_eq!(file.fetch_max_bytes, built_in.fetch_max_bytes);
+        assert_eq!(file.media_cache_bytes, built_in.media_cache_bytes);
+        assert_eq!(file.tts_command, built_in.tts_command);
+        assert_eq!(file.tts_timeout_secs, built_in.tts_timeout_secs);
+        assert_eq!(file.max_steps, built_in.max_steps);
+        assert_eq!(file.max_execute_depth, built_in.max_execute_depth);
+    }
+
+    #[test]
+    fn swml_defaults_are_the_fetchers_and_the_interpreters() {
+        let swml = SwmlSettings::default();
+        assert!(swml.fetch_allow.is_empty());
+        assert_eq!(swml.fetch_timeout_secs, 10);
+        assert_eq!(swml.fetch_connect_timeout_secs, 5);
+        assert_eq!(swml.fetch_max_bytes, 16 * 1024 * 1024);
+        assert_eq!(swml.media_cache_bytes, 64 * 1024 * 1024);
+        assert_eq!(swml.tts_timeout_secs, 10);
+        assert_eq!((swml.max_steps, swml.max_execute_depth), (10_000, 32));
+        assert_eq!(swml.fetch_config().unwrap(), FetchConfig::default());
+        assert_eq!(swml.limits().unwrap(), Limits::default());
+        if weft_audio::tts::installed("espeak-ng") {
+            assert_eq!(swml.tts_command, "espeak-ng");
+            assert_eq!(swml.tts().unwrap().unwrap().program(), "espeak-ng");
+        } else {
+            assert_eq!(swml.tts_command, "");
+            assert!(swml.tts().unwrap().is_none());
+        }
+    }
+
+    #[test]
+    fn swml_settings_come_from_the_file() {
+        let text = r#"
+            [swml]
+            fetch_allow = ["127.0.0.1/32", "10.0.0.0/8, media.example.test", "::1"]
+            fetch_timeout_secs = 20
+            fetch_connect_timeout_secs = 2
+            fetch_max_bytes = 1000000
+            media_cache_bytes = 5000000
+            tts_command = "/opt/tts/say -s 150 --voice 'a b'"
+            tts_timeout_secs = 3
+            max_steps = 500
+            max_execute_depth = 4
+        "#;
+        let config: Config = toml::from_str(text).unwrap();
+        let swml = &config.swml;
+        let fetch = swml.fetch_config().unwrap();
+        let allow: Vec<String> = fetch.allow.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            allow,
+            [
+                "127.0.0.1/32",
+                "10.0.0.0/8",
+                "media.example.test",
+                "::1/128"
+            ]
+        );
+        assert_eq!(fetch.timeout, Duration::from_secs(20));
+        assert_eq!(fetch.connect_timeout, Duration::from_secs(2));
+        assert_eq!(fetch.max_body_bytes, 1_000_000);
+        assert_eq!(fetch.max_redirects, FetchConfig::default().max_redirects);
+        assert_eq!(swml.media_cache_bytes, 5_000_000);
+        assert_eq!(swml.tts_timeout_secs, 3);
+        let tts = swml.tts().unwrap().unwrap();
+        assert_eq!(tts.program(), "/opt/tts/say");
+        assert_eq!(tts.fixed_arguments(), ["-s", "150", "--voice", "a b"]);
+        let limits = swml.limits().unwrap();
+        assert_eq!((limits.max_steps, limits.max_depth), (500, 4));
+        let off: Config = toml::from_str("[swml]\ntts_command = \"\"\n").unwrap();
+        assert!(off.swml.tts().unwrap().is_none());
+        let partial: Config = toml::from_str("[swml]\nmax_steps = 7\n").unwrap();
+        assert_eq!(partial.swml.max_steps, 7);
+        assert_eq!(partial.swml.fetch_timeout_secs, 10);
+    }
+
+    #[test]
+    fn swml_settings_come_from_the_environment() {
+        let mut config: Config = toml::from_str("[swml]\ntts_command = \"say\"\n").unwrap();
+        config
+            .apply_env(|k| match k {
+                "WEFT_SWML_FETCH_ALLOW" => Some(" 127.0.0.0/8, media.example.test ,".into()),
+                "WEFT_SWML_FETCH_TIMEOUT_SECS" => Some("30".into()),
+                "WEFT_SWML_FETCH_CONNECT_TIMEOUT_SECS" => Some("3".into()),
+                "WEFT_SWML_FETCH_MAX_BYTES" => Some("2048".into()),
+                "WEFT_SWML_MEDIA_CACHE_BYTES" => Some("4096".into()),
+                "WEFT_SWML_TTS_TIMEOUT_SECS" => Some("4".into()),
+                "WEFT_SWML_MAX_STEPS" => Some("100".into()),
+                "WEFT_SWML_MAX_EXECUTE_DEPTH" => Some("2".into()),
+                _ => None,
+            })
+            .unwrap();
+        let fetch = config.swml.fetch_config().unwrap();
+        let allow: Vec<String> = fetch.allow.iter().map(ToString::to_string).collect();
+        assert_eq!(allow, ["127.0.0.0/8", "media.example.test"]);
+        assert_eq!(fetch.timeout, Duration::from_secs(30));
+        assert_eq!(fetch.connect_timeout, Duration::from_secs(3));
+        assert_eq!(fetch.max_body_bytes, 2048);
+        assert_eq!(config.swml.media_cache_bytes, 4096);
+        assert_eq!(config.swml.tts_timeout_secs, 4);
+        assert_eq!(config.swml.tts_command, "say", "unset: the file's value");
+        let limits = config.swml.limits().unwrap();
+        assert_eq!((limits.max_steps, limits.max_depth), (100, 2));
+        config
+            .apply_env(|k| (k == "WEFT_SWML_TTS_COMMAND").then(|| "espeak-ng -s 140".into()))
+            .unwrap();
+        let tts = config.swml.tts().unwrap().unwrap();
+        assert_eq!(
+            (tts.program(), tts.fixed_arguments()),
+            ("espeak-ng", &["-s".to_owned(), "140".to_owned()][..])
+        );
+        config
+            .apply_env(|k| (k == "WEFT_SWML_TTS_COMMAND").then(String::new))
+            .unwrap();
+        assert!(config.swml.tts().unwrap().is_none(), "set but empty: off");
+        let bad = config.apply_env(|k| (k == "WEFT_SWML_MAX_STEPS").then(|| "many".into()));
+        assert!(bad.unwrap_err().to_string().contains("WEFT_SWML_MAX_STEPS"));
+    }
+
+    #[test]
+    fn bad_swml_settings_are_refused_with_the_settings_name() {
+        let file = toml::from_str::<Config>("[swml]\nfetch_allow = [\"10.0.0.0/40\"]\n");
+        let message = file.unwrap_err().to_string();
+        assert!(
+            message.contains("swml.fetch_allow: invalid fetch allow rule `10.0.0.0/40`"),
+            "{message}"
+        );
+        let mut config = Config::default();
+        let env = config.apply_env(|k| {
+            (k == "WEFT_SWML_FETCH_ALLOW").then(|| "127.0.0.1/32,10.0.0.0/40".into())
+        });
+        let message = env.unwrap_err().to_string();
+        assert!(
+            message.starts_with(
+                "WEFT_SWML_FETCH_ALLOW: invalid fetch allow rule `10.0.0.0/40`: prefix"
+            ),
+            "{message}"
+        );
+        assert!(config.swml.fetch_allow.is_empty(), "left as it was");
+        let refused = |edit: fn(&mut SwmlSettings), name: &str| {
+            let mut swml = SwmlSettings {
+                tts_command: "espeak-ng".into(),
+                ..SwmlSettings::default()
+            };
+            assert!(swml.check().is_ok());
+            edit(&mut swml);
+            let message = format!("{:#}", swml.check().unwrap_err());
+            assert!(message.contains(name), "{name}: {message}");
+        };
+        refused(|s| s.fetch_timeout_secs = 0, "fetch_timeout_secs");
+        refused(
+            |s| s.fetch_connect_timeout_secs = 0,
+            "fetch_connect_timeout_secs",
+        );
+        refused(|s| s.fetch_max_bytes = 0, "fetch_max_bytes");
+        refused(|s| s.max_steps = 0, "max_steps");
+        refused(|s| s.max_execute_depth = 0, "max_execute_depth");
+        refused(|s| s.tts_timeout_secs = 0, "tts_timeout_secs");
+        refused(|s| s.tts_command = "say 'oops".into(), "tts_command");
+    }
+
+    #[test]
+    fn loading_refuses_a_file_with_bad_swml_settings() {
+        let dir = std::env::temp_dir().join(format!("weft-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("weft.toml");
+        std::fs::write(&path, "[swml]\nmax_execute_depth = 0\n").unwrap();
+        let loaded = Config::load(Some(&path), Some(&dir));
+        std::fs::remove_dir_all(&dir).unwrap();
+        let message = format!("{:#}", loaded.unwrap_err());
+        assert!(message.contains("max_execute_depth"), "{message}");
     }
 
     #[test]
