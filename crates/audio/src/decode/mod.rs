@@ -8,6 +8,7 @@
 
 mod opus;
 mod sink;
+mod wav_sizes;
 
 use std::io::Cursor;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -24,6 +25,7 @@ use symphonia::core::probe::Hint;
 use crate::error::AudioError;
 use crate::pcm::{Pcm, rate_supported};
 use sink::Sink;
+pub use wav_sizes::fit_streamed_wav_sizes;
 
 /// Default [`DecodeOptions::max_bytes`]: 32 MiB.
 pub const DEFAULT_MAX_BYTES: usize = 32 << 20;
@@ -89,8 +91,10 @@ fn decode_file(
     hint: Option<&str>,
     options: &DecodeOptions,
 ) -> Result<Pcm, AudioError> {
+    let mut owned = bytes.to_vec();
+    fit_streamed_wav_sizes(&mut owned);
     let source = MediaSourceStream::new(
-        Box::new(Cursor::new(bytes.to_vec())),
+        Box::new(Cursor::new(owned)),
         MediaSourceStreamOptions::default(),
     );
     let format_options = FormatOptions {
