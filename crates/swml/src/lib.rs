@@ -9,10 +9,12 @@
 //! - [`expr`]: the small, safe expression language of `when`, `cond` and `%{…}`.
 //! - [`subst`]: `%{…}` / `${…}` substitution in method parameters.
 //! - [`interp`]: the interpreter.
+//! - [`prompt`]: collecting a `prompt`'s digits.
 
 pub mod document;
 pub mod expr;
 pub mod interp;
+pub mod prompt;
 pub mod scope;
 pub mod subst;
 pub mod validate;
