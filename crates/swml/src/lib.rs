@@ -4,6 +4,7 @@
 //! and fetched documents come in as inputs.
 //!
 //! - [`document`]: the document model, JSON and YAML parsing.
+//! - [`dtmf`]: the DTMF keys.
 //! - [`validate`]: what a valid script is, with errors that name the JSON path.
 //! - [`scope`]: the variables a script sees (`call`, `params`, `vars`, `envs`).
 //! - [`expr`]: the small, safe expression language of `when`, `cond` and `%{…}`.
@@ -12,6 +13,7 @@
 //! - [`prompt`]: collecting a `prompt`'s digits.
 
 pub mod document;
+pub mod dtmf;
 pub mod expr;
 pub mod interp;
 pub mod prompt;

@@ -57,7 +57,7 @@ impl DigitCollector {
     /// `0-9`, `*`, `#` and `A-D` is ignored.
     pub fn on_digit(&mut self, digit: char, now: Instant) -> Option<Outcome> {
         let digit = digit.to_ascii_uppercase();
-        if !matches!(digit, '0'..='9' | '*' | '#' | 'A'..='D') {
+        if !crate::dtmf::is_key(digit) {
             return None;
         }
         if self.terminators.contains(digit) {

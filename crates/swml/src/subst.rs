@@ -81,9 +81,7 @@ fn substitute_value(value: &Value, scope: &Scope, errors: &mut Vec<SubstError>) 
 }
 
 fn substitute_text(text: &str, scope: &Scope, errors: &mut Vec<SubstError>) -> Value {
-    if let Some(Found::Placeholder { start: 0, end }) = scan::next(text)
-        && end == text.len()
-    {
+    if whole_placeholder(text).is_some() {
         return match resolve(text, scope, errors) {
             Value::Null => Value::String(String::new()),
             typed => typed,
@@ -116,6 +114,19 @@ fn substitute_text(text: &str, scope: &Scope, errors: &mut Vec<SubstError>) -> V
         }
     }
     Value::String(out)
+}
+
+/// Whether `text` has a `%{…}`/`${…}` placeholder (closed or not).
+pub fn has_placeholder(text: &str) -> bool {
+    scan::next(text).is_some()
+}
+
+/// The expression of a string that is exactly one `%{…}`/`${…}` placeholder.
+pub fn whole_placeholder(text: &str) -> Option<&str> {
+    match scan::next(text)? {
+        Found::Placeholder { start: 0, end } if end == text.len() => Some(scan::inner(text)),
+        _ => None,
+    }
 }
 
 /// The value of what is inside a placeholder, as substitution sees it: a variable path's value

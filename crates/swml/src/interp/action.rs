@@ -468,10 +468,7 @@ fn record_call(p: &Params) -> Result<RecordCall, ParamError> {
 
 fn send_digits(p: &Params) -> Result<Action, ParamError> {
     let digits = p.required_string("digits")?;
-    if !digits
-        .chars()
-        .all(|c| c.is_ascii_digit() || "*#ABCDwW".contains(c))
-    {
+    if !digits.chars().all(|c| crate::dtmf::SEND_DIGITS.contains(c)) {
         return Err(ParamError::new("digits", "expects 0-9, *, #, A-D, w and W"));
     }
     Ok(Action::SendDigits { digits })

@@ -14,7 +14,9 @@ use super::{Action, Ending, Interpreter, Pending, Step};
 use crate::document::{Document, Method};
 use crate::expr::{evaluate, truthy};
 use crate::scope::Scope;
-use crate::subst::{placeholder_value, substitute, substitute_str};
+use crate::subst::{
+    has_placeholder, placeholder_value, substitute, substitute_str, whole_placeholder,
+};
 
 /// The most times a `goto` jumps, and its default.
 const MAX_JUMPS: u32 = 100;
@@ -425,19 +427,6 @@ pub(super) fn substitute_except(map: &Map<String, Value>, except: &str, scope: &
 fn looks_inline(text: &str) -> bool {
     let text = text.trim_start();
     text.starts_with('{') || text.contains('\n') || text.contains("sections:")
-}
-
-fn has_placeholder(text: &str) -> bool {
-    text.contains("%{") || text.contains("${")
-}
-
-/// The expression of a string that is exactly one `%{…}`/`${…}`.
-fn whole_placeholder(text: &str) -> Option<&str> {
-    let inner = text
-        .strip_prefix("%{")
-        .or_else(|| text.strip_prefix("${"))?
-        .strip_suffix('}')?;
-    (!inner.contains('{') && !inner.contains('}')).then_some(inner)
 }
 
 /// A value as a `switch` key: strings as they are, whole numbers without a fraction,

@@ -126,7 +126,7 @@ fn is_playable(url: &str) -> bool {
 
 /// DTMF keys that may end input: `0-9`, `*`, `#`, `A-D`.
 fn terminators(value: &Value, at: &Path, _cx: &Cx) -> Check {
-    dtmf(value, at, "0123456789*#ABCD", "DTMF keys (0-9, *, #, A-D)")
+    dtmf(value, at, crate::dtmf::KEYS, "DTMF keys (0-9, *, #, A-D)")
 }
 
 /// A string of the characters in `allowed` (or with a variable in it).
@@ -195,7 +195,7 @@ fn digits(value: &Value, at: &Path, _cx: &Cx) -> Check {
     if value.as_str().is_some_and(str::is_empty) {
         return Err(at.invalid(format!("expected {expected}, got an empty string")));
     }
-    dtmf(value, at, "0123456789*#ABCDWw", expected)
+    dtmf(value, at, crate::dtmf::SEND_DIGITS, expected)
 }
 
 /// `denoise {}`.
