@@ -34,8 +34,8 @@ impl Default for LoaderConfig {
             tts_timeout: Duration::from_secs(10),
             cache_bytes: 64 << 20,
             cache_max_age: Duration::from_secs(300),
-            max_file_bytes: 16 << 20,
-            max_duration: Duration::from_secs(600),
+            max_file_bytes: weft_fetch::config::DEFAULT_MAX_BODY_BYTES,
+            max_duration: weft_audio::decode::DEFAULT_MAX_DURATION,
         }
     }
 }

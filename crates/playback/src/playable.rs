@@ -2,8 +2,7 @@
 
 use std::time::Duration;
 
-/// The longest `silence:` or `ring:` (SWML gives seconds; a script could ask for hours).
-pub const MAX_GENERATED: Duration = Duration::from_secs(600);
+use weft_audio::tone::MAX_GENERATED;
 
 /// One `play` URL, parsed.
 #[derive(Debug, Clone, PartialEq)]

@@ -152,19 +152,20 @@ impl Default for SwmlSettings {
     fn default() -> Self {
         let fetch = FetchConfig::default();
         let limits = Limits::default();
+        let playback = weft_playback::LoaderConfig::default();
         let tts = weft_audio::tts::DEFAULT_PROGRAM;
         SwmlSettings {
             fetch_allow: fetch.allow,
             fetch_timeout_secs: fetch.timeout.as_secs(),
             fetch_connect_timeout_secs: fetch.connect_timeout.as_secs(),
             fetch_max_bytes: fetch.max_body_bytes,
-            media_cache_bytes: 64 * 1024 * 1024,
+            media_cache_bytes: playback.cache_bytes,
             tts_command: if weft_audio::tts::installed(tts) {
                 tts.to_owned()
             } else {
                 String::new()
             },
-            tts_timeout_secs: 10,
+            tts_timeout_secs: playback.tts_timeout.as_secs(),
             max_steps: limits.max_steps,
             max_execute_depth: limits.max_depth,
         }
