@@ -3,6 +3,7 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
+use percent_encoding::percent_decode_str;
 use reqwest::Url;
 use reqwest::header::HeaderValue;
 
@@ -12,9 +13,10 @@ pub(crate) fn take_basic_auth(url: &mut Url) -> Option<HeaderValue> {
     if url.username().is_empty() && url.password().is_none() {
         return None;
     }
-    let mut pair = percent_decode(url.username());
+    // `%XX` escapes are decoded; a `%` not followed by two hex digits stays as it is.
+    let mut pair: Vec<u8> = percent_decode_str(url.username()).collect();
     pair.push(b':');
-    pair.extend(percent_decode(url.password().unwrap_or("")));
+    pair.extend(percent_decode_str(url.password().unwrap_or("")));
     strip_credentials(url);
     let mut value = HeaderValue::try_from(format!("Basic {}", STANDARD.encode(pair))).ok()?;
     value.set_sensitive(true);
@@ -26,39 +28,6 @@ pub(crate) fn strip_credentials(url: &mut Url) {
     // Both only fail for URLs that cannot have credentials, which then have none to strip.
     let _ = url.set_username("");
     let _ = url.set_password(None);
-}
-
-/// Decodes `%XX` escapes; a `%` not followed by two hex digits stays as it is.
-fn percent_decode(text: &str) -> Vec<u8> {
-    let bytes = text.as_bytes();
-    let mut decoded = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let escaped = match bytes.get(i..i + 3) {
-            Some([b'%', high, low]) => hex_value(*high).zip(hex_value(*low)),
-            _ => None,
-        };
-        match escaped {
-            Some((high, low)) => {
-                decoded.push(high << 4 | low);
-                i += 3;
-            }
-            None => {
-                decoded.push(bytes[i]);
-                i += 1;
-            }
-        }
-    }
-    decoded
-}
-
-fn hex_value(digit: u8) -> Option<u8> {
-    match digit {
-        b'0'..=b'9' => Some(digit - b'0'),
-        b'a'..=b'f' => Some(digit - b'a' + 10),
-        b'A'..=b'F' => Some(digit - b'A' + 10),
-        _ => None,
-    }
 }
 
 #[cfg(test)]
