@@ -211,6 +211,24 @@ def wait_http(url: str, proc: subprocess.Popen, log: Path) -> None:
     raise BenchError(f"{url} did not answer within {READY_TIMEOUT_S} s")
 
 
+def weft_env(http: str, project_id: str, api_token: str, **extra: str) -> dict:
+    """The environment of a benchmarked `weft serve`: this one's without its `WEFT_*` variables, then
+    loopback listeners, no SIP, the bootstrap project, and no sender-side bandwidth estimator
+    (Janus's VideoRoom runs none; str0m's would pad every multi-slot subscriber to 50 kbit/s)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WEFT_")}
+    env.update(
+        WEFT_HTTP_LISTEN=http,
+        WEFT_TLS_LISTEN=f"127.0.0.1:{free_port()}",
+        WEFT_METRICS_LISTEN="127.0.0.1:0",
+        WEFT_SIP_ENABLED="false",
+        WEFT_BOOTSTRAP_PROJECT_ID=project_id,
+        WEFT_BOOTSTRAP_API_TOKEN=api_token,
+        WEFT_MEDIA_BANDWIDTH_ESTIMATION="false",
+        **extra,
+    )
+    return env
+
+
 class Servers:
     """Weft on loopback and Janus in the namespace, started and stopped by PID."""
 
@@ -235,18 +253,7 @@ class Servers:
         return proc
 
     def start(self, janus_bin: str, event_loops: int) -> None:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("WEFT_")}
-        env.update(
-            WEFT_HTTP_LISTEN=self.weft_http,
-            WEFT_TLS_LISTEN=f"127.0.0.1:{free_port()}",
-            WEFT_METRICS_LISTEN="127.0.0.1:0",
-            WEFT_SIP_ENABLED="false",
-            WEFT_BOOTSTRAP_PROJECT_ID=self.project_id,
-            WEFT_BOOTSTRAP_API_TOKEN=self.api_token,
-            # Janus's VideoRoom runs no sender-side bandwidth estimator; neither does Weft here
-            # (str0m's would pad every multi-slot subscriber to 50 kbit/s).
-            WEFT_MEDIA_BANDWIDTH_ESTIMATION="false",
-        )
+        env = weft_env(self.weft_http, self.project_id, self.api_token)
         log = self.work / "weft.log"
         # A fresh data dir: the bootstrap project is created only in an empty one.
         shutil.rmtree(self.work / "weft-data", ignore_errors=True)

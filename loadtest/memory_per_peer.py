@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import secrets
 import shutil
 import subprocess
@@ -24,7 +23,7 @@ import uuid
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from compare_janus import BenchError, die_with_parent, free_port, wait_http  # noqa: E402
+from compare_janus import BenchError, die_with_parent, free_port, wait_http, weft_env  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -58,17 +57,7 @@ def main() -> int:
         (work / "weft.toml").write_text("[media]\nmax_members_per_room = 500\n")
         project_id, api_token = str(uuid.uuid4()), secrets.token_urlsafe(24)
         http = f"127.0.0.1:{free_port()}"
-        env = {k: v for k, v in os.environ.items() if not k.startswith("WEFT_")}
-        env.update(
-            WEFT_HTTP_LISTEN=http,
-            WEFT_TLS_LISTEN=f"127.0.0.1:{free_port()}",
-            WEFT_METRICS_LISTEN="127.0.0.1:0",
-            WEFT_SIP_ENABLED="false",
-            WEFT_BOOTSTRAP_PROJECT_ID=project_id,
-            WEFT_BOOTSTRAP_API_TOKEN=api_token,
-            WEFT_MEDIA_BANDWIDTH_ESTIMATION="false",
-            WEFT_MEDIA_OWNED_EGRESS=args.owned_egress,
-        )
+        env = weft_env(http, project_id, api_token, WEFT_MEDIA_OWNED_EGRESS=args.owned_egress)
         log = work / "weft.log"
         with open(log, "wb") as out:
             weft = subprocess.Popen(
