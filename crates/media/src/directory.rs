@@ -137,6 +137,65 @@ impl Directory {
         Ok(placement)
     }
 
+    /// Moves `member` into room `to`, on the shard it is on: `to` must exist and have room.
+    /// Returns the placement (with `new_replica` when `to` is not on that shard yet) and the
+    /// room the member was in; moving it back there undoes the move.
+    pub(crate) fn move_member(
+        &self,
+        member: &MemberId,
+        to: &RoomId,
+    ) -> Result<(Placement, RoomId), MediaError> {
+        let mut maps = self.maps();
+        let (from, shard) = maps
+            .members
+            .get(member)
+            .cloned()
+            .ok_or_else(|| MediaError::NoSuchMember(member.clone()))?;
+        let Maps { rooms, members, .. } = &mut *maps;
+        let place = rooms
+            .get_mut(to)
+            .ok_or_else(|| MediaError::NoSuchRoom(to.clone()))?;
+        let others = place
+            .shards
+            .iter()
+            .map(|(s, _)| *s)
+            .filter(|s| *s != shard)
+            .collect();
+        let placement = Placement {
+            shard,
+            new_replica: !place.shards.iter().any(|(s, _)| *s == shard),
+            others,
+            max_members: place.max_members,
+        };
+        if from == *to {
+            return Ok((placement, from));
+        }
+        if place.members() >= place.max_members {
+            return Err(MediaError::RoomFull(to.clone()));
+        }
+        match place.shards.iter_mut().find(|(s, _)| *s == shard) {
+            Some((_, n)) => *n += 1,
+            None => place.shards.push((shard, 1)),
+        }
+        if let Some((_, n)) = rooms
+            .get_mut(&from)
+            .and_then(|r| r.shards.iter_mut().find(|(s, _)| *s == shard))
+        {
+            *n = n.saturating_sub(1);
+        }
+        members.insert(member.clone(), (to.clone(), shard));
+        Ok((placement, from))
+    }
+
+    /// The room `member` is in.
+    #[cfg(test)]
+    pub(crate) fn member_room(&self, member: &MemberId) -> Option<RoomId> {
+        self.maps()
+            .members
+            .get(member)
+            .map(|(room, _)| room.clone())
+    }
+
     /// The shard holding `member`.
     pub(crate) fn member_shard(&self, member: &MemberId) -> Result<usize, MediaError> {
         self.maps()
@@ -301,6 +360,45 @@ mod tests {
         // A leaving member makes room again.
         d.remove_member(&MemberId::from("m1"));
         assert_eq!(join(&d, &room, 5).shard, 0);
+    }
+
+    #[test]
+    fn a_moved_member_stays_on_its_shard_and_counts_in_its_new_room() {
+        let d = Directory::new(2, 4);
+        let (a, b) = (RoomId::from("a"), RoomId::from("b"));
+        d.add_room(&a, 0, 100).unwrap();
+        d.add_room(&b, 1, 2).unwrap();
+        join(&d, &a, 1);
+        join(&d, &b, 2);
+        let m1 = MemberId::from("m1");
+        let (placement, from) = d.move_member(&m1, &b).unwrap();
+        assert_eq!(from, a);
+        assert_eq!(
+            placement,
+            Placement {
+                shard: 0,
+                new_replica: true,
+                others: vec![1],
+                max_members: 2,
+            }
+        );
+        assert_eq!(d.member_shard(&m1), Ok(0));
+        assert_eq!(d.member_room(&m1), Some(b.clone()));
+        assert_eq!(d.room_shards(&b).unwrap(), vec![1, 0]);
+        // Room b is full now (two members), room a has a place again.
+        assert_eq!(
+            d.reserve_member(&b, &MemberId::from("m3")),
+            Err(MediaError::RoomFull(b.clone()))
+        );
+        assert_eq!(
+            d.move_member(&m1, &RoomId::from("nowhere")),
+            Err(MediaError::NoSuchRoom(RoomId::from("nowhere")))
+        );
+        assert_eq!(d.member_room(&m1), Some(b.clone()));
+        // Moving back: the replica is there already.
+        let (back, _) = d.move_member(&m1, &a).unwrap();
+        assert!(!back.new_replica);
+        join(&d, &b, 3);
     }
 
     #[test]

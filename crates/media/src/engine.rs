@@ -4,6 +4,7 @@ use std::net::{SocketAddr, TcpListener, UdpSocket};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 
+use crate::audio_source::{AudioSource, frame_queue};
 use crate::config::MediaConfig;
 use crate::directory::{Directory, Placement};
 use crate::error::MediaError;
@@ -11,11 +12,12 @@ use crate::event_bus::{EventBus, EventReceiver};
 use crate::ids::{MemberId, RoomId};
 use crate::negotiate::{RtcFactory, parse_answer, parse_offer};
 use crate::options::{
-    LayerPreference, MediaKind, MemberOptions, OfferOptions, RoomOptions, RtpLegConfig,
+    LayerPreference, MediaKind, MemberOptions, OfferOptions, RoomOptions, RtpCodec, RtpLegConfig,
     RtpLegOptions,
 };
 use crate::sdp_sections::join_unbundled;
 use crate::shard::{Command, Link, ShardCounters, ShardHandle, ShardSetup};
+use crate::tap::AudioTap;
 
 /// Cheap-to-clone, `Send + Sync` handle on the media engine. Dropping the last clone stops the
 /// shard threads.
@@ -511,6 +513,113 @@ impl MediaEngine {
                 reply,
             })
             .await
+    }
+
+    /// Adds a **source member** to `room`: audio the engine produces (a script's prompts), fed
+    /// through the returned [`AudioSource`] as 20 ms frames already encoded in `codec`. Every
+    /// 20 ms the source writes its next queued frame, if any, into the first audio slot of every
+    /// other member of the room on its shard (WebRTC peers and plain-RTP legs) as the slot's
+    /// own continuing stream: its SSRC, the next sequence number, a timestamp that advances by
+    /// one frame every 20 ms whether or not a frame was queued (the marker bit set on the first
+    /// frame after a gap), and an RFC 6464 level where the slot negotiated it (measured for
+    /// G.711, 127 for Opus). Listeners that do not take `codec` are skipped and counted
+    /// ([`ShardCounters::source_codec_skipped`]): nothing is transcoded.
+    ///
+    /// While a room has a source, its members' first audio slots carry only the source's frames
+    /// (neither forwarded nor mixed audio from other publishers); their other slots are
+    /// unchanged. A source is not a peer: it does not count in the room's headcount for mixing,
+    /// publishes nothing to forward and takes no slot; it emits no `Connected` state, and a
+    /// `Closed` state when it goes. A room has at most one source ([`MediaError::State`] for a
+    /// second); the member id is unique like any member's, and the member counts against the
+    /// room's member limit. [`MediaEngine::remove_member`] and [`MediaEngine::close_room`]
+    /// remove it; sends on its handle then fail. Sources do not move
+    /// ([`MediaEngine::move_member`]).
+    pub async fn add_source(
+        &self,
+        room: &RoomId,
+        member: &MemberId,
+        codec: RtpCodec,
+    ) -> Result<AudioSource, MediaError> {
+        let shard = self.place(room, member).await?;
+        let (frames, epoch, queue) = frame_queue();
+        let result = self.inner.shards[shard]
+            .request(|reply| Command::AddSource {
+                room: room.clone(),
+                member: member.clone(),
+                codec,
+                frames: queue,
+                reply,
+            })
+            .await;
+        if let Err(e) = result {
+            self.inner.directory.remove_member(member);
+            return Err(e);
+        }
+        Ok(AudioSource::new(
+            member.clone(),
+            codec,
+            frames,
+            epoch,
+            self.inner.shards[shard].sender(),
+        ))
+    }
+
+    /// Taps the audio `member` sends: a copy of each audio packet it sends (Opus from a WebRTC
+    /// peer as str0m hands it over, the primary block of RED; a plain-RTP leg's payloads after
+    /// SRTP), muted or not, with its extended sequence number, RTP timestamp and codec. The
+    /// payload is shared with forwarding, never copied. The tap holds [`crate::TAP_QUEUE`]
+    /// packets; when full, the shard drops further packets and counts them
+    /// ([`AudioTap::dropped`]) rather than wait. A member has one tap: tapping it again ends
+    /// the earlier tap. Dropping the [`AudioTap`] ends the tap; it ends by itself when the
+    /// member goes. A move keeps the tap. Source members cannot be tapped
+    /// ([`MediaError::State`]).
+    pub async fn tap(&self, member: &MemberId) -> Result<AudioTap, MediaError> {
+        let (sender, tap) = crate::tap::tap();
+        self.shard_of(member)?
+            .request(|reply| Command::Tap {
+                member: member.clone(),
+                tap: sender,
+                reply,
+            })
+            .await?;
+        Ok(tap)
+    }
+
+    /// Moves `member` (a WebRTC peer, with its companion transport if any, or a plain-RTP
+    /// leg) into room `to`, keeping its transports (ICE, DTLS, SRTP), SSRCs and slots. It leaves
+    /// its room as on removal (the others stop receiving it and it them; mixing policy re-applied;
+    /// the room's other shards told) and joins `to` as on a join: [`MediaError::NoSuchRoom`]
+    /// or [`MediaError::RoomFull`] leave it where it was. It stays on its shard: if `to` lives
+    /// elsewhere, `to` gets a replica on the member's shard. Its slots are then filled from
+    /// `to`'s publishers (continuing their sequence numbers), and what it publishes goes to
+    /// `to`'s members. Events: no `Closed` (the member is not gone); a talking member gets
+    /// `Talking { talking: false }` in its old room; a connected member gets a `Connected` state
+    /// event naming `to`. Moving to the member's own room does nothing. Source members do not
+    /// move ([`MediaError::Unsupported`]).
+    pub async fn move_member(&self, member: &MemberId, to: &RoomId) -> Result<(), MediaError> {
+        let _serial = self.inner.placement.lock().await;
+        let (placement, from) = self.inner.directory.move_member(member, to)?;
+        if from == *to {
+            return Ok(());
+        }
+        let result = async {
+            if placement.new_replica {
+                self.add_replica(to, &placement).await?;
+            }
+            self.inner.shards[placement.shard]
+                .request(|reply| Command::MoveMember {
+                    member: member.clone(),
+                    to: to.clone(),
+                    reply,
+                })
+                .await
+        }
+        .await;
+        if result.is_err() {
+            // Undo: the member is where it was (its old room has its place free still).
+            let _ = self.inner.directory.move_member(member, &from);
+        }
+        result
     }
 
     /// Number of members the engine knows (all rooms).

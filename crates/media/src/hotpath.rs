@@ -292,7 +292,7 @@ impl SlotWriter {
         let Some((seq, ts)) = self.rewriter.map(g.seq, g.ts, now, g.clock_rate) else {
             return false;
         };
-        serialize_rtp(out, header, false, seq as u16, ts, &g.payload);
+        serialize_rtp(out, header, g.marker, seq as u16, ts, &g.payload);
         true
     }
 
@@ -323,7 +323,7 @@ impl SlotWriter {
             pt: g.pt,
             seq,
             ts,
-            marker: false,
+            marker: g.marker,
             ext: ExtensionValues {
                 audio_level: Some(-(g.level.min(127) as i8)),
                 voice_activity: Some(g.level < 127),
@@ -453,6 +453,8 @@ pub struct Generated {
     pub payload: Arc<[u8]>,
     /// Audio level, `-dBov`.
     pub level: u8,
+    /// RTP marker bit (the first frame of a talkspurt).
+    pub marker: bool,
 }
 
 /// Payload type and SSRC of a plain-RTP output stream.
@@ -561,6 +563,7 @@ mod tests {
             clock_rate: 8_000,
             payload: Arc::from(&[0xffu8; 160][..]),
             level: 127,
+            marker: false,
         };
         assert!(w.write_generated_plain(&g, HEADER, now, out));
         let (seq, ts, _, _) = fields(out);

@@ -58,6 +58,11 @@
 //!   a new key's direction afresh.
 //! - Opus DTX passes through as sent; RED (RFC 2198) is negotiated with peers that offer it,
 //!   forwarded as RED to subscribers that negotiated it and as its primary Opus to the rest.
+//! - **Scripts** (SWML IVRs): a **source member** ([`MediaEngine::add_source`]) is audio the
+//!   engine is handed as encoded 20 ms frames ([`AudioSource`]) and writes into the first audio
+//!   slot of the room's other members; a **tap** ([`MediaEngine::tap`]) copies the audio a member
+//!   sends ([`AudioTap`], for recording); [`MediaEngine::move_member`] moves a member into
+//!   another room with its connection kept.
 //! - [`MediaEngine::update_media`] renegotiates; [`MediaEngine::set_muted`],
 //!   [`MediaEngine::set_deaf`] and [`MediaEngine::set_layer_preference`] change forwarding;
 //!   [`MediaEngine::remove_member`] frees everything the member had.
@@ -99,6 +104,7 @@
 //!
 //! [`testkit`] has a synthetic str0m client peer for end-to-end tests (also usable by other crates).
 
+mod audio_source;
 mod config;
 mod directory;
 pub mod dtmf;
@@ -121,9 +127,11 @@ pub mod rtx_ring;
 pub mod sdp_sections;
 mod shard;
 pub mod speech;
+mod tap;
 pub mod testkit;
 mod transcode;
 
+pub use audio_source::{AudioSource, SOURCE_QUEUE};
 pub use config::MediaConfig;
 pub use engine::MediaEngine;
 pub use error::MediaError;
@@ -139,6 +147,7 @@ pub use options::{
 pub use shard::{
     LATENCY_BUCKETS_US, LatencyHistogram, ShardCounters, WAKEUP_REASONS, WakeupReasons,
 };
+pub use tap::{AudioTap, TAP_QUEUE, TapPacket};
 /// The SRTP implementation of SRTP legs: its [`srtp::MasterKey`] and [`srtp::Profile`] make a
 /// [`LegSrtp`].
 pub use weft_srtp as srtp;

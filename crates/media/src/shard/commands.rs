@@ -136,10 +136,29 @@ impl Worker {
                 let _ = reply.send(result);
             }
             Command::RemoveMember { member, reply } => {
-                let result = self
-                    .peer_of(&member)
-                    .map(|i| self.remove_peer(i, MemberState::Closed));
+                let result = if self.remove_source(&member) {
+                    Ok(())
+                } else {
+                    self.peer_of(&member)
+                        .map(|i| self.remove_peer(i, MemberState::Closed))
+                };
                 let _ = reply.send(result);
+            }
+            Command::AddSource {
+                room,
+                member,
+                codec,
+                frames,
+                reply,
+            } => {
+                let _ = reply.send(self.add_source(room, member, codec, frames));
+            }
+            Command::ClearSource { member } => self.clear_source(&member),
+            Command::Tap { member, tap, reply } => {
+                let _ = reply.send(self.set_tap(&member, tap));
+            }
+            Command::MoveMember { member, to, reply } => {
+                let _ = reply.send(self.move_member(&member, &to));
             }
             Command::Counters { reply } => {
                 let mut counters = self.io.counters.clone();

@@ -56,6 +56,11 @@ pub struct ShardCounters {
     pub rtcp_in: [u64; 3],
     /// RTCP feedback sent to members: NACK, PLI, FIR.
     pub rtcp_out: [u64; 3],
+    /// Frames of source members written to listeners.
+    pub source_frames: u64,
+    /// Frames of source members not written to a listener that does not take the source's
+    /// codec (sources are not transcoded).
+    pub source_codec_skipped: u64,
     /// Peers closed because str0m panicked.
     pub panics: u64,
     /// Members of spanning rooms that other shards own (known here as remote members).

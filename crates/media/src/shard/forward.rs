@@ -15,6 +15,7 @@ use super::outbox::Outbox;
 use super::peer::{Line, Peer, Slot, Transport};
 use super::relay::Relay;
 use super::room::{LayerStat, Source};
+use super::taps::tap_packet;
 use super::worker::Worker;
 use crate::error::MediaError;
 use crate::event::{MediaEvent, MemberState};
@@ -70,32 +71,45 @@ impl Worker {
             slot: slot.then(Slot::default),
         });
         let line = p.lines.len() - 1;
-        if direction.is_receiving()
-            && let Some(r) = self.rooms.get_mut(room)
-        {
-            let (source, _) = r.sources.insert(Source {
-                publisher: peer,
-                mid,
-                kind,
-                subscribers: Vec::new(),
-                keyframe_wanted: false,
-                last_keyframe_request: None,
-                layers: Vec::new(),
-                relay_to: Vec::new(),
-                wanted_here: false,
-                history: Vec::new(),
-            });
-            p.lines[line].source = Some(source);
-            let members = r.members.clone();
-            for member in members {
-                if member != peer {
-                    self.fill_free_slots(member);
-                }
-            }
-            self.announce_source(peer, line);
+        if direction.is_receiving() {
+            self.publish_line(peer, line);
         }
         self.fill_free_slots(peer);
         self.apply_policy(room);
+    }
+
+    /// Makes `peer`'s line `line` a source of the peer's room: the room's members' free slots
+    /// take it, and the room's other shards learn about it.
+    pub(super) fn publish_line(&mut self, peer: usize, line: usize) {
+        let Some(p) = self.peers.get_mut(peer) else {
+            return;
+        };
+        let Some(l) = p.lines.get_mut(line) else {
+            return;
+        };
+        let Some(r) = self.rooms.get_mut(p.room) else {
+            return;
+        };
+        let (source, _) = r.sources.insert(Source {
+            publisher: peer,
+            mid: l.mid,
+            kind: l.kind,
+            subscribers: Vec::new(),
+            keyframe_wanted: false,
+            last_keyframe_request: None,
+            layers: Vec::new(),
+            relay_to: Vec::new(),
+            wanted_here: false,
+            history: Vec::new(),
+        });
+        l.source = Some(source);
+        let members = r.members.clone();
+        for member in members {
+            if member != peer {
+                self.fill_free_slots(member);
+            }
+        }
+        self.announce_source(peer, line);
     }
 
     /// Gives `peer`'s free slots the room's sources it does not receive yet (last-N).
@@ -108,6 +122,8 @@ impl Worker {
             return;
         };
         let partner = p.companion.or(p.companion_of);
+        // A fed member's first audio slot carries the room's source member's frames.
+        let reserved = p.fed.then(|| p.first_slot(MediaKind::Audio)).flatten();
         let candidates: Vec<(usize, MediaKind)> = r
             .sources
             .iter()
@@ -120,8 +136,10 @@ impl Worker {
             if p.used_slots(kind) >= last_n || (kind == MediaKind::Audio && p.mixed) {
                 continue;
             }
-            let free = p.lines.iter().position(|l| {
-                l.kind == kind && l.slot.as_ref().is_some_and(|s| s.source.is_none())
+            let free = p.lines.iter().enumerate().position(|(i, l)| {
+                Some(i) != reserved
+                    && l.kind == kind
+                    && l.slot.as_ref().is_some_and(|s| s.source.is_none())
             });
             let Some(line) = free else { continue };
             let Some(slot) = p.lines[line].slot.as_mut() else {
@@ -139,13 +157,19 @@ impl Worker {
         }
     }
 
-    /// Removes every trace of `peer` from its room; returns the room id.
-    pub(super) fn detach_from_room(&mut self, peer: usize, gone: &Peer) -> Option<RoomId> {
-        let r = self.rooms.get_mut(gone.room)?;
+    /// Removes every trace of `peer` from `room`, `sources` being the room sources it
+    /// published; returns the room id.
+    pub(super) fn detach_from_room(
+        &mut self,
+        peer: usize,
+        room: usize,
+        sources: Vec<usize>,
+    ) -> Option<RoomId> {
+        let r = self.rooms.get_mut(room)?;
         r.members.retain(|m| *m != peer);
         let mut freed = Vec::new();
-        for line in &gone.lines {
-            if let Some(source) = line.source.and_then(|s| r.sources.remove(s)) {
+        for source in sources {
+            if let Some(source) = r.sources.remove(source) {
                 freed.extend(source.subscribers);
             }
         }
@@ -257,6 +281,9 @@ impl Worker {
         let Some(source) = source else { return };
         // A remote member's talking events come from its own shard.
         let local = p.remote().is_none();
+        if kind == MediaKind::Audio && p.tap.is_some() {
+            tap_packet(&mut p.tap, forwarded);
+        }
         if kind == MediaKind::Audio
             && !p.audio_muted
             && let Some(level) = forwarded.audio_level
@@ -347,7 +374,7 @@ impl Worker {
                     sub.stats.packets_out += 1;
                     sub.stats.bytes_out += forwarded.payload.len() as u64;
                 }
-                Ok(Written::No) => {}
+                Ok(Written::No | Written::NoCodec) => {}
                 Err(_) => {
                     io.counters.panics += 1;
                     io.queues.dead.push((
@@ -777,6 +804,8 @@ pub(super) enum Written {
     Sealed,
     /// Not written (gated, no codec, stale).
     No,
+    /// Not written: the subscriber takes no audio of the generated frame's codec.
+    NoCodec,
 }
 
 /// The codec a subscriber needs for audio of `codec`: `Ok(None)` if it takes `codec` itself,

@@ -40,7 +40,7 @@ impl Worker {
         if r.headcount() >= r.max_members {
             return Err(MediaError::RoomFull(room));
         }
-        if self.members.contains_key(member) {
+        if self.members.contains_key(member) || self.feed_ids.contains_key(member) {
             return Err(MediaError::MemberExists(member.clone()));
         }
         Ok(room_index)
@@ -116,11 +116,17 @@ impl Worker {
             .room_ids
             .remove(room)
             .ok_or_else(|| MediaError::NoSuchRoom(room.clone()))?;
-        let members = self
+        let (members, feed) = self
             .rooms
             .get(index)
-            .map(|r| r.members.clone())
+            .map(|r| (r.members.clone(), r.feed))
             .unwrap_or_default();
+        if let Some(member) = feed
+            .and_then(|f| self.feeds.get(f))
+            .map(|f| f.member.clone())
+        {
+            self.remove_source(&member);
+        }
         for peer in members {
             self.remove_peer(peer, MemberState::Closed);
         }
@@ -203,7 +209,8 @@ impl Worker {
         {
             r.companions = r.companions.saturating_sub(1);
         }
-        let room_id = self.detach_from_room(index, &peer);
+        let sources = peer.lines.iter().filter_map(|l| l.source).collect();
+        let room_id = self.detach_from_room(index, peer.room, sources);
         self.announce_detached(index, &peer);
         Some((peer, room_id))
     }

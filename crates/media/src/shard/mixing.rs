@@ -31,6 +31,7 @@ impl Worker {
             return;
         };
         let big = r.headcount() >= MIX_FROM_MEMBERS;
+        let fed_room = r.feed.is_some();
         let members = r.members.clone();
         let mut any_mixed = false;
         for m in members {
@@ -39,16 +40,19 @@ impl Worker {
             };
             p.switched = big && p.slots(MediaKind::Video) == 1;
             let mixed = big && p.slots(MediaKind::Audio) == 1;
-            any_mixed |= mixed;
-            if mixed == p.mixed {
+            let fed = fed_room && p.first_slot(MediaKind::Audio).is_some();
+            any_mixed |= mixed && !fed;
+            if (mixed, fed) == (p.mixed, p.fed) {
                 continue;
             }
-            p.mixed = mixed;
+            (p.mixed, p.fed) = (mixed, fed);
             if mixed {
                 self.unsubscribe(m, MediaKind::Audio);
-            } else {
-                self.fill_free_slots(m);
             }
+            if fed {
+                self.release_first_audio(m);
+            }
+            self.fill_free_slots(m);
             // The slot's output changes origin: continue its sequence seamlessly.
             if let Some(slot) = self
                 .peers
@@ -69,6 +73,28 @@ impl Worker {
                 Ok(mixer) => r.mixer = Some(mixer),
                 Err(e) => tracing::error!("mixer: {e}"),
             }
+        }
+    }
+
+    /// Detaches `peer`'s first audio slot from its source (the room's source member's frames
+    /// take its place).
+    fn release_first_audio(&mut self, peer: usize) {
+        let Some(p) = self.peers.get_mut(peer) else {
+            return;
+        };
+        let Some(line) = p.first_slot(MediaKind::Audio) else {
+            return;
+        };
+        let Some(source) = p.lines[line].slot.as_mut().and_then(|s| s.source.take()) else {
+            return;
+        };
+        if let Some(s) = self
+            .rooms
+            .get_mut(p.room)
+            .and_then(|r| r.sources.get_mut(source))
+        {
+            s.subscribers.retain(|&(sub, l)| (sub, l) != (peer, line));
+            self.io.interest_changed = true;
         }
     }
 
@@ -140,7 +166,7 @@ impl Worker {
                         Transport::Rtp(leg) => leg.codec,
                         _ => RtpCodec::Opus,
                     };
-                    (p.mixed && p.connected && !p.deaf).then_some((*m, codec))
+                    (p.mixed && !p.fed && p.connected && !p.deaf).then_some((*m, codec))
                 })
                 .collect();
             frames.clear();
@@ -178,18 +204,38 @@ impl Worker {
 
     /// Writes one mixed frame to its listener; `ts` is in the frame's codec clock.
     fn write_mixed(&mut self, frame: &MixedFrame, seq: u64, ts: u32, now: Instant) {
-        let listener = frame.listener;
-        let (payload, level) = (frame.payload.clone(), frame.level);
+        let mut g = Generated {
+            pt: Pt::new_with_value(0),
+            seq,
+            ts,
+            clock_rate: frame.codec.clock_rate(),
+            payload: frame.payload.clone(),
+            level: frame.level,
+            marker: false,
+        };
+        self.write_audio(frame.listener, frame.codec, &mut g, now);
+    }
+
+    /// Writes a generated audio frame of `codec` (`g`, its payload type set here to the
+    /// listener's) into `listener`'s first audio slot, continuing the slot's sequence; `false`
+    /// if the listener takes no `codec` (nothing is transcoded).
+    pub(super) fn write_audio(
+        &mut self,
+        listener: usize,
+        codec: RtpCodec,
+        g: &mut Generated,
+        now: Instant,
+    ) -> bool {
         let Some(p) = self.peers.get_mut(listener) else {
-            return;
+            return true;
         };
         let Some(line) = p.first_slot(MediaKind::Audio) else {
-            return;
+            return true;
         };
         let mid = p.lines[line].mid;
-        let bytes = payload.len() as u64;
+        let bytes = g.payload.len() as u64;
         let Some(slot) = p.lines[line].slot.as_mut() else {
-            return;
+            return true;
         };
         let outbox = &mut self.io.outbox;
         let written = catch_unwind(AssertUnwindSafe(|| match &mut p.transport {
@@ -197,47 +243,38 @@ impl Worker {
                 let pt = rtc
                     .codec_config()
                     .iter()
-                    .find(|c| c.spec().codec == frame.codec.codec())
+                    .find(|c| c.spec().codec == codec.codec())
                     .map(|c| c.pt());
-                let Some(pt) = pt else { return Written::No };
-                let g = Generated {
-                    pt,
-                    seq,
-                    ts,
-                    clock_rate: frame.codec.clock_rate(),
-                    payload,
-                    level,
+                let Some(pt) = pt else {
+                    return Written::NoCodec;
                 };
+                g.pt = pt;
                 match sealed_stream(&mut p.egress, mid) {
-                    Some((egress, stream)) => match slot.writer.prepare_generated(&g, now) {
+                    Some((egress, stream)) => match slot.writer.prepare_generated(g, now) {
                         Some(out) if egress.seal(stream, &out, now, outbox) => Written::Sealed,
                         _ => Written::No,
                     },
-                    None if slot.writer.write_generated(rtc, mid, &g, now) => Written::Queued,
+                    None if slot.writer.write_generated(rtc, mid, g, now) => Written::Queued,
                     None => Written::No,
                 }
             }
             Transport::Remote(_) => Written::No,
             Transport::Rtp(leg) => {
+                if leg.codec != codec {
+                    return Written::NoCodec;
+                }
                 // Key presses being sent on the leg's stream hold its audio back.
-                if leg.codec != frame.codec || leg.dtmf_out.sending() {
+                if leg.dtmf_out.sending() {
                     return Written::No;
                 }
                 let header = PlainHeader {
                     pt: leg.pt,
                     ssrc: leg.ssrc,
                 };
-                let g = Generated {
-                    pt: Pt::new_with_value(leg.pt),
-                    seq,
-                    ts,
-                    clock_rate: frame.codec.clock_rate(),
-                    payload,
-                    level,
-                };
+                g.pt = Pt::new_with_value(leg.pt);
                 if slot
                     .writer
-                    .write_generated_plain(&g, header, now, &mut leg.out)
+                    .write_generated_plain(g, header, now, &mut leg.out)
                     && leg.send_out()
                 {
                     Written::Sent
@@ -263,6 +300,7 @@ impl Worker {
                 p.stats.bytes_out += bytes;
             }
             Ok(Written::No) => {}
+            Ok(Written::NoCodec) => return false,
             Err(_) => {
                 self.io.counters.panics += 1;
                 self.io.queues.dead.push((
@@ -272,6 +310,7 @@ impl Worker {
                 ));
             }
         }
+        true
     }
 
     /// The video source a member publishes, on its own transport or its companion's.

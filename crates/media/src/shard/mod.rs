@@ -5,6 +5,7 @@ mod counters;
 mod demux;
 mod drive;
 mod egress;
+mod feeds;
 mod forward;
 mod io;
 mod latch;
@@ -13,6 +14,7 @@ mod leg_crypto;
 mod legs;
 mod members;
 mod mixing;
+mod moves;
 mod outbox;
 mod peer;
 mod relay;
@@ -21,6 +23,7 @@ mod room;
 mod rtcp_stats;
 mod simulcast;
 mod slab;
+mod taps;
 mod tcp;
 mod timers;
 mod wakeups;
@@ -34,13 +37,17 @@ use str0m::Rtc;
 use str0m::change::SdpOffer;
 use tokio::sync::oneshot;
 
+use crate::audio_source::FrameQueue;
 use crate::directory::Directory;
 use crate::egress::EgressKeys;
 use crate::error::MediaError;
 use crate::event_bus::EventBus;
 use crate::ids::{MemberId, RoomId};
 use crate::negotiate::{AnswerParts, PendingOffer};
-use crate::options::{LayerPreference, MediaKind, MemberOptions, RtpLegConfig, RtpLegOptions};
+use crate::options::{
+    LayerPreference, MediaKind, MemberOptions, RtpCodec, RtpLegConfig, RtpLegOptions,
+};
+use crate::tap::TapSender;
 
 pub use counters::{LATENCY_BUCKETS_US, LatencyHistogram, ShardCounters};
 pub(crate) use latch::LATCH_WINDOW;
@@ -139,6 +146,30 @@ pub(crate) enum Command {
         member: MemberId,
         reply: Reply<()>,
     },
+    /// Adds a source member (audio the engine produces) to a room.
+    AddSource {
+        room: RoomId,
+        member: MemberId,
+        codec: RtpCodec,
+        frames: FrameQueue,
+        reply: Reply<()>,
+    },
+    /// A source's producer cleared its queue: free the places of the cleared frames.
+    ClearSource {
+        member: MemberId,
+    },
+    /// Copies what a member sends of audio to `tap` (replacing an earlier tap).
+    Tap {
+        member: MemberId,
+        tap: TapSender,
+        reply: Reply<()>,
+    },
+    /// Moves a member, its transports and slots kept, into another room on this shard.
+    MoveMember {
+        member: MemberId,
+        to: RoomId,
+        reply: Reply<()>,
+    },
     Counters {
         reply: Reply<ShardCounters>,
     },
@@ -157,6 +188,32 @@ pub(crate) struct ShardHandle {
     waker: Arc<mio::Waker>,
     local_addr: SocketAddr,
     thread: Option<JoinHandle<()>>,
+}
+
+/// A way to send commands to a shard from outside the engine (a source's producer).
+#[derive(Clone)]
+pub(crate) struct CommandSender {
+    commands: mpsc::Sender<Command>,
+    waker: Arc<mio::Waker>,
+}
+
+impl CommandSender {
+    /// Sends a command and wakes the shard.
+    pub(crate) fn send(&self, command: Command) -> Result<(), MediaError> {
+        self.commands
+            .send(command)
+            .map_err(|_| MediaError::Stopped)?;
+        self.waker.wake().map_err(|_| MediaError::Stopped)
+    }
+
+    /// A sender to no shard, and the inbox its commands arrive in (for tests).
+    #[cfg(test)]
+    pub(crate) fn detached() -> (Self, mpsc::Receiver<Command>) {
+        let (commands, inbox) = mpsc::channel();
+        let poll = mio::Poll::new().expect("poll");
+        let waker = Arc::new(mio::Waker::new(poll.registry(), mio::Token(0)).expect("waker"));
+        (Self { commands, waker }, inbox)
+    }
 }
 
 /// What a shard needs from the engine.
@@ -207,6 +264,14 @@ impl ShardHandle {
             local_addr,
             thread: Some(thread),
         })
+    }
+
+    /// A sender of commands to the shard, for handles that outlive a request.
+    pub(crate) fn sender(&self) -> CommandSender {
+        CommandSender {
+            commands: self.commands.clone(),
+            waker: self.waker.clone(),
+        }
     }
 
     /// The waker of the shard's loop.

@@ -15,6 +15,7 @@ use crate::ids::MemberId;
 use crate::negotiate::PendingOffer;
 use crate::options::{LayerPreference, MediaKind, MemberOptions};
 use crate::speech::SpeechDetector;
+use crate::tap::TapSender;
 use crate::transcode::SlotCodec;
 
 /// How a member's media travels.
@@ -62,6 +63,10 @@ pub(crate) struct Peer {
     pub mixed: bool,
     /// Receives the active speaker's video on its one video slot (room of 3+).
     pub switched: bool,
+    /// Its first audio slot carries the room's source member's frames (see [`super::feeds`]).
+    pub fed: bool,
+    /// Where a copy of the audio it sends goes (see [`crate::MediaEngine::tap`]).
+    pub tap: Option<TapSender>,
     /// Written to since the last tick (needs `Input::Timeout` to release the packets).
     pub dirty: bool,
     pub added_at: Instant,
@@ -127,6 +132,8 @@ impl Peer {
             connected: false,
             mixed: false,
             switched: false,
+            fed: false,
+            tap: None,
             dirty: false,
             added_at: now,
             pending_offer: None,

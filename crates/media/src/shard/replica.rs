@@ -160,7 +160,7 @@ impl Worker {
     }
 
     /// Queues a message for each of the other shards of `room`.
-    fn for_replicas(&mut self, room: usize, message: impl Fn() -> Relay) {
+    pub(super) fn for_replicas(&mut self, room: usize, message: impl Fn() -> Relay) {
         let Some(r) = self.rooms.get(room) else {
             return;
         };

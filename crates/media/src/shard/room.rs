@@ -37,6 +37,8 @@ pub(crate) struct Room {
     pub replicas: Vec<usize>,
     /// Whether this shard is the room's home: it emits the room-level events (active speaker).
     pub home: bool,
+    /// The room's source member on this shard (an index of the shard's feeds), if any.
+    pub feed: Option<usize>,
 }
 
 /// One stream published by a member, and who receives it.
@@ -137,6 +139,7 @@ impl Room {
             mix_ts_8k: 0,
             replicas,
             home,
+            feed: None,
         }
     }
 

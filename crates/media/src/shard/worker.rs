@@ -15,6 +15,7 @@ use str0m::net::{DatagramRecv, Protocol, Receive};
 use super::counters::ShardCounters;
 use super::demux::{Demux, Match};
 use super::drive::{drive, read_egress_feedback};
+use super::feeds::Feed;
 use super::io::{Io, Queues};
 use super::leg_crypto::is_rtcp;
 use super::outbox::Outbox;
@@ -91,6 +92,11 @@ pub(crate) struct Worker {
     pub(super) last_n: usize,
     /// The phase the last new mixer got within the mix interval (see `schedule_mixes`).
     pub(super) mix_phase: Duration,
+    /// Source members (see [`super::feeds`]), and their index by member id.
+    pub(super) feeds: Slab<Feed>,
+    pub(super) feed_ids: HashMap<MemberId, usize>,
+    /// When the sources' next frames are due (one tick for all of them).
+    pub(super) next_feed: Option<Instant>,
     pub(super) buf: Vec<u8>,
     pub(super) stopping: bool,
     pub(super) next_stats: Instant,
@@ -163,6 +169,9 @@ impl Worker {
             },
             last_n: setup.last_n,
             mix_phase: Duration::ZERO,
+            feeds: Slab::default(),
+            feed_ids: HashMap::new(),
+            next_feed: None,
             buf: vec![0; RECV_BUFFER],
             stopping: false,
             next_stats: Instant::now() + STATS_INTERVAL,
@@ -191,6 +200,11 @@ impl Worker {
         while !self.stopping {
             let now = Instant::now();
             let next_mix = self.schedule_mixes(now);
+            let next_feed = self.schedule_feeds(now);
+            let next_mix = match (next_mix, next_feed) {
+                (Some(m), Some(f)) => Some(m.min(f)),
+                (m, f) => m.or(f),
+            };
             let timers = self
                 .timers
                 .next()
@@ -246,6 +260,10 @@ impl Worker {
             self.run_timers(now);
             if next_mix.is_some_and(|due| now >= due) {
                 self.mix_tick(now);
+                self.settle(now);
+            }
+            if next_feed.is_some_and(|due| now >= due) {
+                self.feed_tick(now);
                 self.settle(now);
             }
             if now >= next_housekeeping {
