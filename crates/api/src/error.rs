@@ -22,6 +22,8 @@ pub enum ApiError {
     Unauthorized,
     Forbidden,
     NotFound,
+    /// The resource is in a state that forbids the request; the message says which.
+    Conflict(String),
     PayloadTooLarge,
     Validation(Vec<FieldError>),
     TooManyRequests,
@@ -48,6 +50,9 @@ impl From<StoreError> for ApiError {
                 "already_taken",
                 format!("{field} has already been taken"),
             ),
+            StoreError::Invalid(field) => {
+                ApiError::invalid(field, "invalid_parameter", format!("{field} is not valid"))
+            }
             other => {
                 tracing::error!(error = %other, "store failure");
                 ApiError::Internal
@@ -66,6 +71,10 @@ impl IntoResponse for ApiError {
             ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, json!({"error": "Unauthorized"})),
             ApiError::Forbidden => (StatusCode::FORBIDDEN, json!({"error": "Forbidden"})),
             ApiError::NotFound => (StatusCode::NOT_FOUND, json!({"error": "Not Found"})),
+            ApiError::Conflict(message) => (
+                StatusCode::CONFLICT,
+                json!({"error": "Conflict", "message": message}),
+            ),
             ApiError::PayloadTooLarge => (
                 StatusCode::PAYLOAD_TOO_LARGE,
                 json!({"error": "Payload Too Large"}),

@@ -14,6 +14,7 @@ mod schema;
 mod sip_credentials;
 mod views;
 
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use axum::Router;
@@ -41,6 +42,12 @@ pub struct ApiConfig {
     pub max_body_bytes: usize,
     /// The SIP digest realm (the server's domain): SIP endpoints' HA1 values are computed for it.
     pub sip_realm: String,
+    /// The public origin of this API (`https://fabric.<domain>[:port]`, the OAuth issuer's), without
+    /// a trailing `/`: absolute URLs in answers, such as a recording's `url`, start with it.
+    pub public_url: String,
+    /// The directory recording files live in (`<data dir>/recordings`); recordings' stored paths
+    /// are relative to it. Without one, downloads answer 404 and deletes remove only the row.
+    pub recordings_dir: Option<PathBuf>,
 }
 
 impl Default for ApiConfig {
@@ -51,6 +58,8 @@ impl Default for ApiConfig {
             cors_origins: vec!["*".into()],
             max_body_bytes: 1024 * 1024,
             sip_realm: "weft.localhost".into(),
+            public_url: "https://fabric.weft.localhost:8443".into(),
+            recordings_dir: None,
         }
     }
 }
@@ -70,7 +79,8 @@ impl ApiState {
     }
 }
 
-/// The REST router: `/api/fabric/…`, `/subscriber/devices`, `/healthz`, `/readyz`.
+/// The REST router: `/api/fabric/…`, `/api/relay/rest/recordings`, `/subscriber/devices`, `/healthz`,
+/// `/readyz`.
 pub fn router(state: ApiState) -> Router {
     let cors = cors_layer(&state.config.cors_origins);
     let limit = state.config.max_body_bytes;

@@ -1,9 +1,10 @@
-//! JSON shapes returned to clients: the resource envelope, addresses, SIP endpoints.
+//! JSON shapes returned to clients: the resource envelope, addresses, SIP endpoints, recordings.
 
 use serde_json::{Map, Value, json};
 use weft_core::ResourceKind;
 use weft_core::time::iso8601;
 use weft_store::addresses::AddressRow;
+use weft_store::recordings::Recording;
 use weft_store::resources::Resource;
 use weft_store::sip_endpoints::SubscriberSipEndpoint;
 
@@ -73,4 +74,29 @@ pub fn sip_endpoint(e: &SubscriberSipEndpoint) -> Value {
     map.insert("created_at".into(), json!(iso8601(e.created_at)));
     map.insert("updated_at".into(), json!(iso8601(e.updated_at)));
     Value::Object(map)
+}
+
+/// A recording in SignalWire's REST shape. SignalWire names the recorded leg in one of
+/// `relay_pstn_leg_id`, `relay_sip_leg_id` or `relay_webrtc_leg_id`; Weft keeps the leg's id as
+/// `call_id` and answers `null` for the SIP and WebRTC fields. `url` is the download route.
+pub fn recording(r: &Recording, public_url: &str) -> Value {
+    json!({
+        "id": r.id,
+        "project_id": r.project_id,
+        "created_at": iso8601(r.created_at),
+        "updated_at": iso8601(r.updated_at),
+        "duration_in_seconds": (r.duration_ms.max(0) + 500) / 1000,
+        "error_code": Value::Null,
+        "price": 0.0,
+        "price_unit": "USD",
+        "status": r.status.as_str(),
+        "url": format!("{public_url}/api/relay/rest/recordings/{}/download", r.id),
+        "stereo": false,
+        "byte_size": r.byte_size,
+        "track": r.track.as_str(),
+        "format": r.format.as_str(),
+        "call_id": r.call_id,
+        "relay_webrtc_leg_id": Value::Null,
+        "relay_sip_leg_id": Value::Null,
+    })
 }

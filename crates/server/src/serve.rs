@@ -80,6 +80,8 @@ pub async fn run(config: Config) -> Result<()> {
             cors_origins: config.http.cors_origins.clone(),
             max_body_bytes: config.http.max_body_bytes,
             sip_realm: config.domain.clone(),
+            public_url: config.oauth_config(public_port).issuer,
+            recordings_dir: Some(config.data_dir.join("recordings")),
         }),
     };
     config.check_oauth_clients()?;

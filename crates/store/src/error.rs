@@ -6,6 +6,9 @@ pub enum StoreError {
     /// A unique constraint refused the write; the field names which one.
     #[error("{0} is already taken")]
     Conflict(&'static str),
+    /// A value the store refuses to keep; the field names which one.
+    #[error("{0} is not valid")]
+    Invalid(&'static str),
     /// The row asked for does not exist (or belongs to another project).
     #[error("not found")]
     NotFound,

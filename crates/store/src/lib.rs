@@ -12,6 +12,7 @@ pub mod devices;
 pub mod keys;
 pub mod oauth;
 pub mod projects;
+pub mod recordings;
 pub mod resources;
 pub mod sip_accounts;
 pub mod sip_bindings;

@@ -2,6 +2,7 @@
 
 mod addresses;
 mod health;
+mod recordings;
 pub(crate) mod resources;
 mod subscriber_self;
 mod subscriber_sip_endpoints;
@@ -18,6 +19,7 @@ pub fn routes() -> Router<ApiState> {
         .merge(resources::routes())
         .merge(subscriber_sip_endpoints::routes())
         .merge(addresses::routes())
+        .merge(recordings::routes())
         .merge(tokens::routes())
         .merge(subscriber_self::routes())
 }
