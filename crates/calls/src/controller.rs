@@ -11,6 +11,7 @@ mod legs;
 mod presence;
 mod ringing;
 mod rooms;
+mod scripts;
 mod stats;
 
 use std::collections::{HashMap, VecDeque};
@@ -26,6 +27,7 @@ use crate::media::{LocalMedia, MediaCall, MediaEvent, MediaResult, RemoteMedia};
 use crate::room::{Control, RoomError, Target as RoomTarget};
 
 pub use legs::{LegKind, LegState};
+pub use scripts::SCRIPTS;
 pub use stats::{CALL_STATES, CallsSnapshot};
 
 /// Identifies a leg: a Verto `callID`, a SIP leg's id. Unique across front-ends.
@@ -163,6 +165,15 @@ pub enum Command {
     },
     /// An endpoint's reachability changed.
     Presence(Box<Presence>),
+    /// A source leg (a script) hands the other party of its call on to `to` and leaves the
+    /// call once the party is there; on failure it gets [`FrontEvent::ConnectFailed`] and
+    /// stays.
+    Connect {
+        /// The source leg.
+        leg: LegId,
+        /// Where the party goes.
+        to: Address,
+    },
 }
 
 /// The successful answer to a request.
@@ -195,6 +206,8 @@ pub enum ReplyError {
 pub struct Ring {
     /// The new inbound leg.
     pub leg: LegId,
+    /// The project of the call.
+    pub project_id: String,
     /// The endpoint (its front-end's key).
     pub endpoint: String,
     /// The engine's offer.
@@ -280,6 +293,13 @@ pub enum FrontEvent {
         /// It had been answered (connected).
         was_active: bool,
     },
+    /// A [`Command::Connect`] failed; the leg's call goes on as before.
+    ConnectFailed {
+        /// The source leg.
+        leg: LegId,
+        /// Why.
+        cause: Cause,
+    },
 }
 
 impl FrontEvent {
@@ -292,7 +312,8 @@ impl FrontEvent {
             | FrontEvent::Event { leg, .. }
             | FrontEvent::State { leg, .. }
             | FrontEvent::MediaFailed { leg }
-            | FrontEvent::Ended { leg, .. } => leg,
+            | FrontEvent::Ended { leg, .. }
+            | FrontEvent::ConnectFailed { leg, .. } => leg,
             FrontEvent::Ring(ring) => &ring.leg,
         }
     }
@@ -339,12 +360,35 @@ impl Default for ControllerConfig {
 
 /// What a pending operation was for.
 enum Op {
-    Resolve { leg: LegId, address: Address },
-    Join { leg: LegId },
-    Offer { leg: LegId },
-    Accept { leg: LegId },
-    Reattach { leg: LegId },
-    UpdateMedia { leg: LegId, req: Option<ReqId> },
+    Resolve {
+        leg: LegId,
+        address: Address,
+    },
+    Join {
+        leg: LegId,
+    },
+    Offer {
+        leg: LegId,
+    },
+    Accept {
+        leg: LegId,
+    },
+    Reattach {
+        leg: LegId,
+    },
+    UpdateMedia {
+        leg: LegId,
+        req: Option<ReqId>,
+    },
+    Connect {
+        source: LegId,
+        party: LegId,
+        address: Address,
+    },
+    Move {
+        leg: LegId,
+        source: LegId,
+    },
     Ignore,
 }
 
@@ -426,6 +470,7 @@ impl Controller {
             } => self.control(&leg, req, control, &target),
             Command::Dtmf { leg, digits } => self.pressed(&leg, &digits),
             Command::Presence(p) => self.presence.update(*p),
+            Command::Connect { leg, to } => self.connect(&leg, to),
         }
     }
 
@@ -436,8 +481,14 @@ impl Controller {
         op: OpId,
         result: Result<Option<Target>, DirectoryError>,
     ) {
-        if let Some(Op::Resolve { leg, address }) = self.ops.remove(&op) {
-            self.route(now, &leg, &address, result);
+        match self.ops.remove(&op) {
+            Some(Op::Resolve { leg, address }) => self.route(now, &leg, &address, result),
+            Some(Op::Connect {
+                source,
+                party,
+                address,
+            }) => self.connect_routed(&source, &party, &address, result),
+            _ => {}
         }
     }
 
@@ -450,10 +501,11 @@ impl Controller {
                 | Op::Offer { leg }
                 | Op::Accept { leg }
                 | Op::Reattach { leg }
-                | Op::UpdateMedia { leg, .. } => {
+                | Op::UpdateMedia { leg, .. }
+                | Op::Move { leg, .. } => {
                     tracing::warn!(call_id = %leg, error = %e, "media request failed")
                 }
-                Op::Ignore | Op::Resolve { .. } => {
+                Op::Ignore | Op::Resolve { .. } | Op::Connect { .. } => {
                     tracing::debug!(error = %e, "media request failed")
                 }
             }
@@ -474,7 +526,8 @@ impl Controller {
                     self.reply(&leg, req, result);
                 }
             }
-            Some(Op::Ignore | Op::Resolve { .. }) | None => {}
+            Some(Op::Move { leg, source }) => self.moved_media(&leg, &source, result),
+            Some(Op::Ignore | Op::Resolve { .. } | Op::Connect { .. }) | None => {}
         }
     }
 

@@ -77,6 +77,9 @@ impl Media for MediaEngine {
                 .await
                 .map(LocalMedia::Sdp)
                 .map_err(failure),
+            RemoteMedia::Source => Err(MediaFailure(
+                "a source member is added by its front-end".into(),
+            )),
             RemoteMedia::Rtp(params) => {
                 let config = leg_config(params)?;
                 let opts = RtpLegOptions {
@@ -112,6 +115,9 @@ impl Media for MediaEngine {
                     .map(LocalMedia::Sdp)
                     .map_err(failure)
             }
+            Flavor::Source => Err(MediaFailure(
+                "a source member is added by its front-end".into(),
+            )),
             Flavor::Rtp => {
                 // The codec is the callee's choice: the answer configures the leg.
                 let opts = RtpLegOptions {
@@ -140,6 +146,7 @@ impl Media for MediaEngine {
                 .configure_rtp_leg(&member, leg_config(params)?)
                 .await
                 .map_err(failure),
+            RemoteMedia::Source => Ok(()),
         }
     }
 
@@ -160,6 +167,7 @@ impl Media for MediaEngine {
                 .await
                 .map(|()| None)
                 .map_err(failure),
+            RemoteMedia::Source => Ok(None),
         }
     }
 
@@ -192,6 +200,14 @@ impl Media for MediaEngine {
 
     async fn close_room(&self, room: &str) -> Result<(), MediaFailure> {
         gone_is_ok(MediaEngine::close_room(self, &RoomId::from(room)).await)
+    }
+
+    async fn move_member(&self, member: &str, to: &str) -> Result<(), MediaFailure> {
+        let to = RoomId::from(to);
+        ensure_room(self, &to).await?;
+        MediaEngine::move_member(self, &MemberId::from(member), &to)
+            .await
+            .map_err(failure)
     }
 }
 

@@ -23,6 +23,7 @@ pub mod room;
 pub mod shell;
 
 pub use cause::Cause;
+pub use controller::SCRIPTS;
 pub use controller::{
     CallState, Command, Controller, ControllerConfig, Dial, EndpointId, FrontEvent, FrontId, LegId,
     Output, Party, Presence, Reply, ReplyError, ReqId, Ring,

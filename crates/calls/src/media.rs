@@ -57,14 +57,17 @@ pub struct RtpParams {
     pub srtp: Option<SdesKeys>,
 }
 
-/// The media a front-end brings for a leg: an SDP offer or answer of a WebRTC client, or the
-/// negotiated parameters of a plain-RTP leg.
+/// The media a front-end brings for a leg: an SDP offer or answer of a WebRTC client, the
+/// negotiated parameters of a plain-RTP leg, or a source member the front-end added itself.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RemoteMedia {
     /// A WebRTC SDP (the browser SDK's offer or answer).
     WebRtc(String),
     /// A plain-RTP leg (SIP).
     Rtp(RtpParams),
+    /// A source member (a script's voice), added by its front-end where the
+    /// [`LocalMedia::Source`] of its ring said; the engine has nothing to apply.
+    Source,
 }
 
 impl RemoteMedia {
@@ -72,6 +75,30 @@ impl RemoteMedia {
     pub fn has_video(&self) -> bool {
         matches!(self, RemoteMedia::WebRtc(sdp) if sdp.contains("m=video"))
     }
+
+    /// The audio codec the leg sends and receives: Opus for WebRTC.
+    pub fn codec(&self) -> RtpCodec {
+        match self {
+            RemoteMedia::Rtp(params) => params.codec,
+            RemoteMedia::WebRtc(_) | RemoteMedia::Source => RtpCodec::Opus,
+        }
+    }
+}
+
+/// Where a front-end that produces a call's audio itself (a SWML script) adds its source
+/// member: the room, the member id, and the codec the party it talks to hears.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceSpot {
+    /// The call's room.
+    pub room: String,
+    /// The source member's id.
+    pub member: String,
+    /// The codec of the party's leg: the source's frames are encoded in it.
+    pub codec: RtpCodec,
+    /// The member id of the party (the caller), whose audio a recording taps.
+    pub party_member: String,
+    /// The party's leg (its call id).
+    pub party_leg: String,
 }
 
 /// What the engine hands back for a leg: its SDP answer or offer, or its local RTP address.
@@ -81,6 +108,8 @@ pub enum LocalMedia {
     Sdp(String),
     /// Where a plain-RTP leg receives (the address for the leg's SDP).
     Rtp(SocketAddr),
+    /// Where a front-end adds its source member (no engine call made yet).
+    Source(SourceSpot),
 }
 
 /// How the engine offers media to a leg it calls out to.
@@ -90,6 +119,8 @@ pub enum Flavor {
     WebRtc,
     /// A plain-RTP leg (SIP contacts).
     Rtp,
+    /// A member whose audio Weft produces (SWML scripts): its front-end adds it to the engine.
+    Source,
 }
 
 /// A request to the media engine.
@@ -174,6 +205,14 @@ pub enum MediaCall {
         /// Room id.
         room: String,
     },
+    /// Move a member, keeping its transport, into a room (created if need be). Ordered with
+    /// the requests of the room it goes to.
+    MoveMember {
+        /// The room it goes to.
+        room: String,
+        /// Member id.
+        member: String,
+    },
 }
 
 impl MediaCall {
@@ -188,6 +227,7 @@ impl MediaCall {
             | MediaCall::SetDeaf { room, .. }
             | MediaCall::SendDtmf { room, .. }
             | MediaCall::RemoveMember { room, .. }
+            | MediaCall::MoveMember { room, .. }
             | MediaCall::CloseRoom { room } => room,
         }
     }
@@ -262,6 +302,13 @@ pub trait Media: Send + Sync + 'static {
 
     /// Closes a room and all its members.
     fn close_room(&self, room: &str) -> impl Future<Output = Result<(), MediaFailure>> + Send;
+
+    /// Moves a member, keeping its transport, into room `to` (created if it does not exist).
+    fn move_member(
+        &self,
+        member: &str,
+        to: &str,
+    ) -> impl Future<Output = Result<(), MediaFailure>> + Send;
 }
 
 /// What the media engine reports; the shell feeds these into the controller.

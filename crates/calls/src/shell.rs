@@ -260,5 +260,8 @@ async fn media_call<M: Media>(media: &M, call: MediaCall) -> MediaResult {
         }
         MediaCall::RemoveMember { member, .. } => media.remove_member(&member).await.map(|()| None),
         MediaCall::CloseRoom { room } => media.close_room(&room).await.map(|()| None),
+        MediaCall::MoveMember { room, member } => {
+            media.move_member(&member, &room).await.map(|()| None)
+        }
     }
 }

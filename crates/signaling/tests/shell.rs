@@ -87,6 +87,11 @@ impl Media for FakeMedia {
         self.log(format!("close {room}"));
         Ok(())
     }
+
+    async fn move_member(&self, member: &str, to: &str) -> Result<(), MediaFailure> {
+        self.log(format!("move {member} {to}"));
+        Ok(())
+    }
 }
 
 async fn serve(cfg: SignalingConfig) -> (std::net::SocketAddr, Arc<FakeMedia>, Signaling) {

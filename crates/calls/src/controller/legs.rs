@@ -7,7 +7,7 @@ use serde_json::json;
 use super::{Controller, Dial, FrontEvent, LegId, Op, Output, Party, Reply, ReplyError, ReqId};
 use crate::cause::Cause;
 use crate::directory::{DirectoryError, Target, TargetKind};
-use crate::media::{Flavor, MediaCall, MediaKind, MediaResult, RemoteMedia};
+use crate::media::{Flavor, MediaCall, MediaKind, MediaResult, RemoteMedia, RtpCodec};
 use crate::room::Role;
 use weft_core::Address;
 
@@ -47,6 +47,8 @@ pub(super) struct Leg {
     /// The remote media not yet handed to the engine (a dialled leg's offer).
     pub media: Option<RemoteMedia>,
     pub flavor: Flavor,
+    /// The audio codec of the leg's media.
+    pub codec: RtpCodec,
     pub room: Option<String>,
     pub member_id: String,
     pub address_id: Option<String>,
@@ -61,6 +63,7 @@ fn flavor_of(media: &RemoteMedia) -> Flavor {
     match media {
         RemoteMedia::WebRtc(_) => Flavor::WebRtc,
         RemoteMedia::Rtp(_) => Flavor::Rtp,
+        RemoteMedia::Source => Flavor::Source,
     }
 }
 
@@ -109,6 +112,7 @@ impl Controller {
                 party: caller,
                 role,
                 flavor: flavor_of(&media),
+                codec: media.codec(),
                 media: Some(media),
                 room: None,
                 member_id: member_id.clone(),
@@ -212,6 +216,7 @@ impl Controller {
             TargetKind::Subscriber | TargetKind::SipEndpoint => {
                 self.ring(now, id, &target, address)
             }
+            TargetKind::SwmlScript => self.ring_script(now, id, &target, address),
             _ => self.hangup_leg(id, Cause::ServiceNotImplemented, true),
         }
     }
@@ -229,6 +234,14 @@ impl Controller {
             .is_some();
         if ringing && leg.kind == LegKind::Callee {
             return self.callee_gone(id, &leg, cause);
+        }
+        if leg.flavor == Flavor::Source
+            && let Some(room) = &leg.room
+        {
+            // A script's hang-up ends its call with the script's cause (`hangup` with a reason).
+            for other in self.room_legs(room).into_iter().filter(|o| o != id) {
+                self.hangup_leg(&other, cause, true);
+            }
         }
         let cause = if cause.declines() {
             Cause::NormalClearing
@@ -403,7 +416,9 @@ impl Controller {
                         digits: digits.to_owned(),
                     },
                 ),
-                Flavor::WebRtc => self.shared_event(&other, crate::DTMF_EVENT, params.clone()),
+                Flavor::WebRtc | Flavor::Source => {
+                    self.shared_event(&other, crate::DTMF_EVENT, params.clone())
+                }
             }
         }
     }

@@ -8,7 +8,7 @@ use crate::media::Flavor;
 
 /// What the controller knows of a reachable endpoint.
 #[derive(Debug, Clone)]
-pub(super) struct Reach {
+pub(crate) struct Reach {
     pub project_id: String,
     pub resource_id: String,
     pub party: Party,

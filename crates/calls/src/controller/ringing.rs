@@ -4,18 +4,19 @@
 use std::time::Instant;
 
 use super::legs::{Leg, LegKind, LegState};
+use super::presence::Reach;
 use super::rooms::{Ring, RoomEntry};
-use super::{Controller, FrontEvent, Op, Ring as RingEvent};
+use super::{Controller, EndpointId, FrontEvent, Op, Ring as RingEvent};
 use crate::cause::Cause;
 use crate::directory::Target;
-use crate::media::{MediaCall, MediaResult, RemoteMedia};
+use crate::media::{Flavor, LocalMedia, MediaCall, MediaResult, RemoteMedia, SourceSpot};
 use crate::room::{Role, Room};
 use weft_core::Address;
 
 impl Controller {
     /// Rings every reachable endpoint of the target.
     pub(super) fn ring(&mut self, now: Instant, id: &str, target: &Target, address: &Address) {
-        let Some(caller) = self.legs.get(id).cloned() else {
+        let Some(caller) = self.legs.get(id) else {
             return;
         };
         let endpoints = self.presence.reachable(
@@ -26,6 +27,22 @@ impl Controller {
         if endpoints.is_empty() {
             return self.hangup_leg(id, Cause::UserNotRegistered, true);
         }
+        self.ring_endpoints(now, id, target, address, endpoints);
+    }
+
+    /// Rings `endpoints` for the call of leg `id` to `target`: one callee leg each, in a new
+    /// 1:1 call room.
+    pub(super) fn ring_endpoints(
+        &mut self,
+        now: Instant,
+        id: &str,
+        target: &Target,
+        address: &Address,
+        endpoints: Vec<(EndpointId, Reach)>,
+    ) {
+        let Some(caller) = self.legs.get(id).cloned() else {
+            return;
+        };
         let room_id = uuid::Uuid::new_v4().to_string();
         let mut callees = Vec::new();
         for (endpoint, reach) in endpoints {
@@ -37,6 +54,7 @@ impl Controller {
                 role: Role::Member,
                 media: None,
                 flavor: reach.flavor,
+                codec: caller.codec,
                 room: Some(room_id.clone()),
                 member_id: uuid::Uuid::new_v4().to_string(),
                 address_id: Some(target.address_id.clone()),
@@ -141,6 +159,17 @@ impl Controller {
             let Some(c) = self.legs.get(&callee) else {
                 continue;
             };
+            if c.flavor == Flavor::Source {
+                let spot = SourceSpot {
+                    room: room_id.clone(),
+                    member: c.member_id.clone(),
+                    codec: leg.codec,
+                    party_member: leg.member_id.clone(),
+                    party_leg: id.to_owned(),
+                };
+                self.offered_media(&callee, Ok(Some(LocalMedia::Source(spot))));
+                continue;
+            }
             let call = MediaCall::OfferMember {
                 room: room_id.clone(),
                 member: c.member_id.clone(),
@@ -178,6 +207,7 @@ impl Controller {
         let endpoint = ring.endpoints.get(id).cloned().unwrap_or_default();
         let event = FrontEvent::Ring(Box::new(RingEvent {
             leg: id.to_owned(),
+            project_id: leg.party.project_id.clone(),
             endpoint,
             media: offer,
             caller: (ring.caller_name, ring.caller_number),

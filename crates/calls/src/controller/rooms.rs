@@ -72,8 +72,14 @@ impl Controller {
         let Some(leg) = self.legs.get(id) else {
             return;
         };
-        let key = (leg.party.project_id.clone(), target.resource_id.clone());
-        let room_id = match self.video_rooms.get(&key) {
+        let room_id = self.video_room(&leg.party.project_id.clone(), target);
+        self.enter_room(id, &room_id, Some(target.address_id.clone()));
+    }
+
+    /// The session of a video room of a project, started if it has none.
+    pub(super) fn video_room(&mut self, project_id: &str, target: &Target) -> String {
+        let key = (project_id.to_owned(), target.resource_id.clone());
+        match self.video_rooms.get(&key) {
             Some(room_id) => room_id.clone(),
             None => {
                 let room_id = uuid::Uuid::new_v4().to_string();
@@ -96,8 +102,7 @@ impl Controller {
                 self.video_rooms.insert(key, room_id.clone());
                 room_id
             }
-        };
-        self.enter_room(id, &room_id, Some(target.address_id.clone()));
+        }
     }
 
     /// Asks the media engine to add a leg to an existing room.

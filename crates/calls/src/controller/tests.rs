@@ -400,7 +400,6 @@ fn unregistered_endpoints_and_unimplemented_targets_end_with_clear_causes() {
     t.online(SIP, "c1", "ep-desk", Flavor::Rtp, false);
     for (to, cause) in [
         ("/public/desk", Cause::UserNotRegistered),
-        ("/public/ivr", Cause::ServiceNotImplemented),
         ("/public/bot", Cause::ServiceNotImplemented),
         ("/public/nobody", Cause::UnallocatedNumber),
     ] {
@@ -595,4 +594,167 @@ fn an_unanswered_ring_times_out() {
     assert_eq!(ended_cause(&t.take(WEB, "bob")), Some(Cause::NoAnswer));
     assert_eq!(ended_cause(&t.take(SIP, &phone)), Some(Cause::NoAnswer));
     assert_eq!(t.c.snapshot().calls, [0; 5]);
+}
+
+/// A caller dials `/public/ivr` and the script front answers with its source member.
+fn answered_script(t: &mut T, caller: &str, media: RemoteMedia) -> Ring {
+    t.dial(SIP, caller, "desk", "/public/ivr", media);
+    let rings = t.rings(SCRIPTS);
+    assert_eq!(rings.len(), 1, "{:?}", t.events);
+    let ring = rings[0].clone();
+    t.command(Command::Answer {
+        leg: ring.leg.clone(),
+        media: RemoteMedia::Source,
+    });
+    ring
+}
+
+#[test]
+fn a_script_is_rung_with_where_its_source_goes_and_answers_the_caller() {
+    let mut t = T::new();
+    let ring = answered_script(&mut t, "s", rtp(RtpCodec::Pcma, 8));
+    assert_eq!(ring.endpoint, "s-1");
+    assert_eq!(ring.project_id, "proj");
+    assert_eq!(ring.callee.1, "/public/ivr");
+    let LocalMedia::Source(spot) = &ring.media else {
+        panic!("{ring:?}");
+    };
+    assert_eq!(
+        spot.codec,
+        RtpCodec::Pcma,
+        "the source speaks the caller's codec"
+    );
+    let (room, caller_member) = t.c.leg_room("s").unwrap();
+    assert_eq!(Some(spot.room.as_str()), room);
+    assert_eq!(spot.party_member, caller_member);
+    // No engine offer for the source: its front-end adds it.
+    assert!(
+        !t.take_media()
+            .iter()
+            .any(|m| matches!(m, MediaCall::OfferMember { .. })),
+    );
+    let caller = t.take(SIP, "s");
+    assert!(
+        caller
+            .iter()
+            .any(|e| matches!(e, FrontEvent::EarlyMedia { .. })),
+        "{caller:?}"
+    );
+    assert!(
+        caller
+            .iter()
+            .any(|e| matches!(e, FrontEvent::Answered { media: None, .. })),
+        "{caller:?}"
+    );
+    // The caller's keys reach the script as events.
+    t.command(Command::Dtmf {
+        leg: "s".into(),
+        digits: "1".into(),
+    });
+    let script = t.take(SCRIPTS, &ring.leg);
+    assert_eq!(event_params(&script, crate::DTMF_EVENT)["digits"], "1");
+    // The script hangs up busy: the caller's call ends with its cause.
+    t.command(Command::Hangup {
+        leg: ring.leg.clone(),
+        cause: Cause::UserBusy,
+    });
+    assert_eq!(ended_cause(&t.take(SIP, "s")), Some(Cause::UserBusy));
+    assert_eq!(t.c.leg_count(), 0);
+    assert_eq!(t.c.room_count(), 0);
+}
+
+#[test]
+fn a_script_connects_its_caller_to_a_video_room_with_the_callers_media() {
+    let mut t = T::new();
+    t.dial(
+        WEB,
+        "w",
+        "alice",
+        "/public/room",
+        RemoteMedia::WebRtc("offer".into()),
+    );
+    t.take(WEB, "w");
+    let ring = answered_script(&mut t, "s", RemoteMedia::WebRtc("offer".into()));
+    let (_, caller_member) = t.c.leg_room("s").unwrap();
+    let caller_member = caller_member.to_owned();
+    let (video_room, _) = t.c.leg_room("w").unwrap();
+    let video_room = video_room.unwrap().to_owned();
+    t.take(SIP, "s");
+    t.take_media();
+    t.command(Command::Connect {
+        leg: ring.leg.clone(),
+        to: Address::parse("/public/room").unwrap(),
+    });
+    let moves: Vec<_> = t
+        .take_media()
+        .into_iter()
+        .filter(|m| matches!(m, MediaCall::MoveMember { .. }))
+        .collect();
+    assert_eq!(
+        moves,
+        [MediaCall::MoveMember {
+            room: video_room.clone(),
+            member: caller_member.clone(),
+        }]
+    );
+    assert_eq!(
+        t.c.leg_room("s"),
+        Some((Some(video_room.as_str()), caller_member.as_str()))
+    );
+    let caller = t.take(SIP, "s");
+    assert_eq!(
+        event_params(&caller, "call.joined")["room_session"]["id"],
+        video_room.as_str()
+    );
+    assert!(
+        !caller
+            .iter()
+            .any(|e| matches!(e, FrontEvent::Answered { .. } | FrontEvent::Ended { .. })),
+        "the caller's call goes on without a new answer: {caller:?}"
+    );
+    let member = t.take(WEB, "w");
+    assert_eq!(
+        event_params(&member, "member.joined")["member"]["name"],
+        "DESK"
+    );
+    // The script's part is over.
+    assert_eq!(
+        ended_cause(&t.take(SCRIPTS, &ring.leg)),
+        Some(Cause::NormalClearing)
+    );
+    assert_eq!(t.c.leg_count(), 2);
+    assert_eq!(t.c.room_count(), 1, "the script's call room is closed");
+}
+
+#[test]
+fn a_script_connect_that_cannot_be_made_leaves_the_call_as_it_was() {
+    let mut t = T::new();
+    let ring = answered_script(&mut t, "s", rtp(RtpCodec::Pcmu, 0));
+    for (to, cause) in [
+        ("/public/nobody", Cause::UnallocatedNumber),
+        ("/public/bot", Cause::ServiceNotImplemented),
+    ] {
+        t.command(Command::Connect {
+            leg: ring.leg.clone(),
+            to: Address::parse(to).unwrap(),
+        });
+        let script = t.take(SCRIPTS, &ring.leg);
+        assert!(
+            script
+                .iter()
+                .any(|e| matches!(e, FrontEvent::ConnectFailed { cause: c, .. } if *c == cause)),
+            "{to}: {script:?}"
+        );
+    }
+    assert_eq!(t.c.leg_count(), 2);
+    // A leg that is not a script's cannot hand anyone on.
+    t.take(SIP, "s");
+    t.command(Command::Connect {
+        leg: "s".into(),
+        to: Address::parse("/public/room").unwrap(),
+    });
+    assert!(matches!(
+        t.take(SIP, "s")[..],
+        [FrontEvent::ConnectFailed { .. }]
+    ));
 }

@@ -83,8 +83,8 @@ impl T {
             target(TargetKind::Subscriber, "bob", "bob"),
         );
         addresses.insert(
-            "/public/script".into(),
-            target(TargetKind::SwmlScript, "s-1", "script"),
+            "/public/agent".into(),
+            target(TargetKind::AiAgent, "a-1", "agent"),
         );
         let mut tokens = HashMap::new();
         for id in ["alice", "bob", "carol"] {
@@ -601,7 +601,7 @@ fn routing_failures_end_with_clear_causes() {
     for (to, cause) in [
         ("/public/nobody", "UNALLOCATED_NUMBER"),
         ("not an address", "INVALID_NUMBER_FORMAT"),
-        ("/public/script", "SERVICE_NOT_IMPLEMENTED"),
+        ("/public/agent", "SERVICE_NOT_IMPLEMENTED"),
         ("/public/alice", "USER_NOT_REGISTERED"),
     ] {
         t.dial(1, to, to);

@@ -343,7 +343,7 @@ impl Hub {
                 self.calls.legs.remove(&id);
                 self.emit_verto(&leg.protocol, "verto.bye", verto::bye_params(&id, cause));
             }
-            FrontEvent::Ring(_) => {}
+            FrontEvent::Ring(_) | FrontEvent::ConnectFailed { .. } => {}
         }
     }
 

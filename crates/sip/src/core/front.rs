@@ -25,7 +25,10 @@ impl SipCore {
                     self.end_leg(&leg, Cause::NormalTemporaryFailure);
                 }
             }
-            FrontEvent::Reply { .. } | FrontEvent::Event { .. } | FrontEvent::State { .. } => {}
+            FrontEvent::Reply { .. }
+            | FrontEvent::Event { .. }
+            | FrontEvent::State { .. }
+            | FrontEvent::ConnectFailed { .. } => {}
         }
     }
 

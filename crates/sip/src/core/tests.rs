@@ -732,6 +732,7 @@ fn a_registered_phone_is_rung_and_its_answer_connects_the_call() {
     };
     t.calls(FrontEvent::Ring(Box::new(Ring {
         leg: "browser-callee".into(),
+        project_id: "proj".into(),
         endpoint: binding,
         media: LocalMedia::Rtp(engine()),
         caller: ("Bob".into(), "/private/bob-1".into()),
@@ -811,6 +812,7 @@ fn a_busy_phone_and_a_caller_who_gives_up_end_the_outbound_attempt() {
     let ring = |leg: &str| {
         FrontEvent::Ring(Box::new(Ring {
             leg: leg.into(),
+            project_id: "proj".into(),
             endpoint: binding.clone(),
             media: LocalMedia::Rtp(engine()),
             caller: ("Bob".into(), "bob".into()),

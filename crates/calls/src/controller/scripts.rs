@@ -1,0 +1,196 @@
+//! Calls to SWML scripts. A script is rung like an endpoint of the [`SCRIPTS`] front-end, keyed
+//! by its resource id; it answers with a source member (its voice) that its front-end adds to
+//! the call's room itself. With [`super::Command::Connect`] it hands its caller on to a video
+//! room: the caller's media moves there with its transport, and the script's leg ends.
+
+use std::time::Instant;
+
+use weft_core::Address;
+
+use super::legs::{LegKind, LegState};
+use super::presence::Reach;
+use super::{Controller, EndpointId, FrontEvent, FrontId, Op, Output, Party};
+use crate::cause::Cause;
+use crate::directory::{Access, DirectoryError, Target, TargetKind};
+use crate::media::{Flavor, MediaCall, MediaResult};
+use crate::room::{Role, RoomError};
+
+/// The front-end that runs SWML scripts.
+pub const SCRIPTS: FrontId = FrontId("swml");
+
+impl Controller {
+    /// Rings the script `target` for the call of leg `id`.
+    pub(super) fn ring_script(
+        &mut self,
+        now: Instant,
+        id: &str,
+        target: &Target,
+        address: &Address,
+    ) {
+        let Some(caller) = self.legs.get(id) else {
+            return;
+        };
+        let project_id = caller.party.project_id.clone();
+        let endpoint = EndpointId {
+            front: SCRIPTS,
+            key: target.resource_id.clone(),
+        };
+        let party = Party {
+            project_id: project_id.clone(),
+            subject_id: target.resource_id.clone(),
+            subscriber_id: None,
+            name: target.display_name.clone(),
+            number: address.path(),
+            access: Access::Only(Vec::new()),
+            moderator: false,
+        };
+        let reach = Reach {
+            project_id,
+            resource_id: target.resource_id.clone(),
+            party,
+            flavor: Flavor::Source,
+        };
+        self.ring_endpoints(now, id, target, address, vec![(endpoint, reach)]);
+    }
+
+    /// The source leg `source` asks to hand the other party of its call on to `to`.
+    pub(super) fn connect(&mut self, source: &str, to: Address) {
+        let spot = self
+            .legs
+            .get(source)
+            .filter(|l| l.flavor == Flavor::Source && l.state == LegState::Active)
+            .and_then(|l| Some((l.room.clone()?, l.party.project_id.clone())));
+        let Some((room, project_id)) = spot else {
+            return self.connect_failed(source, Cause::NormalTemporaryFailure);
+        };
+        let Some(party) = self.room_legs(&room).into_iter().find(|l| l != source) else {
+            return self.connect_failed(source, Cause::NormalTemporaryFailure);
+        };
+        let op = self.op(Op::Connect {
+            source: source.to_owned(),
+            party,
+            address: to.clone(),
+        });
+        self.out.push_back(Output::Resolve {
+            op,
+            project_id,
+            address: to,
+        });
+    }
+
+    /// The address of a [`super::Command::Connect`] is resolved.
+    pub(super) fn connect_routed(
+        &mut self,
+        source: &str,
+        party: &str,
+        address: &Address,
+        result: Result<Option<Target>, DirectoryError>,
+    ) {
+        let together = matches!(
+            (self.legs.get(source), self.legs.get(party)),
+            (Some(s), Some(p)) if s.room.is_some() && s.room == p.room && p.state == LegState::Active
+        );
+        if !together {
+            return self.connect_failed(source, Cause::NormalTemporaryFailure);
+        }
+        let target = match result {
+            Err(_) => return self.connect_failed(source, Cause::NormalTemporaryFailure),
+            Ok(None) => return self.connect_failed(source, Cause::UnallocatedNumber),
+            Ok(Some(target)) => target,
+        };
+        tracing::info!(call_id = party, script_call_id = source, address = %address.path(), kind = ?target.kind, "script connects its caller");
+        match target.kind {
+            TargetKind::VideoRoom => self.move_to_room(source, party, &target),
+            _ => self.connect_failed(source, Cause::ServiceNotImplemented),
+        }
+    }
+
+    /// Moves the party's member out of the script's call room into the video room `target`.
+    fn move_to_room(&mut self, source: &str, party: &str, target: &Target) {
+        let Some(leg) = self.legs.get(party).cloned() else {
+            return;
+        };
+        let Some(from) = leg.room.clone() else {
+            return;
+        };
+        let room_id = self.video_room(&leg.party.project_id, target);
+        if let Some(entry) = self.rooms.get_mut(&from) {
+            let events = entry.room.leave(&leg.member_id, "transfer");
+            self.broadcast(&from, &events, None);
+        }
+        let Some(entry) = self.rooms.get_mut(&room_id) else {
+            return;
+        };
+        if entry.room.locked && !leg.party.moderator {
+            self.hangup_leg(source, Cause::NormalClearing, true);
+            return self.hangup_leg(party, Cause::CallRejected, true);
+        }
+        entry.pending += 1;
+        if let Some(l) = self.legs.get_mut(party) {
+            l.room = Some(room_id.clone());
+            l.kind = LegKind::Room;
+            l.state = LegState::Joining;
+            l.address_id = Some(target.address_id.clone());
+            l.role = if l.party.moderator {
+                Role::Moderator
+            } else {
+                Role::Member
+            };
+        }
+        let call = MediaCall::MoveMember {
+            room: room_id,
+            member: leg.member_id,
+        };
+        let op = Op::Move {
+            leg: party.to_owned(),
+            source: source.to_owned(),
+        };
+        self.media(op, call);
+    }
+
+    /// The party's member is in its new room: it joins the room, and the script's leg ends.
+    pub(super) fn moved_media(&mut self, id: &str, source: &str, result: MediaResult) {
+        self.hangup_leg(source, Cause::NormalClearing, true);
+        let Some(leg) = self.legs.get(id).cloned() else {
+            return;
+        };
+        let room_id = leg.room.clone().unwrap_or_default();
+        if result.is_err() || !self.rooms.contains_key(&room_id) {
+            return self.hangup_leg(id, Cause::NormalTemporaryFailure, true);
+        }
+        if let Some(l) = self.legs.get_mut(id) {
+            l.state = LegState::Active;
+        }
+        let info = self.member_info(id, &leg);
+        let Some(entry) = self.rooms.get_mut(&room_id) else {
+            return;
+        };
+        entry.pending = entry.pending.saturating_sub(1);
+        let events = match entry.room.join(info) {
+            Ok(events) => events,
+            Err(e) => {
+                let cause = match e {
+                    RoomError::Locked => Cause::CallRejected,
+                    _ => Cause::NormalTemporaryFailure,
+                };
+                return self.hangup_leg(id, cause, true);
+            }
+        };
+        tracing::info!(call_id = id, room_id = %room_id, member_id = %leg.member_id, "member joined from a script");
+        self.emit_joined(&room_id, id);
+        self.broadcast(&room_id, &events, Some(&leg.member_id));
+    }
+
+    fn connect_failed(&mut self, source: &str, cause: Cause) {
+        tracing::info!(
+            call_id = source,
+            cause = cause.name(),
+            "script connect failed"
+        );
+        let event = FrontEvent::ConnectFailed {
+            leg: source.to_owned(),
+            cause,
+        };
+        self.tell_front(source, event);
+    }
+}
