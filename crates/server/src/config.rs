@@ -190,6 +190,17 @@ impl SwmlSettings {
         })
     }
 
+    /// The `play` loader's configuration.
+    pub fn loader_config(&self) -> Result<weft_playback::LoaderConfig> {
+        Ok(weft_playback::LoaderConfig {
+            tts: self.tts()?,
+            tts_timeout: Duration::from_secs(self.tts_timeout_secs),
+            cache_bytes: self.media_cache_bytes,
+            max_file_bytes: self.fetch_max_bytes,
+            ..weft_playback::LoaderConfig::default()
+        })
+    }
+
     /// The interpreter's limits.
     pub fn limits(&self) -> Result<Limits> {
         if self.max_steps == 0 || self.max_execute_depth == 0 {

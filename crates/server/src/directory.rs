@@ -31,10 +31,9 @@ fn target_kind(kind: ResourceKind) -> TargetKind {
     match kind {
         ResourceKind::Subscriber => TargetKind::Subscriber,
         ResourceKind::VideoRoom => TargetKind::VideoRoom,
-        ResourceKind::SwmlScript => TargetKind::SwmlScript,
+        ResourceKind::SwmlScript | ResourceKind::SwmlWebhook => TargetKind::SwmlScript,
         ResourceKind::SipEndpoint => TargetKind::SipEndpoint,
         ResourceKind::AiAgent => TargetKind::AiAgent,
-        ResourceKind::SwmlWebhook => TargetKind::Other(kind.type_value().to_owned()),
     }
 }
 

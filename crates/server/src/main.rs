@@ -7,6 +7,7 @@ mod directory;
 mod listeners;
 mod memory;
 mod metrics;
+mod scripts;
 mod serve;
 mod sip;
 mod tls;

@@ -107,6 +107,16 @@ pub async fn run(config: Config) -> Result<()> {
         Arc::new(crate::metrics::CallMetrics(metrics.clone())),
     );
     tokio::spawn(weft_calls::engine::forward_events(&media, calls.clone()));
+    crate::scripts::start(
+        &config.swml,
+        crate::scripts::Places {
+            store: store.clone(),
+            public_url: api.config.public_url.clone(),
+            recordings_dir: api.config.recordings_dir.clone(),
+        },
+        calls.clone(),
+        media.clone(),
+    )?;
     let signaling = Signaling::start_observed(
         config.signaling.signaling_config()?,
         directory,

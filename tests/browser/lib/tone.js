@@ -7,11 +7,11 @@ import { readFileSync, writeFileSync } from 'node:fs';
 const RATE = 48_000;
 
 /**
- * Writes one second of a mono 16-bit 48 kHz sine at `hz` (a whole number of cycles, so the file
- * loops without a click) to `path`.
+ * Writes `seconds` (whole, default one) of a mono 16-bit 48 kHz sine at `hz` (a whole number of
+ * cycles, so the file loops without a click) to `path`.
  */
-export function writeToneWav(path, hz, amplitude = 0.3) {
-  const samples = RATE;
+export function writeToneWav(path, hz, amplitude = 0.3, seconds = 1) {
+  const samples = RATE * seconds;
   const data = Buffer.alloc(samples * 2);
   for (let i = 0; i < samples; i++) {
     const v = Math.round(amplitude * 32767 * Math.sin((2 * Math.PI * hz * i) / RATE));

@@ -1,0 +1,730 @@
+//! One script call: the script is loaded, run by `weft-swml`'s interpreter, and each of its
+//! actions carried out here. The script's voice is a source member of the media engine, added
+//! when the script answers; key presses arrive as the controller's `weft.dtmf` events; the
+//! caller hanging up ends the script wherever it is.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use tokio::sync::mpsc::UnboundedReceiver;
+use tokio::time::{Instant, sleep_until};
+use tracing::{Instrument, info, info_span, warn};
+use weft_calls::media::{RemoteMedia, SourceSpot};
+use weft_calls::{Cause, Command, FrontEvent, Ring};
+use weft_core::Address;
+use weft_fetch::{Method, Request as FetchRequest};
+use weft_media::{AudioSource, MemberId, RoomId};
+use weft_playback::Speech;
+use weft_swml::interp::{
+    Connect, Direction, HangupReason, HttpMethod, Play, Prompt, Record, RecordCall, Request,
+    Response, Say,
+};
+use weft_swml::prompt::DigitCollector;
+use weft_swml::{Action, Document, Ending, Interpreter, Outcome, Scope};
+
+use crate::frames::{self, FrameKey, Frames};
+use crate::front::ScriptsEnv;
+use crate::recording::{self, Background, Foreground, Stop, Writer};
+use crate::store::{RecordingRow, ScriptBody};
+
+/// The longest wait for the controller to confirm an answer.
+const ANSWER_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The caller hung up (or the controller ended the script's leg): the script stops.
+#[derive(Debug)]
+struct Over;
+
+/// How a play ended.
+enum Played {
+    /// Every URL played.
+    Done,
+    /// A key press stopped it.
+    Interrupted,
+    /// A URL could not be played.
+    Failed(String),
+}
+
+/// One call's script.
+pub struct ScriptCall {
+    env: Arc<ScriptsEnv>,
+    ring: Ring,
+    spot: SourceSpot,
+    events: UnboundedReceiver<FrontEvent>,
+    voice: Option<Arc<AudioSource>>,
+    recordings: Vec<Background>,
+    over: bool,
+}
+
+impl ScriptCall {
+    /// The call of `ring`, whose leg's events arrive on `events`.
+    pub fn new(env: Arc<ScriptsEnv>, ring: Ring, events: UnboundedReceiver<FrontEvent>) -> Self {
+        let spot = match &ring.media {
+            weft_calls::media::LocalMedia::Source(spot) => spot.clone(),
+            other => {
+                warn!(call_id = %ring.leg, media = ?other, "a script was rung without a source spot");
+                SourceSpot {
+                    room: String::new(),
+                    member: String::new(),
+                    codec: weft_calls::media::RtpCodec::Opus,
+                    party_member: String::new(),
+                    party_leg: String::new(),
+                }
+            }
+        };
+        Self {
+            env,
+            ring,
+            spot,
+            events,
+            voice: None,
+            recordings: Vec::new(),
+            over: false,
+        }
+    }
+
+    /// Runs the script to its end, then makes sure the leg is gone.
+    pub async fn run(mut self) {
+        let span = info_span!("script", call_id = %self.ring.leg, resource_id = %self.ring.endpoint, room_id = %self.spot.room);
+        async move {
+            let ending = match self.load().await {
+                Ok(mut interp) => self.execute(&mut interp).await,
+                Err(reason) => {
+                    warn!(%reason, "the script could not be loaded");
+                    Some(Cause::NormalTemporaryFailure)
+                }
+            };
+            if !self.over {
+                self.hang_up(ending.unwrap_or(Cause::NormalClearing));
+            }
+        }
+        .instrument(span)
+        .await
+    }
+
+    /// The interpreter for this call's script (a webhook's is fetched first).
+    async fn load(&mut self) -> Result<Interpreter, String> {
+        let body = self
+            .env
+            .store
+            .load(&self.ring.project_id, &self.ring.endpoint)
+            .await?;
+        let scope = self.scope();
+        let document = match body {
+            ScriptBody::Swml(document) => document,
+            ScriptBody::Webhook(url) => self.fetch_document(&url, &scope.payload()).await?,
+        };
+        Ok(Interpreter::new(document, scope, self.env.limits))
+    }
+
+    /// The variables the script starts with.
+    fn scope(&self) -> Scope {
+        let codec = format!("{:?}", self.spot.codec).to_ascii_uppercase();
+        Scope {
+            call: json!({
+                "call_id": self.ring.leg,
+                "node_id": "weft",
+                "segment_id": self.ring.leg,
+                "call_state": "created",
+                "direction": "inbound",
+                "type": if codec == "OPUS" { "webrtc" } else { "sip" },
+                "from": self.ring.caller.1,
+                "from_name": self.ring.caller.0,
+                "to": self.ring.callee.1,
+                "to_name": self.ring.callee.0,
+                "project_id": self.ring.project_id,
+                "resource_id": self.ring.endpoint,
+                "codec": codec,
+                "headers": [],
+            }),
+            params: Value::Object(Default::default()),
+            vars: Default::default(),
+            envs: Value::Object(Default::default()),
+        }
+    }
+
+    /// Runs the interpreter to its end; the cause to hang up with, if the call is still up.
+    async fn execute(&mut self, interp: &mut Interpreter) -> Option<Cause> {
+        loop {
+            let action = interp.next_action();
+            let outcome = match action {
+                Action::Finished { ending } => return self.finished(&ending),
+                action => self.act(action).await,
+            };
+            match outcome {
+                Ok(outcome) => interp.resume(outcome),
+                Err(Over) => {
+                    info!("the call ended while the script ran");
+                    return None;
+                }
+            }
+        }
+    }
+
+    /// Logs how the script ended.
+    fn finished(&self, ending: &Ending) -> Option<Cause> {
+        match ending {
+            Ending::End | Ending::Returned(_) | Ending::Hangup(_) => {
+                info!(ending = %ending, "script finished");
+                None
+            }
+            Ending::StepLimit(_) | Ending::DepthLimit(_) | Ending::Error(_) => {
+                warn!(ending = %ending, "script stopped");
+                Some(Cause::NormalTemporaryFailure)
+            }
+        }
+    }
+
+    /// Carries out one action.
+    async fn act(&mut self, action: Action) -> Result<Outcome, Over> {
+        match action {
+            Action::Answer { .. } => Ok(match self.answer().await? {
+                Ok(()) => Outcome::Done,
+                Err(reason) => Outcome::Failed { reason },
+            }),
+            Action::Hangup { reason } => {
+                let cause = match reason {
+                    HangupReason::Hangup => Cause::NormalClearing,
+                    HangupReason::Busy => Cause::UserBusy,
+                    HangupReason::Decline => Cause::CallRejected,
+                };
+                self.hang_up(cause);
+                Ok(Outcome::Done)
+            }
+            Action::Play(play) => self.play_action(&play).await,
+            Action::Prompt(prompt) => self.prompt(&prompt).await,
+            Action::Sleep { duration } => {
+                self.wait(duration).await?;
+                Ok(Outcome::Done)
+            }
+            Action::SendDigits { digits } => {
+                self.send_digits(&digits).await?;
+                Ok(Outcome::Done)
+            }
+            Action::Connect(connect) => self.connect(&connect).await,
+            Action::JoinRoom { name } => {
+                let to = format!("/public/{name}");
+                self.connect_to(&[to]).await
+            }
+            Action::Request(request) => Ok(self.request(&request).await),
+            Action::Fetch { url, payload } => Ok(match self.fetch_document(&url, &payload).await {
+                Ok(document) => Outcome::Document(document),
+                Err(reason) => Outcome::Failed { reason },
+            }),
+            Action::Record(record) => self.record(&record).await,
+            Action::RecordCall(record) => self.record_call(&record).await,
+            Action::StopRecordCall { control_id } => {
+                self.stop_recording(control_id.as_deref()).await;
+                Ok(Outcome::Done)
+            }
+            Action::UserEvent { .. } | Action::Denoise | Action::StopDenoise => Ok(Outcome::Done),
+            Action::Unsupported { method } => {
+                info!(%method, "a method Weft does not run was skipped");
+                Ok(Outcome::Done)
+            }
+            Action::Finished { .. } => Ok(Outcome::Done),
+        }
+    }
+
+    /// Answers the call (once): adds the script's voice to the call's room and tells the
+    /// controller, then waits for the caller to be connected.
+    async fn answer(&mut self) -> Result<Result<(), String>, Over> {
+        if self.voice.is_some() {
+            return Ok(Ok(()));
+        }
+        let source = self
+            .env
+            .engine
+            .add_source(
+                &RoomId::from(self.spot.room.as_str()),
+                &MemberId::from(self.spot.member.as_str()),
+                codec(self.spot.codec),
+            )
+            .await;
+        let source = match source {
+            Ok(source) => Arc::new(source),
+            Err(e) => return Ok(Err(format!("the script's voice could not join: {e}"))),
+        };
+        self.voice = Some(source);
+        self.env.calls.command(Command::Answer {
+            leg: self.ring.leg.clone(),
+            media: RemoteMedia::Source,
+        });
+        let deadline = Instant::now() + ANSWER_TIMEOUT;
+        loop {
+            tokio::select! {
+                event = self.events.recv() => match event {
+                    Some(FrontEvent::Answered { .. }) => return Ok(Ok(())),
+                    other => self.note(other)?,
+                },
+                () = sleep_until(deadline) => return Ok(Err("the call was not connected in time".into())),
+            }
+        }
+    }
+
+    /// Handles an event that the current action does not wait for; `Over` when the call ended.
+    fn note(&mut self, event: Option<FrontEvent>) -> Result<(), Over> {
+        match event {
+            None | Some(FrontEvent::Ended { .. }) => {
+                self.over = true;
+                Err(Over)
+            }
+            Some(_) => Ok(()),
+        }
+    }
+
+    /// The keys of a `weft.dtmf` event.
+    fn digits_of(event: &FrontEvent) -> Option<String> {
+        match event {
+            FrontEvent::Event {
+                event_type, params, ..
+            } if *event_type == weft_calls::DTMF_EVENT => {
+                params["digits"].as_str().map(str::to_owned)
+            }
+            _ => None,
+        }
+    }
+
+    async fn play_action(&mut self, play: &Play) -> Result<Outcome, Over> {
+        if play.auto_answer
+            && let Err(reason) = self.answer().await?
+        {
+            return Ok(Outcome::Failed { reason });
+        }
+        Ok(
+            match self
+                .play(&play.urls, play.volume, &play.say, |_| false)
+                .await?
+            {
+                Played::Done | Played::Interrupted => Outcome::Done,
+                Played::Failed(reason) => {
+                    warn!(%reason, "play failed");
+                    Outcome::Failed { reason }
+                }
+            },
+        )
+    }
+
+    /// Plays `urls` in order; `on_digit` sees each key pressed meanwhile and says whether it
+    /// stops the play.
+    async fn play(
+        &mut self,
+        urls: &[String],
+        volume: f64,
+        say: &Say,
+        mut on_digit: impl FnMut(char) -> bool,
+    ) -> Result<Played, Over> {
+        let Some(voice) = self.voice.clone() else {
+            return Ok(Played::Failed("the call is not answered".into()));
+        };
+        let env = self.env.clone();
+        let urls = urls.to_vec();
+        let speech = Speech {
+            voice: Some(say.voice.clone()),
+            language: Some(say.language.clone()),
+        };
+        let codec = self.spot.codec;
+        let player_voice = voice.clone();
+        let mut player = tokio::spawn(async move {
+            for url in &urls {
+                let frames = sound(&env, url, codec, volume, &speech).await?;
+                for frame in frames.iter() {
+                    player_voice
+                        .send(frame.clone())
+                        .await
+                        .map_err(|e| format!("the script's voice is gone: {e}"))?;
+                }
+            }
+            Ok::<(), String>(())
+        });
+        loop {
+            tokio::select! {
+                result = &mut player => {
+                    return Ok(match result {
+                        Ok(Ok(())) => Played::Done,
+                        Ok(Err(reason)) => Played::Failed(reason),
+                        Err(e) => Played::Failed(format!("the player stopped: {e}")),
+                    });
+                }
+                event = self.events.recv() => {
+                    if let Some(digits) = event.as_ref().and_then(Self::digits_of)
+                        && digits.chars().any(&mut on_digit)
+                    {
+                        player.abort();
+                        voice.clear();
+                        return Ok(Played::Interrupted);
+                    }
+                    if let Err(over) = self.note(event) {
+                        player.abort();
+                        return Err(over);
+                    }
+                }
+            }
+        }
+    }
+
+    /// `prompt`: plays while collecting digits; a key press stops the play.
+    async fn prompt(&mut self, prompt: &Prompt) -> Result<Outcome, Over> {
+        if let Err(reason) = self.answer().await? {
+            return Ok(Outcome::Failed { reason });
+        }
+        let playing = !prompt.play.is_empty();
+        let mut collector = DigitCollector::new(prompt, playing, Instant::now().into_std());
+        let mut done = None;
+        if playing {
+            let played = self
+                .play(&prompt.play, prompt.volume, &prompt.say, |digit| {
+                    if done.is_none() {
+                        done = collector.on_digit(digit, Instant::now().into_std());
+                    }
+                    true
+                })
+                .await?;
+            if let Played::Failed(reason) = &played {
+                warn!(%reason, "the prompt's play failed; collecting digits anyway");
+            }
+            collector.play_finished(Instant::now().into_std());
+        }
+        if let Some(outcome) = done {
+            return Ok(outcome);
+        }
+        loop {
+            let deadline = collector.deadline().map(Instant::from_std);
+            tokio::select! {
+                () = async { sleep_until(deadline.unwrap_or_else(Instant::now)).await }, if deadline.is_some() => {
+                    if let Some(outcome) = collector.on_time(Instant::now().into_std()) {
+                        return Ok(outcome);
+                    }
+                }
+                event = self.events.recv() => {
+                    if let Some(digits) = event.as_ref().and_then(Self::digits_of) {
+                        for digit in digits.chars() {
+                            if let Some(outcome) = collector.on_digit(digit, Instant::now().into_std()) {
+                                return Ok(outcome);
+                            }
+                        }
+                        continue;
+                    }
+                    self.note(event)?;
+                }
+            }
+        }
+    }
+
+    /// Waits `duration` (`None`: until the call ends).
+    async fn wait(&mut self, duration: Option<Duration>) -> Result<(), Over> {
+        let deadline = duration.map(|d| Instant::now() + d);
+        loop {
+            tokio::select! {
+                () = async { sleep_until(deadline.unwrap_or_else(Instant::now)).await }, if deadline.is_some() => return Ok(()),
+                event = self.events.recv() => self.note(event)?,
+            }
+        }
+    }
+
+    /// `send_digits`: the keys go to the caller (RFC 4733 on SIP, `weft.dtmf` to browsers);
+    /// `w` waits half a second and `W` a second.
+    async fn send_digits(&mut self, digits: &str) -> Result<(), Over> {
+        let mut run = String::new();
+        for c in digits.chars().chain(std::iter::once('\0')) {
+            let pause = match c {
+                'w' => Some(Duration::from_millis(500)),
+                'W' => Some(Duration::from_secs(1)),
+                '\0' => Some(Duration::ZERO),
+                c if weft_swml::dtmf::is_key(c.to_ascii_uppercase()) => {
+                    run.push(c.to_ascii_uppercase());
+                    None
+                }
+                _ => None,
+            };
+            if let Some(pause) = pause {
+                if !run.is_empty() {
+                    self.env.calls.command(Command::Dtmf {
+                        leg: self.ring.leg.clone(),
+                        digits: std::mem::take(&mut run),
+                    });
+                }
+                if !pause.is_zero() {
+                    self.wait(Some(pause)).await?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// `connect`: the destinations are tried in order (of a parallel group, the first).
+    async fn connect(&mut self, connect: &Connect) -> Result<Outcome, Over> {
+        let destinations: Vec<String> = connect
+            .dial
+            .iter()
+            .filter_map(|group| group.first())
+            .map(|d| d.to.clone())
+            .collect();
+        self.connect_to(&destinations).await
+    }
+
+    /// Hands the caller on to the first of `destinations` that takes it; the script's leg then
+    /// ends (`Over`).
+    async fn connect_to(&mut self, destinations: &[String]) -> Result<Outcome, Over> {
+        if let Err(reason) = self.answer().await? {
+            return Ok(Outcome::Failed { reason });
+        }
+        let mut reason = String::from("nothing to connect to");
+        for to in destinations {
+            let Ok(address) = Address::parse(to) else {
+                reason = format!("{to} is not a Fabric address this server can connect to");
+                continue;
+            };
+            self.env.calls.command(Command::Connect {
+                leg: self.ring.leg.clone(),
+                to: address,
+            });
+            loop {
+                match self.events.recv().await {
+                    Some(FrontEvent::ConnectFailed { cause, .. }) => {
+                        reason = format!("{to}: {}", cause.name());
+                        break;
+                    }
+                    event => self.note(event)?,
+                }
+            }
+        }
+        info!(%reason, "connect failed");
+        Ok(Outcome::Failed { reason })
+    }
+
+    /// `request`.
+    async fn request(&self, request: &Request) -> Outcome {
+        let method = match request.method {
+            HttpMethod::Get => Method::Get,
+            HttpMethod::Post => Method::Post,
+            HttpMethod::Put => Method::Put,
+            HttpMethod::Delete => Method::Delete,
+        };
+        let mut fetch = FetchRequest::new(method, request.url.clone());
+        fetch.headers = request.headers.clone();
+        if let Some(body) = &request.body {
+            let has_type = fetch
+                .headers
+                .iter()
+                .any(|(k, _)| k.eq_ignore_ascii_case("content-type"));
+            if !has_type {
+                let json = matches!(body.trim_start().chars().next(), Some('{' | '['));
+                let kind = if json {
+                    "application/json"
+                } else {
+                    "text/plain"
+                };
+                fetch.headers.push(("content-type".into(), kind.into()));
+            }
+            fetch.body = Some(body.clone().into_bytes().into());
+        }
+        fetch.timeout = Some(request.timeout);
+        fetch.connect_timeout = Some(request.connect_timeout);
+        match self.env.fetcher.fetch(fetch).await {
+            Ok(response) => Outcome::Response(Response {
+                status: response.status,
+                headers: response.headers,
+                body: response.body.to_vec(),
+            }),
+            Err(e) => {
+                warn!(error = %e, "request failed");
+                Outcome::Failed {
+                    reason: e.to_string(),
+                }
+            }
+        }
+    }
+
+    /// POSTs `payload` to `url` and parses the answer as SWML.
+    async fn fetch_document(&self, url: &str, payload: &Value) -> Result<Document, String> {
+        let mut fetch = FetchRequest::new(Method::Post, url.to_owned());
+        fetch
+            .headers
+            .push(("content-type".into(), "application/json".into()));
+        fetch.body = Some(payload.to_string().into_bytes().into());
+        let response = self
+            .env
+            .fetcher
+            .fetch(fetch)
+            .await
+            .map_err(|e| e.to_string())?;
+        if !(200..300).contains(&response.status) {
+            return Err(format!("{url} answered {}", response.status));
+        }
+        let text = std::str::from_utf8(&response.body)
+            .map_err(|_| format!("the SWML from {url} is not UTF-8"))?;
+        Document::parse(text).map_err(|e| format!("the SWML from {url} is invalid: {e}"))
+    }
+
+    /// `record_call`: records what the caller says in the background.
+    async fn record_call(&mut self, record: &RecordCall) -> Result<Outcome, Over> {
+        if let Err(reason) = self.answer().await? {
+            return Ok(Outcome::Failed { reason });
+        }
+        if record.direction != Direction::Speak {
+            info!(direction = ?record.direction, "record_call records what the caller says");
+        }
+        let row = self.recording_row();
+        let (writer, tap) = match Writer::start(
+            &self.env,
+            &self.spot.party_member,
+            self.media_codec(),
+            row,
+        )
+        .await
+        {
+            Ok(started) => started,
+            Err(reason) => {
+                warn!(%reason, "record_call failed");
+                return Ok(Outcome::Failed { reason });
+            }
+        };
+        let url = writer.url.clone();
+        let control_id = record
+            .control_id
+            .clone()
+            .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+        info!(%control_id, %url, "recording the call");
+        self.recordings
+            .push(Background::spawn(control_id.clone(), writer, tap));
+        Ok(Outcome::RecordingStarted { control_id, url })
+    }
+
+    /// `stop_record_call`: the recording `control_id`, or the most recent one.
+    async fn stop_recording(&mut self, control_id: Option<&str>) {
+        let at = match control_id {
+            Some(id) => self.recordings.iter().position(|r| r.control_id == id),
+            None => self.recordings.len().checked_sub(1),
+        };
+        if let Some(at) = at {
+            self.recordings.remove(at).stop().await;
+        }
+    }
+
+    /// `record`: a voicemail-style recording of the caller, after an optional beep.
+    async fn record(&mut self, record: &Record) -> Result<Outcome, Over> {
+        if let Err(reason) = self.answer().await? {
+            return Ok(Outcome::Failed { reason });
+        }
+        if record.beep
+            && let Some(voice) = self.voice.clone()
+            && let Ok(beep) = frames::beep(self.media_codec())
+        {
+            for frame in beep.iter() {
+                if voice.send(frame.clone()).await.is_err() {
+                    break;
+                }
+            }
+        }
+        let row = self.recording_row();
+        let (writer, tap) = match Writer::start(
+            &self.env,
+            &self.spot.party_member,
+            self.media_codec(),
+            row,
+        )
+        .await
+        {
+            Ok(started) => started,
+            Err(reason) => {
+                warn!(%reason, "record failed");
+                return Ok(Outcome::Failed { reason });
+            }
+        };
+        let mut recording = Foreground::new(
+            writer,
+            tap,
+            record.initial_timeout,
+            record.end_silence_timeout,
+            record.max_length,
+        );
+        let stop = loop {
+            tokio::select! {
+                stop = recording.step() => if let Some(stop) = stop { break stop },
+                event = self.events.recv() => {
+                    if let Some(digits) = event.as_ref().and_then(Self::digits_of)
+                        && digits.chars().any(|d| record.terminators.contains(d))
+                    {
+                        break Stop::Terminator;
+                    }
+                    if self.note(event).is_err() {
+                        recording.finish().await;
+                        return Err(Over);
+                    }
+                }
+            }
+        };
+        let url = recording.finish().await;
+        info!(?stop, %url, "recorded");
+        Ok(Outcome::Recorded { url })
+    }
+
+    /// The row of a new recording of the caller's leg.
+    fn recording_row(&self) -> RecordingRow {
+        recording::row(
+            &self.ring.project_id,
+            &self.spot.party_leg,
+            &self.ring.endpoint,
+            self.media_codec(),
+        )
+    }
+
+    fn media_codec(&self) -> weft_media::RtpCodec {
+        codec(self.spot.codec)
+    }
+
+    /// Ends the script's leg (and with it the call, unless the caller was handed on).
+    fn hang_up(&mut self, cause: Cause) {
+        self.over = true;
+        self.env.calls.command(Command::Hangup {
+            leg: self.ring.leg.clone(),
+            cause,
+        });
+    }
+}
+
+/// The frames of one play URL in `codec`, from the cache or loaded and encoded.
+async fn sound(
+    env: &ScriptsEnv,
+    url: &str,
+    codec: weft_calls::media::RtpCodec,
+    volume: f64,
+    speech: &Speech,
+) -> Result<Frames, String> {
+    let key_url = if url.starts_with("say:") {
+        format!(
+            "{url}\u{0}{}\u{0}{}",
+            speech.voice.as_deref().unwrap_or_default(),
+            speech.language.as_deref().unwrap_or_default()
+        )
+    } else {
+        url.to_owned()
+    };
+    let media_codec = self::codec(codec);
+    let key = FrameKey::new(&key_url, media_codec, volume);
+    if let Some(frames) = env.frames.get(&key, Instant::now().into_std()) {
+        return Ok(frames);
+    }
+    let pcm = env
+        .loader
+        .load(url, speech, frames::sample_rate(media_codec))
+        .await
+        .map_err(|e| e.to_string())?;
+    let frames = tokio::task::spawn_blocking(move || frames::encode(&pcm, media_codec, volume))
+        .await
+        .map_err(|e| format!("encoding stopped: {e}"))?
+        .map_err(|e| e.to_string())?;
+    env.frames
+        .insert(key, frames.clone(), Instant::now().into_std());
+    Ok(frames)
+}
+
+/// The engine's codec for the controller's.
+fn codec(codec: weft_calls::media::RtpCodec) -> weft_media::RtpCodec {
+    match codec {
+        weft_calls::media::RtpCodec::Opus => weft_media::RtpCodec::Opus,
+        weft_calls::media::RtpCodec::Pcmu => weft_media::RtpCodec::Pcmu,
+        weft_calls::media::RtpCodec::Pcma => weft_media::RtpCodec::Pcma,
+    }
+}
