@@ -25,7 +25,7 @@ use weft_swml::{Action, Document, Ending, Interpreter, Outcome, Scope};
 
 use crate::frames::{self, FrameKey, Frames};
 use crate::front::ScriptsEnv;
-use crate::recording::{self, Background, Foreground, Stop, Writer};
+use crate::recording::{self, Background, CallerAudio, Foreground, Listener, Stop, Writer};
 use crate::store::{RecordingRow, ScriptBody};
 
 /// The longest wait for the controller to confirm an answer.
@@ -53,6 +53,7 @@ pub struct ScriptCall {
     events: UnboundedReceiver<FrontEvent>,
     voice: Option<Arc<AudioSource>>,
     recordings: Vec<Background>,
+    caller_audio: Option<CallerAudio>,
     over: bool,
 }
 
@@ -79,6 +80,7 @@ impl ScriptCall {
             events,
             voice: None,
             recordings: Vec::new(),
+            caller_audio: None,
             over: false,
         }
     }
@@ -565,15 +567,7 @@ impl ScriptCall {
         if record.direction != Direction::Speak {
             info!(direction = ?record.direction, "record_call records what the caller says");
         }
-        let row = self.recording_row();
-        let (writer, tap) = match Writer::start(
-            &self.env,
-            &self.spot.party_member,
-            self.media_codec(),
-            row,
-        )
-        .await
-        {
+        let (writer, listener) = match self.start_recording().await {
             Ok(started) => started,
             Err(reason) => {
                 warn!(%reason, "record_call failed");
@@ -587,7 +581,7 @@ impl ScriptCall {
             .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
         info!(%control_id, %url, "recording the call");
         self.recordings
-            .push(Background::spawn(control_id.clone(), writer, tap));
+            .push(Background::spawn(control_id.clone(), writer, listener));
         Ok(Outcome::RecordingStarted { control_id, url })
     }
 
@@ -617,15 +611,7 @@ impl ScriptCall {
                 }
             }
         }
-        let row = self.recording_row();
-        let (writer, tap) = match Writer::start(
-            &self.env,
-            &self.spot.party_member,
-            self.media_codec(),
-            row,
-        )
-        .await
-        {
+        let (writer, listener) = match self.start_recording().await {
             Ok(started) => started,
             Err(reason) => {
                 warn!(%reason, "record failed");
@@ -634,7 +620,7 @@ impl ScriptCall {
         };
         let mut recording = Foreground::new(
             writer,
-            tap,
+            listener,
             record.initial_timeout,
             record.end_silence_timeout,
             record.max_length,
@@ -658,6 +644,20 @@ impl ScriptCall {
         let url = recording.finish().await;
         info!(?stop, %url, "recorded");
         Ok(Outcome::Recorded { url })
+    }
+
+    /// A new recording of the caller: its file and row, and a listener to the caller's audio
+    /// (tapped on the first recording of the call).
+    async fn start_recording(&mut self) -> Result<(Writer, Listener), String> {
+        if self.caller_audio.is_none() {
+            self.caller_audio = Some(CallerAudio::tap(&self.env, &self.spot.party_member).await?);
+        }
+        let listener = match &self.caller_audio {
+            Some(audio) => audio.listen(),
+            None => return Err("the caller's audio is not tapped".into()),
+        };
+        let writer = Writer::start(&self.env, self.media_codec(), self.recording_row()).await?;
+        Ok((writer, listener))
     }
 
     /// The row of a new recording of the caller's leg.

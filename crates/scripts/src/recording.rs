@@ -1,4 +1,5 @@
-//! `record_call` and `record`: a tap of the caller's audio written to a file under the data
+//! `record_call` and `record`: the caller's audio (tapped once per call, [`CallerAudio`]) written
+//! to a file under the data
 //! directory's `recordings/<project>/`, registered with the store so that the REST API lists
 //! and serves it. `record_call` runs in the background until stopped or until the caller's
 //! member goes; `record` runs in the foreground and ends on a terminator key, silence after
@@ -9,11 +10,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use opus_rs::OpusDecoder;
+use tokio::sync::broadcast::{self, error::RecvError};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tracing::{info, warn};
 use weft_audio::g711::{self, Law};
-use weft_media::{AudioTap, MemberId, RtpCodec, TapPacket};
+use weft_media::{MemberId, RtpCodec, TapPacket};
 
 use crate::front::ScriptsEnv;
 use crate::recorder::{Format, Recorder};
@@ -21,6 +23,55 @@ use crate::store::RecordingRow;
 
 /// Mean square (of samples in ±1) above which a frame counts as speech: about -40 dBov.
 const SPEECH_MEAN_SQUARE: f32 = 1e-4;
+/// Packets a recording may fall behind the caller's audio before it loses some.
+const LISTENER_QUEUE: usize = 256;
+
+/// The caller's audio, tapped once per call and shared by the call's recordings.
+pub type Listener = broadcast::Receiver<TapPacket>;
+
+/// Taps `member` once and hands out listeners to its audio until the member goes.
+pub struct CallerAudio {
+    packets: broadcast::Sender<TapPacket>,
+}
+
+impl CallerAudio {
+    /// Taps `member`'s audio.
+    pub async fn tap(env: &ScriptsEnv, member: &str) -> Result<CallerAudio, String> {
+        let mut tap = env
+            .engine
+            .tap(&MemberId::from(member))
+            .await
+            .map_err(|e| format!("the caller's audio cannot be tapped: {e}"))?;
+        let (packets, _) = broadcast::channel(LISTENER_QUEUE);
+        let fan_out = packets.clone();
+        tokio::spawn(async move {
+            while let Some(packet) = tap.recv().await {
+                // No listener at the moment is fine: the next recording subscribes.
+                let _ = fan_out.send(packet);
+            }
+        });
+        Ok(CallerAudio { packets })
+    }
+
+    /// A new listener, from the next packet on.
+    pub fn listen(&self) -> Listener {
+        self.packets.subscribe()
+    }
+}
+
+/// The next packet of `listener`; `None` once the caller's audio has ended. A listener that
+/// fell behind skips what it missed (the file gets silence there).
+async fn next_packet(listener: &mut Listener) -> Option<TapPacket> {
+    loop {
+        match listener.recv().await {
+            Ok(packet) => return Some(packet),
+            Err(RecvError::Lagged(missed)) => {
+                warn!(missed, "a recording fell behind the caller's audio")
+            }
+            Err(RecvError::Closed) => return None,
+        }
+    }
+}
 
 /// A recording file being written.
 pub struct Writer {
@@ -34,22 +85,16 @@ pub struct Writer {
 }
 
 impl Writer {
-    /// Taps `member` (the caller) and creates the file and its row.
+    /// Creates the file and its row of a recording of a leg of `codec`.
     pub async fn start(
         env: &Arc<ScriptsEnv>,
-        member: &str,
         codec: RtpCodec,
         row: RecordingRow,
-    ) -> Result<(Writer, AudioTap), String> {
+    ) -> Result<Writer, String> {
         let dir = env
             .recordings_dir
             .clone()
             .ok_or("recordings are not configured on this server")?;
-        let tap = env
-            .engine
-            .tap(&MemberId::from(member))
-            .await
-            .map_err(|e| format!("the caller's audio cannot be tapped: {e}"))?;
         let path = dir.join(&row.path);
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent).map_err(|e| format!("recordings directory: {e}"))?;
@@ -58,17 +103,14 @@ impl Writer {
             Recorder::create(&path, codec).map_err(|e| format!("recording file: {e}"))?;
         let id = row.id.clone();
         let url = env.store.create_recording(row).await?;
-        Ok((
-            Writer {
-                env: env.clone(),
-                id,
-                path,
-                recorder,
-                level: Level::new(codec),
-                url,
-            },
-            tap,
-        ))
+        Ok(Writer {
+            env: env.clone(),
+            id,
+            path,
+            recorder,
+            level: Level::new(codec),
+            url,
+        })
     }
 
     /// Writes a packet; whether it sounded like speech.
@@ -110,14 +152,14 @@ pub struct Background {
 }
 
 impl Background {
-    /// Writes `tap` to `writer` until stopped or until the tap ends.
-    pub fn spawn(control_id: String, mut writer: Writer, mut tap: AudioTap) -> Background {
+    /// Writes what `listener` hears to `writer` until stopped or until the caller's audio ends.
+    pub fn spawn(control_id: String, mut writer: Writer, mut listener: Listener) -> Background {
         let (stop, mut stopped) = oneshot::channel();
         let task = tokio::spawn(async move {
             let mut failure = None;
             loop {
                 tokio::select! {
-                    packet = tap.recv() => match packet {
+                    packet = next_packet(&mut listener) => match packet {
                         Some(packet) => {
                             if let Err(e) = writer.write(&packet) {
                                 failure = Some(e);
@@ -165,7 +207,7 @@ pub enum Stop {
 /// The foreground recording's clock: when speech was last heard, and whether at all.
 pub struct Foreground {
     writer: Writer,
-    tap: AudioTap,
+    listener: Listener,
     started: tokio::time::Instant,
     last_speech: Option<tokio::time::Instant>,
     initial_timeout: Duration,
@@ -177,14 +219,14 @@ impl Foreground {
     /// A voicemail-style recording with its timeouts.
     pub fn new(
         writer: Writer,
-        tap: AudioTap,
+        listener: Listener,
         initial_timeout: Duration,
         end_silence: Duration,
         max_length: Option<Duration>,
     ) -> Self {
         Self {
             writer,
-            tap,
+            listener,
             started: tokio::time::Instant::now(),
             last_speech: None,
             initial_timeout,
@@ -209,7 +251,7 @@ impl Foreground {
     pub async fn step(&mut self) -> Option<Stop> {
         let deadline = self.deadline();
         tokio::select! {
-            packet = self.tap.recv() => match packet {
+            packet = next_packet(&mut self.listener) => match packet {
                 Some(packet) => match self.writer.write(&packet) {
                     Ok(true) => {
                         self.last_speech = Some(tokio::time::Instant::now());
