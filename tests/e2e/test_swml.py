@@ -33,7 +33,14 @@ import requests
 from signalwire.rest import RestClient
 
 from sip_peers import Baresip, dominant_frequency, has_tone, read_wav, rms, tone_report, wait_until
-from sip_support import DOMAIN, create_sip_endpoint, sip_weft, wait_for_log  # noqa: F401 (a fixture)
+from sip_support import (  # noqa: F401 (sip_weft is a fixture)
+    DOMAIN,
+    create_sip_endpoint,
+    metric,
+    sip_weft,
+    wait_for_log,
+    wait_for_metric,
+)
 from weft_http import Api
 
 SCRIPTS = "/api/fabric/resources/swml_scripts"
@@ -297,3 +304,11 @@ def test_bad_input_takes_the_failure_paths_and_nothing_crashes(swml_weft, desk, 
     _, closed = call(swml_weft, desk, "runaway")
     wait_for_log(swml_weft, r"script stopped.*more than 200 methods")
     assert swml_weft.process.poll() is None, "the server is still running"
+
+    # The metrics say so too, and no script call is left running.
+    url = swml_weft.metrics_url()
+    wait_for_metric(url, "weft_swml_calls", lambda v: v == 0, "== 0")
+    assert metric(url, "weft_swml_errors_total", reason="step_limit") == 1
+    assert metric(url, "weft_swml_errors_total", reason="play_failed") == 3
+    assert metric(url, "weft_swml_steps_total", method="goto") >= 60
+    assert metric(url, "weft_swml_steps_total", method="play") == 4

@@ -8,6 +8,7 @@
 mod media;
 mod process;
 mod sip;
+mod swml;
 mod totals;
 
 use std::sync::Arc;
@@ -22,6 +23,7 @@ use prometheus_client::registry::Registry;
 
 pub use media::{FEEDBACK, KINDS, MediaTotals};
 pub use sip::SipLabels;
+pub use swml::SWML_ERROR_REASONS;
 pub use totals::HistogramTotals;
 
 /// An exposition format.
@@ -100,6 +102,7 @@ pub struct Metrics {
     pub join_duration: Histogram,
     media: media::MediaSeries,
     sip: sip::SipSeries,
+    swml: swml::SwmlSeries,
     process: process::ProcessMetrics,
 }
 
@@ -161,6 +164,7 @@ impl Metrics {
         );
         let media = media::MediaSeries::register(&mut registry);
         let sip = sip::SipSeries::register(&mut registry);
+        let swml = swml::SwmlSeries::register(&mut registry);
         let process = process::ProcessMetrics::register(&mut registry);
         let metrics = Metrics {
             registry,
@@ -172,6 +176,7 @@ impl Metrics {
             join_duration,
             media,
             sip,
+            swml,
             process,
         };
         metrics.publish_sessions(0, 0);
@@ -234,6 +239,26 @@ impl Metrics {
     /// Publishes the SIP registrations and calls by state.
     pub fn publish_sip(&self, registrations: usize, calls: &[(&'static str, usize)]) {
         self.sip.publish(registrations, calls);
+    }
+
+    /// Shows the SWML series for `methods` (SWML's method names) and every error reason at 0.
+    pub fn swml_known<'a>(&self, methods: impl IntoIterator<Item = &'a str>) {
+        self.swml.known(methods);
+    }
+
+    /// A call started running a SWML script.
+    pub fn swml_started(&self) {
+        self.swml.started();
+    }
+
+    /// A call's script ended, having run `steps` methods by name.
+    pub fn swml_ended<'a>(&self, steps: impl IntoIterator<Item = (&'a str, u32)>) {
+        self.swml.ended(steps);
+    }
+
+    /// A script stopped, or one of its methods failed, for `reason`.
+    pub fn swml_error(&self, reason: &'static str) {
+        self.swml.error(reason);
     }
 
     /// Sets the media series from the engine's totals.
@@ -305,6 +330,10 @@ mod tests {
         m.publish_calls(&[("active", 2), ("joining", 1)]);
         m.observe_sip("INVITE", 486);
         m.publish_sip(4, &[("early", 1), ("active", 2)]);
+        m.swml_started();
+        m.swml_started();
+        m.swml_ended([("play", 3), ("answer", 1)]);
+        m.swml_error("step_limit");
         m.publish_media(&MediaTotals {
             rooms: 2,
             forwarded_packets: [10, 20],
@@ -331,6 +360,9 @@ mod tests {
             "weft_sip_requests_total{method=\"INVITE\",status=\"486\"} 1",
             "weft_sip_registrations 4",
             "weft_sip_calls{state=\"active\"} 2",
+            "weft_swml_calls 1",
+            "weft_swml_steps_total{method=\"play\"} 3",
+            "weft_swml_errors_total{reason=\"step_limit\"} 1",
         ] {
             assert!(text.contains(line), "missing {line:?} in\n{text}");
         }

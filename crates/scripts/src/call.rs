@@ -89,10 +89,18 @@ impl ScriptCall {
     pub async fn run(mut self) {
         let span = info_span!("script", call_id = %self.ring.leg, resource_id = %self.ring.endpoint, room_id = %self.spot.room);
         async move {
+            let observer = self.env.observer.clone();
+            observer.started();
             let ending = match self.load().await {
-                Ok(mut interp) => self.execute(&mut interp).await,
+                Ok(mut interp) => {
+                    let ending = self.execute(&mut interp).await;
+                    observer.ended(interp.steps_by_method());
+                    ending
+                }
                 Err(reason) => {
                     warn!(%reason, "the script could not be loaded");
+                    observer.error("load_failed");
+                    observer.ended(&Default::default());
                     Some(Cause::NormalTemporaryFailure)
                 }
             };
@@ -149,12 +157,18 @@ impl ScriptCall {
     async fn execute(&mut self, interp: &mut Interpreter) -> Option<Cause> {
         loop {
             let action = interp.next_action();
+            let failure = failure_reason(&action);
             let outcome = match action {
                 Action::Finished { ending } => return self.finished(&ending),
                 action => self.act(action).await,
             };
             match outcome {
-                Ok(outcome) => interp.resume(outcome),
+                Ok(outcome) => {
+                    if matches!(outcome, Outcome::Failed { .. }) {
+                        self.env.observer.error(failure);
+                    }
+                    interp.resume(outcome)
+                }
                 Err(Over) => {
                     info!("the call ended while the script ran");
                     return None;
@@ -172,6 +186,11 @@ impl ScriptCall {
             }
             Ending::StepLimit(_) | Ending::DepthLimit(_) | Ending::Error(_) => {
                 warn!(ending = %ending, "script stopped");
+                self.env.observer.error(match ending {
+                    Ending::StepLimit(_) => "step_limit",
+                    Ending::DepthLimit(_) => "depth_limit",
+                    _ => "script_error",
+                });
                 Some(Cause::NormalTemporaryFailure)
             }
         }
@@ -681,6 +700,20 @@ impl ScriptCall {
             leg: self.ring.leg.clone(),
             cause,
         });
+    }
+}
+
+/// The `weft_swml_errors_total` reason of an action that fails.
+fn failure_reason(action: &Action) -> &'static str {
+    match action {
+        Action::Answer { .. } => "answer_failed",
+        Action::Play(_) => "play_failed",
+        Action::Prompt(_) => "prompt_failed",
+        Action::Connect(_) | Action::JoinRoom { .. } => "connect_failed",
+        Action::Request(_) => "request_failed",
+        Action::Fetch { .. } => "fetch_failed",
+        Action::Record(_) | Action::RecordCall(_) => "record_failed",
+        _ => "method_failed",
     }
 }
 

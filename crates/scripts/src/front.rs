@@ -1,7 +1,7 @@
 //! The [`SCRIPTS`] front-end: one task attached to the call controller, starting a script
 //! call per ring and routing each leg's events to it.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use tokio::sync::mpsc::{UnboundedSender, unbounded_channel};
@@ -34,6 +34,28 @@ pub struct ScriptsEnv {
     pub limits: Limits,
     /// Where recordings are written (`<data dir>/recordings`); `None`: scripts cannot record.
     pub recordings_dir: Option<std::path::PathBuf>,
+    /// Told about script calls, the methods they ran and what failed (metrics).
+    pub observer: Arc<dyn ScriptsObserver>,
+}
+
+/// Receives the scripts' counts; implemented by the server with its metrics registry.
+pub trait ScriptsObserver: Send + Sync + 'static {
+    /// A call started running a script.
+    fn started(&self);
+    /// A call's script ended, having run `steps` methods by name.
+    fn ended(&self, steps: &BTreeMap<String, u32>);
+    /// A script stopped, or one of its methods failed, for `reason` (`step_limit`,
+    /// `depth_limit`, `script_error`, `load_failed`, `play_failed`, `prompt_failed`,
+    /// `connect_failed`, `request_failed`, `fetch_failed`, `record_failed`, `answer_failed`,
+    /// `method_failed`).
+    fn error(&self, reason: &'static str);
+}
+
+/// Reports nothing.
+impl ScriptsObserver for () {
+    fn started(&self) {}
+    fn ended(&self, _: &BTreeMap<String, u32>) {}
+    fn error(&self, _: &'static str) {}
 }
 
 /// The running front-end.

@@ -18,6 +18,6 @@ pub mod recorder;
 pub mod recording;
 pub mod store;
 
-pub use front::{Scripts, ScriptsEnv};
+pub use front::{Scripts, ScriptsEnv, ScriptsObserver};
 pub use store::{RecordingRow, RecordingStore, ScriptBody, ScriptStore};
 pub use weft_calls::SCRIPTS;

@@ -92,6 +92,32 @@ impl CallsObserver for CallMetrics {
     }
 }
 
+/// The SWML scripts' counts, recorded in the registry.
+pub struct ScriptMetrics(pub Arc<Metrics>);
+
+impl ScriptMetrics {
+    /// The observer, with every SWML method and error reason shown at zero.
+    pub fn new(metrics: Arc<Metrics>) -> Self {
+        metrics.swml_known(weft_swml::validate::CALLING_METHODS);
+        Self(metrics)
+    }
+}
+
+impl weft_scripts::ScriptsObserver for ScriptMetrics {
+    fn started(&self) {
+        self.0.swml_started();
+    }
+
+    fn ended(&self, steps: &std::collections::BTreeMap<String, u32>) {
+        self.0
+            .swml_ended(steps.iter().map(|(method, n)| (method.as_str(), *n)));
+    }
+
+    fn error(&self, reason: &'static str) {
+        self.0.swml_error(reason);
+    }
+}
+
 /// Reads the shards' plain counters every [`MEDIA_INTERVAL`] and publishes their sums, until
 /// `shutdown` (the shards never take a lock for metrics).
 pub async fn publish_media(

@@ -131,6 +131,7 @@ pub fn start(
     places: Places,
     calls: Calls,
     engine: MediaEngine,
+    observer: Arc<dyn weft_scripts::ScriptsObserver>,
 ) -> Result<()> {
     let fetch = settings.fetch_config()?;
     let env = ScriptsEnv {
@@ -148,6 +149,7 @@ pub fn start(
         frames: FrameCache::new(settings.media_cache_bytes, SOUND_MAX_AGE),
         limits: settings.limits()?,
         recordings_dir: places.recordings_dir,
+        observer,
     };
     Scripts::start(Arc::new(env));
     Ok(())

@@ -116,6 +116,7 @@ pub async fn run(config: Config) -> Result<()> {
         },
         calls.clone(),
         media.clone(),
+        Arc::new(crate::metrics::ScriptMetrics::new(metrics.clone())),
     )?;
     let signaling = Signaling::start_observed(
         config.signaling.signaling_config()?,
