@@ -17,6 +17,8 @@ const ROOM = 'ivr-lobby';
 const IVR_HZ = 700;
 const CALLER_HZ = 500;
 const MEMBER_HZ = 440;
+/** The higher tone of the US ringback (440 + 480 Hz). */
+const RING_HZ = 480;
 /** How long a call's audio may take to settle. */
 const AUDIO_WAIT_MS = 8_000;
 /** No test may hang the file. */
@@ -34,8 +36,8 @@ let memberPage;
 /** Requests the media server got, by path. */
 const fetched = [];
 
-/** The IVR, in YAML as an operator would write it. */
-function ivr(url) {
+/** The IVR, in YAML as an operator would write it; `3` rings the subscriber at `person`. */
+function ivr(url, person) {
   return `
 version: 1.0.0
 sections:
@@ -54,6 +56,10 @@ sections:
           "2":
             - hangup:
                 reason: busy
+          "3":
+            - connect:
+                to: ${person}
+                timeout: 30
         default:
           - hangup: {}
 `;
@@ -72,11 +78,12 @@ before(async () => {
   await new Promise((ok) => media.listen(0, '127.0.0.1', ok));
   mediaUrl = `http://127.0.0.1:${media.address().port}/ivr-700.wav`;
   room = await lab.room(ROOM);
-  const created = await lab.rest('POST', '/api/fabric/resources/swml_scripts', { name: 'ivr', contents: ivr(mediaUrl) });
-  const addresses = await lab.rest('GET', `/api/fabric/resources/swml_scripts/${created.id}/addresses`);
-  script = addresses.data[0];
   caller = await lab.subscriber('Casey');
   member = await lab.subscriber('Morgan');
+  const person = member.address.channels.audio.split('?')[0];
+  const created = await lab.rest('POST', '/api/fabric/resources/swml_scripts', { name: 'ivr', contents: ivr(mediaUrl, person) });
+  const addresses = await lab.rest('GET', `/api/fabric/resources/swml_scripts/${created.id}/addresses`);
+  script = addresses.data[0];
   callerPage = await lab.page('casey', CALLER_HZ);
   memberPage = await lab.page('morgan', MEMBER_HZ);
   await callerPage.call('connect', caller.token);
@@ -146,5 +153,25 @@ test('pressing 2 makes the IVR hang up busy: the caller\'s call ends with USER_B
     assert.equal(cause.cause, 'USER_BUSY', JSON.stringify(cause));
   } finally {
     await callerPage.call('hangup').catch(() => {});
+  }
+});
+
+test('pressing 3 rings a subscriber: the caller hears ringback, then the subscriber answers and each hears the other', LIMIT, async () => {
+  await Promise.all([callerPage.reset(), memberPage.reset()]);
+  await memberPage.call('online');
+  try {
+    await callerPage.call('dial', script.channels.audio, { video: false });
+    await assertHears(callerPage, [IVR_HZ], []);
+    await sendDigits(callerPage, '3');
+    const invite = await memberPage.waitEvent('invite', () => true, 15_000);
+    assert.match(JSON.stringify(invite.params), /Casey/, `the invite names the caller: ${JSON.stringify(invite.params)}`);
+    // The US ring cadence is 440 + 480 Hz: 480 Hz tells it from the member's 440 Hz tone.
+    await assertHears(callerPage, [RING_HZ], [IVR_HZ]);
+    await memberPage.call('accept');
+    await assertHears(callerPage, [MEMBER_HZ], [RING_HZ, IVR_HZ]);
+    await assertHears(memberPage, [CALLER_HZ], [IVR_HZ]);
+  } finally {
+    await callerPage.call('hangup').catch(() => {});
+    await memberPage.call('hangup').catch(() => {});
   }
 });

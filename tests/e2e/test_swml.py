@@ -62,6 +62,28 @@ def tone_wav(hz: int, seconds: float, rate: int = 16_000, amplitude: float = 0.4
     return header + b"data" + struct.pack("<I", len(data)) + data
 
 
+def tone_seconds(path, hz: float, window_s: float = 0.1) -> float:
+    """Seconds of `path` (in `window_s` windows) that are loud and mostly the tone `hz`: a
+    Goertzel filter's power holds more than half the window's energy. Tells apart tones that
+    follow each other without a gap, which `has_tone` (the longest loud run) cannot."""
+    samples, rate = read_wav(path)
+    n = int(rate * window_s)
+    coeff = 2 * math.cos(2 * math.pi * hz / rate)
+    seconds = 0.0
+    for start in range(0, len(samples) - n + 1, n):
+        block = samples[start : start + n]
+        energy = sum(s * s for s in block)
+        if energy / n < 300**2:
+            continue
+        s1 = s2 = 0.0
+        for x in block:
+            s1, s2 = x + coeff * s1 - s2, s1
+        power = (s1 * s1 + s2 * s2 - coeff * s1 * s2) * 2 / n
+        if power > 0.5 * energy:
+            seconds += window_s
+    return seconds
+
+
 class ScriptServer:
     """The scripts' web server: tones at `/tone-<hz>.wav`, a slow one at `/slow.wav`, a large one
     at `/large.wav`, JSON answers at `/decide`, SWML at `/swml-<hz>`; every request kept."""
@@ -215,6 +237,42 @@ def test_a_sip_call_to_a_script_is_played_to_recorded_and_hung_up(swml_weft, des
         assert has_tone(wav, CALLER_HZ, min_seconds=1.5), f"the recording holds the caller's tone: {tone_report(wav)}"
     client.recordings.delete(voicemail["id"])
     assert [r["id"] for r in client.recordings.list()["data"]] == [whole["id"]]
+
+
+def test_a_script_connects_its_caller_to_a_sip_endpoint_or_takes_the_failure_path(tmp_path, swml_weft, desk, site):
+    web, _ = site
+    secret = secrets.token_urlsafe(12)
+    create_sip_endpoint(swml_weft, "agent", secret)
+    create_sip_endpoint(swml_weft, "away", secrets.token_urlsafe(12))  # never registers
+    script(swml_weft, "sales", [
+        {"answer": {}},
+        {"connect": {"to": "/public/away", "timeout": 10}},
+        {"cond": [
+            {"when": "connect_result == 'failed'", "then": [{"play": {"url": f"{web.base}/tone-600.wav"}}]},
+        ]},
+        {"connect": {"serial": [{"to": "/public/agent"}], "timeout": 10}},
+        {"play": {"url": f"{web.base}/tone-900.wav"}},
+        {"hangup": {}},
+    ])
+    with Baresip(
+        tmp_path, user="agent", password=secret, domain=DOMAIN, registrar=swml_weft.sip_proxy,
+        regint=3600, tone_hz=1000, auto_answer=True,
+    ) as agent:
+        agent.wait_registered()
+        start = len(desk.events())
+        known = set(desk.recordings())
+        desk.dial(f"sip:sales@{DOMAIN}")
+        desk.wait_for_event("CALL_ESTABLISHED", timeout=10, start=start)
+        agent.wait_for_event("CALL_ESTABLISHED", timeout=15)
+        agent.wait_for_recording(3.0, timeout=15)
+        desk.hangup()
+        desk.wait_for_event("CALL_CLOSED", timeout=10, start=start)
+        agent.wait_for_event("CALL_CLOSED", timeout=10)
+        heard = [r for r in desk.recordings() if r not in known][-1]
+        assert tone_seconds(heard, 600) >= 1.0, f"the failed connect took the failure path: {tone_report(heard)}"
+        assert tone_seconds(heard, 1000) >= 1.0, f"the caller was put through to the agent: {tone_report(heard)}"
+        assert tone_seconds(heard, 900) == 0, "the script's part ended when the agent answered"
+        assert has_tone(agent.recordings()[-1], CALLER_HZ), tone_report(agent.recordings()[-1])
 
 
 def test_request_posts_the_calls_variables_and_its_saved_answer_drives_a_cond(swml_weft, desk, site):

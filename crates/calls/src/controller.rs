@@ -173,6 +173,8 @@ pub enum Command {
         leg: LegId,
         /// Where the party goes.
         to: Address,
+        /// How long people rung for it may ring; `None`: the ring timeout.
+        timeout: Option<Duration>,
     },
 }
 
@@ -384,9 +386,15 @@ enum Op {
         source: LegId,
         party: LegId,
         address: Address,
+        timeout: Option<Duration>,
     },
     Move {
         leg: LegId,
+        source: LegId,
+    },
+    BridgeMove {
+        party: LegId,
+        callee: LegId,
         source: LegId,
     },
     Ignore,
@@ -470,7 +478,7 @@ impl Controller {
             } => self.control(&leg, req, control, &target),
             Command::Dtmf { leg, digits } => self.pressed(&leg, &digits),
             Command::Presence(p) => self.presence.update(*p),
-            Command::Connect { leg, to } => self.connect(&leg, to),
+            Command::Connect { leg, to, timeout } => self.connect(&leg, to, timeout),
         }
     }
 
@@ -487,7 +495,8 @@ impl Controller {
                 source,
                 party,
                 address,
-            }) => self.connect_routed(&source, &party, &address, result),
+                timeout,
+            }) => self.connect_routed(now, &source, &party, (&address, timeout), result),
             _ => {}
         }
     }
@@ -502,7 +511,8 @@ impl Controller {
                 | Op::Accept { leg }
                 | Op::Reattach { leg }
                 | Op::UpdateMedia { leg, .. }
-                | Op::Move { leg, .. } => {
+                | Op::Move { leg, .. }
+                | Op::BridgeMove { party: leg, .. } => {
                     tracing::warn!(call_id = %leg, error = %e, "media request failed")
                 }
                 Op::Ignore | Op::Resolve { .. } | Op::Connect { .. } => {
@@ -527,6 +537,11 @@ impl Controller {
                 }
             }
             Some(Op::Move { leg, source }) => self.moved_media(&leg, &source, result),
+            Some(Op::BridgeMove {
+                party,
+                callee,
+                source,
+            }) => self.bridge_moved(&party, &callee, &source, result),
             Some(Op::Ignore | Op::Resolve { .. } | Op::Connect { .. }) | None => {}
         }
     }

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use tokio::sync::mpsc::UnboundedReceiver;
+use tokio::task::JoinHandle;
 use tokio::time::{Instant, sleep_until};
 use tracing::{Instrument, info, info_span, warn};
 use weft_calls::media::{RemoteMedia, SourceSpot};
@@ -28,6 +29,11 @@ use crate::front::ScriptsEnv;
 use crate::recording::{self, Background, CallerAudio, Foreground, Listener, Stop, Writer};
 use crate::store::{RecordingRow, ScriptBody};
 
+/// What the caller hears while `connect` rings someone, unless the script names a `ringback`:
+/// one 6 s cycle of the ring cadence (encoded and cached once), repeated [`RING_CYCLES`] times.
+const RING_CYCLE: &str = "ring:6";
+/// Ring cycles played at most: 10 minutes.
+const RING_CYCLES: usize = 100;
 /// The longest wait for the controller to confirm an answer.
 const ANSWER_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -225,7 +231,7 @@ impl ScriptCall {
             Action::Connect(connect) => self.connect(&connect).await,
             Action::JoinRoom { name } => {
                 let to = format!("/public/{name}");
-                self.connect_to(&[to]).await
+                self.connect_to(&[(to, None)], &[]).await
             }
             Action::Request(request) => Ok(self.request(&request).await),
             Action::Fetch { url, payload } => Ok(match self.fetch_document(&url, &payload).await {
@@ -338,26 +344,11 @@ impl ScriptCall {
         let Some(voice) = self.voice.clone() else {
             return Ok(Played::Failed("the call is not answered".into()));
         };
-        let env = self.env.clone();
-        let urls = urls.to_vec();
         let speech = Speech {
             voice: Some(say.voice.clone()),
             language: Some(say.language.clone()),
         };
-        let codec = self.spot.codec;
-        let player_voice = voice.clone();
-        let mut player = tokio::spawn(async move {
-            for url in &urls {
-                let frames = sound(&env, url, codec, volume, &speech).await?;
-                for frame in frames.iter() {
-                    player_voice
-                        .send(frame.clone())
-                        .await
-                        .map_err(|e| format!("the script's voice is gone: {e}"))?;
-                }
-            }
-            Ok::<(), String>(())
-        });
+        let mut player = self.start_player(&voice, urls, volume, speech);
         loop {
             tokio::select! {
                 result = &mut player => {
@@ -382,6 +373,32 @@ impl ScriptCall {
                 }
             }
         }
+    }
+
+    /// Plays `urls` in order into `voice` on a task of its own (aborted to stop it).
+    fn start_player(
+        &self,
+        voice: &Arc<AudioSource>,
+        urls: &[String],
+        volume: f64,
+        speech: Speech,
+    ) -> JoinHandle<Result<(), String>> {
+        let env = self.env.clone();
+        let urls = urls.to_vec();
+        let codec = self.spot.codec;
+        let voice = voice.clone();
+        tokio::spawn(async move {
+            for url in &urls {
+                let frames = sound(&env, url, codec, volume, &speech).await?;
+                for frame in frames.iter() {
+                    voice
+                        .send(frame.clone())
+                        .await
+                        .map_err(|e| format!("the script's voice is gone: {e}"))?;
+                }
+            }
+            Ok(())
+        })
     }
 
     /// `prompt`: plays while collecting digits; a key press stops the play.
@@ -475,23 +492,31 @@ impl ScriptCall {
 
     /// `connect`: the destinations are tried in order (of a parallel group, the first).
     async fn connect(&mut self, connect: &Connect) -> Result<Outcome, Over> {
-        let destinations: Vec<String> = connect
+        let destinations: Vec<(String, Option<Duration>)> = connect
             .dial
             .iter()
             .filter_map(|group| group.first())
-            .map(|d| d.to.clone())
+            .map(|d| (d.to.clone(), Some(d.timeout.unwrap_or(connect.timeout))))
             .collect();
-        self.connect_to(&destinations).await
+        if connect.dial.iter().any(|group| group.len() > 1) {
+            info!("connect rings the first destination of each parallel group, in turn");
+        }
+        self.connect_to(&destinations, &connect.ringback).await
     }
 
-    /// Hands the caller on to the first of `destinations` that takes it; the script's leg then
-    /// ends (`Over`).
-    async fn connect_to(&mut self, destinations: &[String]) -> Result<Outcome, Over> {
+    /// Hands the caller on to the first of `destinations` (each with how long it may ring)
+    /// that takes it, playing `ringback` (a ring tone when empty) meanwhile; the script's leg
+    /// then ends (`Over`).
+    async fn connect_to(
+        &mut self,
+        destinations: &[(String, Option<Duration>)],
+        ringback: &[String],
+    ) -> Result<Outcome, Over> {
         if let Err(reason) = self.answer().await? {
             return Ok(Outcome::Failed { reason });
         }
         let mut reason = String::from("nothing to connect to");
-        for to in destinations {
+        for (to, timeout) in destinations {
             let Ok(address) = Address::parse(to) else {
                 reason = format!("{to} is not a Fabric address this server can connect to");
                 continue;
@@ -499,16 +524,35 @@ impl ScriptCall {
             self.env.calls.command(Command::Connect {
                 leg: self.ring.leg.clone(),
                 to: address,
+                timeout: *timeout,
             });
-            loop {
+            let ringing = self.voice.clone().map(|voice| {
+                let ring = vec![String::from(RING_CYCLE); RING_CYCLES];
+                let urls = if ringback.is_empty() {
+                    &ring[..]
+                } else {
+                    ringback
+                };
+                (
+                    self.start_player(&voice, urls, 0.0, Speech::default()),
+                    voice,
+                )
+            });
+            let failed = loop {
                 match self.events.recv().await {
-                    Some(FrontEvent::ConnectFailed { cause, .. }) => {
-                        reason = format!("{to}: {}", cause.name());
-                        break;
+                    Some(FrontEvent::ConnectFailed { cause, .. }) => break Ok(cause),
+                    event => {
+                        if let Err(over) = self.note(event) {
+                            break Err(over);
+                        }
                     }
-                    event => self.note(event)?,
                 }
+            };
+            if let Some((player, voice)) = ringing {
+                player.abort();
+                voice.clear();
             }
+            reason = format!("{to}: {}", failed?.name());
         }
         info!(%reason, "connect failed");
         Ok(Outcome::Failed { reason })

@@ -257,6 +257,7 @@ impl Controller {
         let Some(leg) = self.legs.remove(id) else {
             return;
         };
+        self.end_bridges_of(id);
         self.stats.joins.remove(id);
         tracing::debug!(call_id = id, cause = cause.name(), "call leg ended");
         self.member_legs.remove(&leg.member_id);

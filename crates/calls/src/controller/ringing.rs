@@ -6,6 +6,7 @@ use std::time::Instant;
 use super::legs::{Leg, LegKind, LegState};
 use super::presence::Reach;
 use super::rooms::{Ring, RoomEntry};
+use super::scripts::Bridge;
 use super::{Controller, EndpointId, FrontEvent, Op, Ring as RingEvent};
 use crate::cause::Cause;
 use crate::directory::Target;
@@ -27,11 +28,12 @@ impl Controller {
         if endpoints.is_empty() {
             return self.hangup_leg(id, Cause::UserNotRegistered, true);
         }
-        self.ring_endpoints(now, id, target, address, endpoints);
+        self.ring_endpoints(now, id, target, address, endpoints, None);
     }
 
     /// Rings `endpoints` for the call of leg `id` to `target`: one callee leg each, in a new
-    /// 1:1 call room.
+    /// 1:1 call room. With `bridge`, `id` is the party of a script's call, answered and in the
+    /// script's room, which the first callee to answer takes it from.
     pub(super) fn ring_endpoints(
         &mut self,
         now: Instant,
@@ -39,6 +41,7 @@ impl Controller {
         target: &Target,
         address: &Address,
         endpoints: Vec<(EndpointId, Reach)>,
+        bridge: Option<Bridge>,
     ) {
         let Some(caller) = self.legs.get(id).cloned() else {
             return;
@@ -86,16 +89,24 @@ impl Controller {
                     caller: id.to_owned(),
                     callees: callees.iter().map(|(c, _)| c.clone()).collect(),
                     endpoints: callees.into_iter().collect(),
-                    deadline: now + self.cfg.ring_timeout,
+                    deadline: now
+                        + bridge
+                            .as_ref()
+                            .and_then(|b| b.timeout)
+                            .unwrap_or(self.cfg.ring_timeout),
                     answered_by: None,
                     last_failure: None,
                     caller_name: caller.party.name.clone(),
                     caller_number: caller.party.number.clone(),
                     callee_name: target.display_name.clone(),
                     callee_number: address.path(),
+                    bridge: bridge.as_ref().map(|b| b.source.clone()),
                 }),
             },
         );
+        if bridge.is_some() {
+            return self.offer_callees(id, &room_id);
+        }
         let Some(leg) = self.legs.get_mut(id) else {
             return;
         };
@@ -149,6 +160,16 @@ impl Controller {
         if let Some(l) = self.legs.get_mut(id) {
             l.state = LegState::Ringing;
         }
+        self.offer_callees(id, &room_id);
+    }
+
+    /// Has the engine make an offer for each callee of the ring in `room_id` (a script's is
+    /// rung at once with where its source goes) for the call of `id`.
+    fn offer_callees(&mut self, id: &str, room_id: &str) {
+        let Some(leg) = self.legs.get(id).cloned() else {
+            return;
+        };
+        let room_id = room_id.to_owned();
         let callees = self
             .rooms
             .get(&room_id)
@@ -271,6 +292,9 @@ impl Controller {
         let Some(ring) = self.rooms.get_mut(&room_id).and_then(|e| e.ring.take()) else {
             return;
         };
+        if let Some(source) = &ring.bridge {
+            return self.bridge_answered(id, &room_id, &ring.caller, source);
+        }
         let Some(caller) = self.legs.get(&ring.caller).cloned() else {
             return;
         };
@@ -340,6 +364,10 @@ impl Controller {
                 .is_some_and(|l| matches!(l.state, LegState::Ringing | LegState::Answering));
             self.hangup_leg(&callee, callee_cause, rung);
         }
-        self.hangup_leg(&ring.caller, caller_cause, true);
+        match ring.bridge {
+            // A script's caller stays with the script, which hears why.
+            Some(source) => self.connect_failed(&source, caller_cause),
+            None => self.hangup_leg(&ring.caller, caller_cause, true),
+        }
     }
 }

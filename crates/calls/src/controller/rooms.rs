@@ -27,6 +27,9 @@ pub(super) struct Ring {
     pub caller_number: String,
     pub callee_name: String,
     pub callee_number: String,
+    /// For a script's `connect`: the script's leg. The caller is then the script's party, in
+    /// the script's room until a callee answers.
+    pub bridge: Option<String>,
 }
 
 /// A room session (video room or 1:1 call) and what the controller tracks about it.

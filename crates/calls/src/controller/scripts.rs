@@ -1,9 +1,12 @@
 //! Calls to SWML scripts. A script is rung like an endpoint of the [`SCRIPTS`] front-end, keyed
 //! by its resource id; it answers with a source member (its voice) that its front-end adds to
-//! the call's room itself. With [`super::Command::Connect`] it hands its caller on to a video
-//! room: the caller's media moves there with its transport, and the script's leg ends.
+//! the call's room itself. With [`super::Command::Connect`] it hands its caller on: to a video
+//! room at once, or to a subscriber, a SIP endpoint or another script by ringing them (a
+//! *bridge*: the caller stays with the script, hearing its ringback, until one answers). Either
+//! way the caller's media moves with its transport, and the script's leg ends; a connect that
+//! fails leaves the call with the script, which hears why.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use weft_core::Address;
 
@@ -18,6 +21,15 @@ use crate::room::{Role, RoomError};
 /// The front-end that runs SWML scripts.
 pub const SCRIPTS: FrontId = FrontId("swml");
 
+/// A script's `connect` ringing someone for its caller.
+#[derive(Debug, Clone)]
+pub(super) struct Bridge {
+    /// The script's leg.
+    pub source: String,
+    /// How long they ring; `None`: the controller's ring timeout.
+    pub timeout: Option<Duration>,
+}
+
 impl Controller {
     /// Rings the script `target` for the call of leg `id`.
     pub(super) fn ring_script(
@@ -26,6 +38,18 @@ impl Controller {
         id: &str,
         target: &Target,
         address: &Address,
+    ) {
+        self.ring_script_for(now, id, target, address, None);
+    }
+
+    /// Rings the script `target` for leg `id`, as a bridge when a script connects to it.
+    fn ring_script_for(
+        &mut self,
+        now: Instant,
+        id: &str,
+        target: &Target,
+        address: &Address,
+        bridge: Option<Bridge>,
     ) {
         let Some(caller) = self.legs.get(id) else {
             return;
@@ -50,11 +74,12 @@ impl Controller {
             party,
             flavor: Flavor::Source,
         };
-        self.ring_endpoints(now, id, target, address, vec![(endpoint, reach)]);
+        self.ring_endpoints(now, id, target, address, vec![(endpoint, reach)], bridge);
     }
 
-    /// The source leg `source` asks to hand the other party of its call on to `to`.
-    pub(super) fn connect(&mut self, source: &str, to: Address) {
+    /// The source leg `source` asks to hand the other party of its call on to `to`, ringing
+    /// people for at most `timeout`.
+    pub(super) fn connect(&mut self, source: &str, to: Address, timeout: Option<Duration>) {
         let spot = self
             .legs
             .get(source)
@@ -70,6 +95,7 @@ impl Controller {
             source: source.to_owned(),
             party,
             address: to.clone(),
+            timeout,
         });
         self.out.push_back(Output::Resolve {
             op,
@@ -81,9 +107,10 @@ impl Controller {
     /// The address of a [`super::Command::Connect`] is resolved.
     pub(super) fn connect_routed(
         &mut self,
+        now: Instant,
         source: &str,
         party: &str,
-        address: &Address,
+        (address, timeout): (&Address, Option<Duration>),
         result: Result<Option<Target>, DirectoryError>,
     ) {
         let together = matches!(
@@ -99,9 +126,121 @@ impl Controller {
             Ok(Some(target)) => target,
         };
         tracing::info!(call_id = party, script_call_id = source, address = %address.path(), kind = ?target.kind, "script connects its caller");
+        let bridge = Bridge {
+            source: source.to_owned(),
+            timeout,
+        };
         match target.kind {
             TargetKind::VideoRoom => self.move_to_room(source, party, &target),
+            TargetKind::Subscriber | TargetKind::SipEndpoint => {
+                let Some(leg) = self.legs.get(party) else {
+                    return;
+                };
+                let endpoints = self.presence.reachable(
+                    &leg.party.project_id,
+                    &target.resource_id,
+                    leg.origin.as_ref(),
+                );
+                if endpoints.is_empty() {
+                    return self.connect_failed(source, Cause::UserNotRegistered);
+                }
+                self.ring_endpoints(now, party, &target, address, endpoints, Some(bridge));
+            }
+            TargetKind::SwmlScript => {
+                self.ring_script_for(now, party, &target, address, Some(bridge));
+            }
             _ => self.connect_failed(source, Cause::ServiceNotImplemented),
+        }
+    }
+
+    /// A callee of a bridge answered and its answer is applied: the party's member moves into
+    /// the bridge's room.
+    pub(super) fn bridge_answered(
+        &mut self,
+        callee: &str,
+        room_id: &str,
+        party: &str,
+        source: &str,
+    ) {
+        let Some(leg) = self.legs.get(party).cloned() else {
+            return self.hangup_leg(callee, Cause::NormalClearing, true);
+        };
+        if let Some(from) = &leg.room
+            && let Some(entry) = self.rooms.get_mut(from)
+        {
+            let events = entry.room.leave(&leg.member_id, "transfer");
+            self.broadcast(from, &events, None);
+        }
+        if let Some(l) = self.legs.get_mut(party) {
+            l.room = Some(room_id.to_owned());
+            l.kind = LegKind::Caller;
+        }
+        let call = MediaCall::MoveMember {
+            room: room_id.to_owned(),
+            member: leg.member_id,
+        };
+        let op = Op::BridgeMove {
+            party: party.to_owned(),
+            callee: callee.to_owned(),
+            source: source.to_owned(),
+        };
+        self.media(op, call);
+    }
+
+    /// The party's member is in the bridge's room: both sides are in the call, and the
+    /// script's leg ends.
+    pub(super) fn bridge_moved(
+        &mut self,
+        party: &str,
+        callee: &str,
+        source: &str,
+        result: MediaResult,
+    ) {
+        self.hangup_leg(source, Cause::NormalClearing, true);
+        let room_id = self.legs.get(callee).and_then(|l| l.room.clone());
+        let (Some(room_id), true) = (room_id, result.is_ok()) else {
+            self.hangup_leg(callee, Cause::NormalTemporaryFailure, true);
+            return self.hangup_leg(party, Cause::NormalTemporaryFailure, true);
+        };
+        for id in [party, callee] {
+            let Some(l) = self.legs.get(id).cloned() else {
+                continue;
+            };
+            let info = self.member_info(id, &l);
+            if let Some(entry) = self.rooms.get_mut(&room_id) {
+                let _ = entry.room.join(info);
+                entry.pending = 0;
+            }
+            if let Some(l) = self.legs.get_mut(id) {
+                l.state = LegState::Active;
+            }
+        }
+        tracing::info!(call_id = party, callee_call_id = callee, room_id = %room_id, "script connected its caller");
+        self.tell_front(
+            callee,
+            FrontEvent::Answered {
+                leg: callee.to_owned(),
+                media: None,
+            },
+        );
+        self.emit_joined(&room_id, callee);
+        self.emit_joined(&room_id, party);
+    }
+
+    /// The party of a bridge left: the people rung for it stop ringing.
+    pub(super) fn end_bridges_of(&mut self, party: &str) {
+        let rooms: Vec<String> = self
+            .rooms
+            .iter()
+            .filter(|(_, e)| {
+                e.ring
+                    .as_ref()
+                    .is_some_and(|r| r.bridge.is_some() && r.caller == party)
+            })
+            .map(|(id, _)| id.clone())
+            .collect();
+        for room in rooms {
+            self.end_ring(&room, Cause::OriginatorCancel, Cause::OriginatorCancel);
         }
     }
 
@@ -181,7 +320,7 @@ impl Controller {
         self.broadcast(&room_id, &events, Some(&leg.member_id));
     }
 
-    fn connect_failed(&mut self, source: &str, cause: Cause) {
+    pub(super) fn connect_failed(&mut self, source: &str, cause: Cause) {
         tracing::info!(
             call_id = source,
             cause = cause.name(),

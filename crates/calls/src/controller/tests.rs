@@ -684,6 +684,7 @@ fn a_script_connects_its_caller_to_a_video_room_with_the_callers_media() {
     t.command(Command::Connect {
         leg: ring.leg.clone(),
         to: Address::parse("/public/room").unwrap(),
+        timeout: None,
     });
     let moves: Vec<_> = t
         .take_media()
@@ -733,10 +734,12 @@ fn a_script_connect_that_cannot_be_made_leaves_the_call_as_it_was() {
     for (to, cause) in [
         ("/public/nobody", Cause::UnallocatedNumber),
         ("/public/bot", Cause::ServiceNotImplemented),
+        ("/public/alice", Cause::UserNotRegistered),
     ] {
         t.command(Command::Connect {
             leg: ring.leg.clone(),
             to: Address::parse(to).unwrap(),
+            timeout: None,
         });
         let script = t.take(SCRIPTS, &ring.leg);
         assert!(
@@ -752,9 +755,129 @@ fn a_script_connect_that_cannot_be_made_leaves_the_call_as_it_was() {
     t.command(Command::Connect {
         leg: "s".into(),
         to: Address::parse("/public/room").unwrap(),
+        timeout: None,
     });
     assert!(matches!(
         t.take(SIP, "s")[..],
         [FrontEvent::ConnectFailed { .. }]
     ));
+}
+
+#[test]
+fn a_script_connects_its_caller_to_a_subscriber_who_answers() {
+    let mut t = T::new();
+    t.online(WEB, "alice-tab", "alice", Flavor::WebRtc, true);
+    let ring = answered_script(&mut t, "s", rtp(RtpCodec::Pcmu, 0));
+    let (script_room, caller_member) = t.c.leg_room("s").unwrap();
+    let (script_room, caller_member) = (script_room.unwrap().to_owned(), caller_member.to_owned());
+    t.take(SIP, "s");
+    t.take_media();
+    t.command(Command::Connect {
+        leg: ring.leg.clone(),
+        to: Address::parse("/public/alice").unwrap(),
+        timeout: Some(Duration::from_secs(20)),
+    });
+    let rings = t.rings(WEB);
+    assert_eq!(rings.len(), 1, "alice's tab rings");
+    assert_eq!(rings[0].caller.0, "DESK");
+    // While alice rings, the caller stays with the script, answered.
+    assert_eq!(t.c.leg_room("s").unwrap().0, Some(script_room.as_str()));
+    assert!(t.take(SIP, "s").is_empty());
+    t.command(Command::Answer {
+        leg: rings[0].leg.clone(),
+        media: RemoteMedia::WebRtc("answer".into()),
+    });
+    let (call_room, _) = t.c.leg_room(&rings[0].leg).unwrap();
+    let call_room = call_room.unwrap().to_owned();
+    assert!(t.take_media().contains(&MediaCall::MoveMember {
+        room: call_room.clone(),
+        member: caller_member.clone(),
+    }));
+    assert_eq!(
+        t.c.leg_room("s"),
+        Some((Some(call_room.as_str()), caller_member.as_str()))
+    );
+    let caller = t.take(SIP, "s");
+    assert!(
+        !caller.iter().any(|e| matches!(e, FrontEvent::Ended { .. })),
+        "{caller:?}"
+    );
+    assert_eq!(
+        event_params(&caller, "call.joined")["room_session"]["id"],
+        call_room.as_str()
+    );
+    let alice = t.take(WEB, &rings[0].leg);
+    assert!(
+        alice
+            .iter()
+            .any(|e| matches!(e, FrontEvent::Answered { .. })),
+        "{alice:?}"
+    );
+    assert_eq!(
+        ended_cause(&t.take(SCRIPTS, &ring.leg)),
+        Some(Cause::NormalClearing)
+    );
+    assert_eq!(t.c.room_count(), 1, "only the call room is left");
+    // Either side hanging up ends the call.
+    t.command(Command::Hangup {
+        leg: "s".into(),
+        cause: Cause::NormalClearing,
+    });
+    assert_eq!(
+        ended_cause(&t.take(WEB, &rings[0].leg)),
+        Some(Cause::NormalClearing)
+    );
+    assert_eq!(t.c.leg_count(), 0);
+}
+
+#[test]
+fn a_script_connect_nobody_answers_leaves_the_caller_with_the_script() {
+    let mut t = T::new();
+    t.online(WEB, "alice-tab", "alice", Flavor::WebRtc, true);
+    let ring = answered_script(&mut t, "s", rtp(RtpCodec::Pcmu, 0));
+    t.take(SIP, "s");
+    t.command(Command::Connect {
+        leg: ring.leg.clone(),
+        to: Address::parse("/public/alice").unwrap(),
+        timeout: Some(Duration::from_secs(5)),
+    });
+    let rung = t.rings(WEB)[0].leg.clone();
+    assert!(t.c.next_deadline().is_some());
+    t.at += Duration::from_secs(6);
+    let now = t.now();
+    t.c.on_tick(now);
+    t.pump();
+    assert!(t.take(SCRIPTS, &ring.leg).iter().any(|e| matches!(
+        e,
+        FrontEvent::ConnectFailed {
+            cause: Cause::NoAnswer,
+            ..
+        }
+    )),);
+    assert_eq!(ended_cause(&t.take(WEB, &rung)), Some(Cause::NoAnswer));
+    assert!(t.take(SIP, "s").is_empty(), "the caller's call goes on");
+    assert_eq!(t.c.leg_count(), 2);
+    assert_eq!(t.c.room_count(), 1);
+
+    // Ringing again, the caller hangs up: alice stops ringing.
+    t.command(Command::Connect {
+        leg: ring.leg.clone(),
+        to: Address::parse("/public/alice").unwrap(),
+        timeout: None,
+    });
+    let rung = t.rings(WEB)[0].leg.clone();
+    t.command(Command::Hangup {
+        leg: "s".into(),
+        cause: Cause::NormalClearing,
+    });
+    assert_eq!(
+        ended_cause(&t.take(WEB, &rung)),
+        Some(Cause::OriginatorCancel)
+    );
+    assert_eq!(
+        ended_cause(&t.take(SCRIPTS, &ring.leg)),
+        Some(Cause::NormalClearing)
+    );
+    assert_eq!(t.c.leg_count(), 0);
+    assert_eq!(t.c.room_count(), 0);
 }
