@@ -1,74 +1,14 @@
 //! Call recordings on a real SQLite file and, when `WEFT_TEST_POSTGRES_URL` names a PostgreSQL
 //! server, on a fresh database there too.
 
-use sqlx::{AnyConnection, Connection, Executor};
 use weft_store::recordings::{
     NewRecording, Recording, RecordingFormat, RecordingStatus, RecordingTrack,
 };
 use weft_store::{Store, StoreError};
 
-/// A database for one test: a SQLite file, or a PostgreSQL database dropped afterwards.
-struct Backend {
-    store: Store,
-    postgres: Option<(String, String)>,
-}
+mod common;
 
-/// The URL of another database on the server `admin_url` names.
-fn database_url(admin_url: &str, name: &str) -> String {
-    let (base, query) = match admin_url.split_once('?') {
-        Some((base, query)) => (base, format!("?{query}")),
-        None => (admin_url, String::new()),
-    };
-    let scheme_end = base.find("://").map_or(0, |i| i + 3);
-    let server = match base[scheme_end..].find('/') {
-        Some(slash) => &base[..scheme_end + slash],
-        None => base,
-    };
-    format!("{server}/{name}{query}")
-}
-
-async fn backends() -> Vec<Backend> {
-    let dir = std::env::temp_dir().join(format!("weft-recordings-test-{}", uuid::Uuid::new_v4()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let url = format!("sqlite://{}?mode=rwc", dir.join("weft.db").display());
-    let mut all = vec![Backend {
-        store: Store::connect(&url).await.unwrap(),
-        postgres: None,
-    }];
-    if let Ok(admin_url) = std::env::var("WEFT_TEST_POSTGRES_URL") {
-        sqlx::any::install_default_drivers();
-        let name = format!("weft_store_{}", uuid::Uuid::new_v4().simple());
-        let mut admin = AnyConnection::connect(&admin_url).await.unwrap();
-        admin
-            .execute(format!("CREATE DATABASE \"{name}\"").as_str())
-            .await
-            .unwrap();
-        admin.close().await.unwrap();
-        all.push(Backend {
-            store: Store::connect(&database_url(&admin_url, &name))
-                .await
-                .unwrap(),
-            postgres: Some((admin_url, name)),
-        });
-    }
-    all
-}
-
-/// Runs a test on every back end, dropping its PostgreSQL database afterwards.
-async fn on_every_backend(test: impl AsyncFn(&Store)) {
-    for backend in backends().await {
-        test(&backend.store).await;
-        backend.store.close().await;
-        if let Some((admin_url, name)) = &backend.postgres {
-            let mut admin = AnyConnection::connect(admin_url).await.unwrap();
-            admin
-                .execute(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)").as_str())
-                .await
-                .unwrap();
-            admin.close().await.unwrap();
-        }
-    }
-}
+use common::{Backend, on_every_backend};
 
 fn new_recording(project_id: &str, id: &str) -> NewRecording {
     NewRecording {
@@ -85,7 +25,8 @@ fn new_recording(project_id: &str, id: &str) -> NewRecording {
 
 #[tokio::test]
 async fn a_recording_is_created_finished_read_and_deleted_in_its_project() {
-    on_every_backend(async |store: &Store| {
+    on_every_backend(async |b: &Backend| {
+        let store = &b.store;
         store.create_project("p1", "one").await.unwrap();
         store.create_project("p2", "two").await.unwrap();
         let created = store
@@ -105,6 +46,10 @@ async fn a_recording_is_created_finished_read_and_deleted_in_its_project() {
         assert_eq!(finished.created_at, created.created_at);
         assert!(finished.updated_at >= created.updated_at);
         assert_eq!(store.recording("p1", "r1").await.unwrap(), finished);
+        // The finished row is on disk: a new connection (a restarted server) reads it.
+        let reopened = Store::connect(&b.url).await.unwrap();
+        assert_eq!(reopened.recording("p1", "r1").await.unwrap(), finished);
+        reopened.close().await;
         assert!(matches!(
             store
                 .finish_recording("nope", 1, 1, RecordingStatus::Failed)
@@ -142,7 +87,8 @@ async fn a_recording_is_created_finished_read_and_deleted_in_its_project() {
 
 #[tokio::test]
 async fn a_recording_without_a_resource_keeps_its_fields() {
-    on_every_backend(async |store: &Store| {
+    on_every_backend(async |b: &Backend| {
+        let store = &b.store;
         store.create_project("p", "p").await.unwrap();
         let new = NewRecording {
             resource_id: None,
@@ -170,7 +116,8 @@ async fn a_recording_without_a_resource_keeps_its_fields() {
 
 #[tokio::test]
 async fn unsafe_paths_bad_ids_and_reused_ids_are_refused() {
-    on_every_backend(async |store: &Store| {
+    on_every_backend(async |b: &Backend| {
+        let store = &b.store;
         store.create_project("p", "p").await.unwrap();
         for path in [
             "../escape.ogg",
@@ -226,7 +173,8 @@ async fn unsafe_paths_bad_ids_and_reused_ids_are_refused() {
 
 #[tokio::test]
 async fn recordings_page_newest_first_without_repeats() {
-    on_every_backend(async |store: &Store| {
+    on_every_backend(async |b: &Backend| {
+        let store = &b.store;
         store.create_project("p", "p").await.unwrap();
         store.create_project("q", "q").await.unwrap();
         for i in 0..7 {

@@ -151,24 +151,8 @@ impl Controller {
             Ok(Some(media)) if self.rooms.contains_key(&room_id) => media,
             _ => return self.hangup_leg(id, Cause::NormalTemporaryFailure, true),
         };
-        // No longer joining: from here a hang-up must not count it as pending.
-        if let Some(l) = self.legs.get_mut(id) {
-            l.state = LegState::Active;
-        }
-        let info = self.member_info(id, &leg);
-        let Some(entry) = self.rooms.get_mut(&room_id) else {
+        let Some(events) = self.admit_member(id, &room_id, &leg) else {
             return;
-        };
-        entry.pending = entry.pending.saturating_sub(1);
-        let events = match entry.room.join(info) {
-            Ok(events) => events,
-            Err(e) => {
-                let cause = match e {
-                    RoomError::Locked => Cause::CallRejected,
-                    _ => Cause::NormalTemporaryFailure,
-                };
-                return self.hangup_leg(id, cause, true);
-            }
         };
         tracing::info!(call_id = id, room_id = %room_id, member_id = %leg.member_id, "member joined");
         self.tell_front(
@@ -180,6 +164,34 @@ impl Controller {
         );
         self.emit_joined(&room_id, id);
         self.broadcast(&room_id, &events, Some(&leg.member_id));
+    }
+
+    /// Makes the joining leg `id` (whose media is in `room_id` now) a member of the room; the
+    /// events to announce, or `None` when the room refused it (the leg is then hung up).
+    pub(super) fn admit_member(
+        &mut self,
+        id: &str,
+        room_id: &str,
+        leg: &Leg,
+    ) -> Option<Vec<RoomEvent>> {
+        // No longer joining: from here a hang-up must not count it as pending.
+        if let Some(l) = self.legs.get_mut(id) {
+            l.state = LegState::Active;
+        }
+        let info = self.member_info(id, leg);
+        let entry = self.rooms.get_mut(room_id)?;
+        entry.pending = entry.pending.saturating_sub(1);
+        match entry.room.join(info) {
+            Ok(events) => Some(events),
+            Err(e) => {
+                let cause = match e {
+                    RoomError::Locked => Cause::CallRejected,
+                    _ => Cause::NormalTemporaryFailure,
+                };
+                self.hangup_leg(id, cause, true);
+                None
+            }
+        }
     }
 
     /// Sends `call.joined` and the answered state for `id` to its front-end.

@@ -16,7 +16,7 @@ use super::{Controller, EndpointId, FrontEvent, FrontId, Op, Output, Party};
 use crate::cause::Cause;
 use crate::directory::{Access, DirectoryError, Target, TargetKind};
 use crate::media::{Flavor, MediaCall, MediaResult};
-use crate::room::{Role, RoomError};
+use crate::room::Role;
 
 /// The front-end that runs SWML scripts.
 pub const SCRIPTS: FrontId = FrontId("swml");
@@ -297,23 +297,8 @@ impl Controller {
         if result.is_err() || !self.rooms.contains_key(&room_id) {
             return self.hangup_leg(id, Cause::NormalTemporaryFailure, true);
         }
-        if let Some(l) = self.legs.get_mut(id) {
-            l.state = LegState::Active;
-        }
-        let info = self.member_info(id, &leg);
-        let Some(entry) = self.rooms.get_mut(&room_id) else {
+        let Some(events) = self.admit_member(id, &room_id, &leg) else {
             return;
-        };
-        entry.pending = entry.pending.saturating_sub(1);
-        let events = match entry.room.join(info) {
-            Ok(events) => events,
-            Err(e) => {
-                let cause = match e {
-                    RoomError::Locked => Cause::CallRejected,
-                    _ => Cause::NormalTemporaryFailure,
-                };
-                return self.hangup_leg(id, cause, true);
-            }
         };
         tracing::info!(call_id = id, room_id = %room_id, member_id = %leg.member_id, "member joined from a script");
         self.emit_joined(&room_id, id);

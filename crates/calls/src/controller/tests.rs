@@ -190,6 +190,20 @@ impl T {
             .collect()
     }
 
+    /// A browser leg `leg` of `who` in `/public/room`, its events taken.
+    fn browser_in_room(&mut self, leg: &str, who: &str) {
+        let offer = RemoteMedia::WebRtc("offer".into());
+        self.dial(WEB, leg, who, "/public/room", offer);
+        self.take(WEB, leg);
+    }
+
+    fn hang_up(&mut self, leg: &str, cause: Cause) {
+        self.command(Command::Hangup {
+            leg: leg.into(),
+            cause,
+        });
+    }
+
     fn take_media(&mut self) -> Vec<MediaCall> {
         std::mem::take(&mut self.media)
     }
@@ -227,14 +241,7 @@ fn event_params<'a>(events: &'a [FrontEvent], ty: &str) -> &'a Value {
 #[test]
 fn a_sip_leg_joins_a_room_as_an_audio_member_the_others_see() {
     let mut t = T::new();
-    t.dial(
-        WEB,
-        "w",
-        "alice",
-        "/public/room",
-        RemoteMedia::WebRtc("offer".into()),
-    );
-    t.take(WEB, "w");
+    t.browser_in_room("w", "alice");
     t.dial(SIP, "s", "desk", "/public/room", rtp(RtpCodec::Pcmu, 0));
     let sip = t.take(SIP, "s");
     assert!(
@@ -252,10 +259,7 @@ fn a_sip_leg_joins_a_room_as_an_audio_member_the_others_see() {
         "DESK"
     );
     // The phone hangs up: the browser sees it leave.
-    t.command(Command::Hangup {
-        leg: "s".into(),
-        cause: Cause::NormalClearing,
-    });
+    t.hang_up("s", Cause::NormalClearing);
     assert!(
         t.take(SIP, "s")
             .iter()
@@ -321,10 +325,7 @@ fn a_subscriber_call_rings_browser_sessions_and_sip_contacts_and_a_sip_answer_wi
     assert!(matches!(bob[0], FrontEvent::Answered { media: None, .. }));
     assert_eq!(event_types(&bob), ["call.joined"]);
     // The browser hangs up: the phone's leg is ended.
-    t.command(Command::Hangup {
-        leg: "bob".into(),
-        cause: Cause::NormalClearing,
-    });
+    t.hang_up("bob", Cause::NormalClearing);
     let phone_events = t.take(SIP, &phone);
     assert_eq!(ended_cause(&phone_events), Some(Cause::NormalClearing));
     assert!(phone_events.iter().any(|e| matches!(
@@ -354,17 +355,11 @@ fn a_failed_contact_leaves_the_others_ringing_and_a_decline_ends_the_call() {
     assert_eq!(rings.len(), 2);
     t.take(WEB, "bob");
     // One contact is unreachable (480): the other still rings.
-    t.command(Command::Hangup {
-        leg: rings[0].leg.clone(),
-        cause: Cause::NoAnswer,
-    });
+    t.hang_up(&rings[0].leg, Cause::NoAnswer);
     assert_eq!(ended_cause(&t.take(WEB, "bob")), None);
     assert_eq!(t.c.room_count(), 1);
     // The other declines (486): the caller gets USER_BUSY.
-    t.command(Command::Hangup {
-        leg: rings[1].leg.clone(),
-        cause: Cause::UserBusy,
-    });
+    t.hang_up(&rings[1].leg, Cause::UserBusy);
     assert_eq!(ended_cause(&t.take(WEB, "bob")), Some(Cause::UserBusy));
     assert_eq!(t.c.room_count(), 0);
     assert_eq!(t.c.leg_count(), 0);
@@ -382,10 +377,7 @@ fn when_every_contact_fails_the_caller_gets_the_last_failure() {
         RemoteMedia::WebRtc("offer".into()),
     );
     let rings = t.rings(SIP);
-    t.command(Command::Hangup {
-        leg: rings[0].leg.clone(),
-        cause: Cause::UnallocatedNumber,
-    });
+    t.hang_up(&rings[0].leg, Cause::UnallocatedNumber);
     assert_eq!(
         ended_cause(&t.take(WEB, "bob")),
         Some(Cause::UnallocatedNumber)
@@ -654,26 +646,43 @@ fn a_script_is_rung_with_where_its_source_goes_and_answers_the_caller() {
     let script = t.take(SCRIPTS, &ring.leg);
     assert_eq!(event_params(&script, crate::DTMF_EVENT)["digits"], "1");
     // The script hangs up busy: the caller's call ends with its cause.
-    t.command(Command::Hangup {
-        leg: ring.leg.clone(),
-        cause: Cause::UserBusy,
-    });
+    t.hang_up(&ring.leg, Cause::UserBusy);
     assert_eq!(ended_cause(&t.take(SIP, "s")), Some(Cause::UserBusy));
     assert_eq!(t.c.leg_count(), 0);
     assert_eq!(t.c.room_count(), 0);
 }
 
+/// The caller `leg`'s member `member` moved (transport kept) into `room`: the engine was asked
+/// once, the caller got `call.joined` of the room, and its call went on (no new answer, no end).
+fn assert_moved(t: &mut T, leg: &str, room: &str, member: &str) {
+    let moves: Vec<_> = t
+        .take_media()
+        .into_iter()
+        .filter(|m| matches!(m, MediaCall::MoveMember { .. }))
+        .collect();
+    let expected = MediaCall::MoveMember {
+        room: room.to_owned(),
+        member: member.to_owned(),
+    };
+    assert_eq!(moves, [expected]);
+    assert_eq!(t.c.leg_room(leg), Some((Some(room), member)));
+    let caller = t.take(SIP, leg);
+    assert_eq!(
+        event_params(&caller, "call.joined")["room_session"]["id"],
+        room
+    );
+    assert!(
+        !caller
+            .iter()
+            .any(|e| matches!(e, FrontEvent::Answered { .. } | FrontEvent::Ended { .. })),
+        "the caller's call goes on without a new answer: {caller:?}"
+    );
+}
+
 #[test]
 fn a_script_connects_its_caller_to_a_video_room_with_the_callers_media() {
     let mut t = T::new();
-    t.dial(
-        WEB,
-        "w",
-        "alice",
-        "/public/room",
-        RemoteMedia::WebRtc("offer".into()),
-    );
-    t.take(WEB, "w");
+    t.browser_in_room("w", "alice");
     let ring = answered_script(&mut t, "s", RemoteMedia::WebRtc("offer".into()));
     let (_, caller_member) = t.c.leg_room("s").unwrap();
     let caller_member = caller_member.to_owned();
@@ -686,33 +695,7 @@ fn a_script_connects_its_caller_to_a_video_room_with_the_callers_media() {
         to: Address::parse("/public/room").unwrap(),
         timeout: None,
     });
-    let moves: Vec<_> = t
-        .take_media()
-        .into_iter()
-        .filter(|m| matches!(m, MediaCall::MoveMember { .. }))
-        .collect();
-    assert_eq!(
-        moves,
-        [MediaCall::MoveMember {
-            room: video_room.clone(),
-            member: caller_member.clone(),
-        }]
-    );
-    assert_eq!(
-        t.c.leg_room("s"),
-        Some((Some(video_room.as_str()), caller_member.as_str()))
-    );
-    let caller = t.take(SIP, "s");
-    assert_eq!(
-        event_params(&caller, "call.joined")["room_session"]["id"],
-        video_room.as_str()
-    );
-    assert!(
-        !caller
-            .iter()
-            .any(|e| matches!(e, FrontEvent::Answered { .. } | FrontEvent::Ended { .. })),
-        "the caller's call goes on without a new answer: {caller:?}"
-    );
+    assert_moved(&mut t, "s", &video_room, &caller_member);
     let member = t.take(WEB, "w");
     assert_eq!(
         event_params(&member, "member.joined")["member"]["name"],
@@ -789,23 +772,7 @@ fn a_script_connects_its_caller_to_a_subscriber_who_answers() {
     });
     let (call_room, _) = t.c.leg_room(&rings[0].leg).unwrap();
     let call_room = call_room.unwrap().to_owned();
-    assert!(t.take_media().contains(&MediaCall::MoveMember {
-        room: call_room.clone(),
-        member: caller_member.clone(),
-    }));
-    assert_eq!(
-        t.c.leg_room("s"),
-        Some((Some(call_room.as_str()), caller_member.as_str()))
-    );
-    let caller = t.take(SIP, "s");
-    assert!(
-        !caller.iter().any(|e| matches!(e, FrontEvent::Ended { .. })),
-        "{caller:?}"
-    );
-    assert_eq!(
-        event_params(&caller, "call.joined")["room_session"]["id"],
-        call_room.as_str()
-    );
+    assert_moved(&mut t, "s", &call_room, &caller_member);
     let alice = t.take(WEB, &rings[0].leg);
     assert!(
         alice
@@ -819,10 +786,7 @@ fn a_script_connects_its_caller_to_a_subscriber_who_answers() {
     );
     assert_eq!(t.c.room_count(), 1, "only the call room is left");
     // Either side hanging up ends the call.
-    t.command(Command::Hangup {
-        leg: "s".into(),
-        cause: Cause::NormalClearing,
-    });
+    t.hang_up("s", Cause::NormalClearing);
     assert_eq!(
         ended_cause(&t.take(WEB, &rings[0].leg)),
         Some(Cause::NormalClearing)
@@ -866,10 +830,7 @@ fn a_script_connect_nobody_answers_leaves_the_caller_with_the_script() {
         timeout: None,
     });
     let rung = t.rings(WEB)[0].leg.clone();
-    t.command(Command::Hangup {
-        leg: "s".into(),
-        cause: Cause::NormalClearing,
-    });
+    t.hang_up("s", Cause::NormalClearing);
     assert_eq!(
         ended_cause(&t.take(WEB, &rung)),
         Some(Cause::OriginatorCancel)
