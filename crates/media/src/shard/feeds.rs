@@ -23,6 +23,28 @@ use crate::ids::{MemberId, RoomId};
 use crate::mixer::dbov;
 use crate::options::RtpCodec;
 
+/// Frames a late tick sends at most for the ticks it missed (100 ms).
+const FEED_CATCH_UP: usize = 5;
+
+/// How many frames the source tick due at `due` sends when it runs at `now`, and when the next
+/// one is due: one per missed tick up to [`FEED_CATCH_UP`], so a late wake-up of the shard
+/// delays the sources' audio instead of slowing it; after a longer stall the cadence starts
+/// again from `now`.
+fn catch_up(due: Instant, now: Instant) -> (usize, Instant) {
+    let late = now.saturating_duration_since(due);
+    let owed = (late.as_nanos() / MIX_INTERVAL.as_nanos()) as usize + 1;
+    let sent = owed.min(FEED_CATCH_UP);
+    let next = due + MIX_INTERVAL * sent as u32;
+    (
+        sent,
+        if next <= now {
+            now + MIX_INTERVAL
+        } else {
+            next
+        },
+    )
+}
+
 /// The RFC 6464 level sent with Opus frames, which are not decoded to measure one: 127, as
 /// for silence.
 const OPUS_LEVEL: u8 = 127;
@@ -130,13 +152,15 @@ impl Worker {
     /// One 20 ms tick: each feed with a queued frame writes it to its room's listeners here.
     pub(super) fn feed_tick(&mut self, now: Instant) {
         let Some(due) = self.next_feed else { return };
-        // A steady cadence; after a stall, resynchronise instead of bursting.
-        let next = due + MIX_INTERVAL;
-        self.next_feed = Some(if next <= now {
-            now + MIX_INTERVAL
-        } else {
-            next
-        });
+        let (sent, next) = catch_up(due, now);
+        self.next_feed = Some(next);
+        for _ in 0..sent {
+            self.feed_frames(now);
+        }
+    }
+
+    /// Sends one frame of every source that has one.
+    fn feed_frames(&mut self, now: Instant) {
         for index in self.feeds.indexes() {
             let Some(feed) = self.feeds.get_mut(index) else {
                 continue;
@@ -196,6 +220,25 @@ fn level_of(codec: RtpCodec, payload: &Arc<[u8]>) -> u8 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_late_tick_sends_the_frames_it_owes_up_to_a_bound() {
+        let due = Instant::now();
+        let ms = std::time::Duration::from_millis;
+        assert_eq!(catch_up(due, due), (1, due + ms(20)), "on time: one frame");
+        assert_eq!(catch_up(due, due + ms(5)), (1, due + ms(20)));
+        assert_eq!(
+            catch_up(due, due + ms(45)),
+            (3, due + ms(60)),
+            "45 ms late: this tick's frame and the two missed ones"
+        );
+        let (sent, next) = catch_up(due, due + ms(500));
+        assert_eq!(
+            sent, FEED_CATCH_UP,
+            "a long stall sends at most 100 ms at once"
+        );
+        assert_eq!(next, due + ms(520), "then starts again from now");
+    }
 
     #[test]
     fn frames_last_20_ms_in_each_clock() {
