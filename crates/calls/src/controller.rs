@@ -176,6 +176,14 @@ pub enum Command {
         /// How long people rung for it may ring; `None`: the ring timeout.
         timeout: Option<Duration>,
     },
+    /// A source leg (a script's `user_event`) sends an event to the browsers in its call: a
+    /// `user_event` Fabric event whose params are `event`.
+    UserEvent {
+        /// The source leg.
+        leg: LegId,
+        /// The event, any JSON.
+        event: Value,
+    },
 }
 
 /// The successful answer to a request.
@@ -479,6 +487,7 @@ impl Controller {
             Command::Dtmf { leg, digits } => self.pressed(&leg, &digits),
             Command::Presence(p) => self.presence.update(*p),
             Command::Connect { leg, to, timeout } => self.connect(&leg, to, timeout),
+            Command::UserEvent { leg, event } => self.user_event(&leg, event),
         }
     }
 

@@ -41,6 +41,14 @@ const ANSWER_TIMEOUT: Duration = Duration::from_secs(5);
 #[derive(Debug)]
 struct Over;
 
+/// Why a player task stopped before the end.
+enum PlayerError {
+    /// A URL could not be loaded or encoded.
+    Sound(String),
+    /// The script's source member is gone (its call ended).
+    VoiceGone,
+}
+
 /// How a play ended.
 enum Played {
     /// Every URL played.
@@ -244,7 +252,14 @@ impl ScriptCall {
                 self.stop_recording(control_id.as_deref()).await;
                 Ok(Outcome::Done)
             }
-            Action::UserEvent { .. } | Action::Denoise | Action::StopDenoise => Ok(Outcome::Done),
+            Action::UserEvent { event } => {
+                self.env.calls.command(Command::UserEvent {
+                    leg: self.ring.leg.clone(),
+                    event,
+                });
+                Ok(Outcome::Done)
+            }
+            Action::Denoise | Action::StopDenoise => Ok(Outcome::Done),
             Action::Unsupported { method } => {
                 info!(%method, "a method Weft does not run was skipped");
                 Ok(Outcome::Done)
@@ -352,11 +367,13 @@ impl ScriptCall {
         loop {
             tokio::select! {
                 result = &mut player => {
-                    return Ok(match result {
-                        Ok(Ok(())) => Played::Done,
-                        Ok(Err(reason)) => Played::Failed(reason),
-                        Err(e) => Played::Failed(format!("the player stopped: {e}")),
-                    });
+                    return match result {
+                        Ok(Ok(())) => Ok(Played::Done),
+                        Ok(Err(PlayerError::Sound(reason))) => Ok(Played::Failed(reason)),
+                        // The source went with the call: the call is over, not the play failed.
+                        Ok(Err(PlayerError::VoiceGone)) => Err(Over),
+                        Err(e) => Ok(Played::Failed(format!("the player stopped: {e}"))),
+                    };
                 }
                 event = self.events.recv() => {
                     if let Some(digits) = event.as_ref().and_then(Self::digits_of)
@@ -382,19 +399,21 @@ impl ScriptCall {
         urls: &[String],
         volume: f64,
         speech: Speech,
-    ) -> JoinHandle<Result<(), String>> {
+    ) -> JoinHandle<Result<(), PlayerError>> {
         let env = self.env.clone();
         let urls = urls.to_vec();
         let codec = self.spot.codec;
         let voice = voice.clone();
         tokio::spawn(async move {
             for url in &urls {
-                let frames = sound(&env, url, codec, volume, &speech).await?;
+                let frames = sound(&env, url, codec, volume, &speech)
+                    .await
+                    .map_err(PlayerError::Sound)?;
                 for frame in frames.iter() {
                     voice
                         .send(frame.clone())
                         .await
-                        .map_err(|e| format!("the script's voice is gone: {e}"))?;
+                        .map_err(|_| PlayerError::VoiceGone)?;
                 }
             }
             Ok(())

@@ -21,6 +21,9 @@ use crate::room::Role;
 /// The front-end that runs SWML scripts.
 pub const SCRIPTS: FrontId = FrontId("swml");
 
+/// The Fabric event a script's `user_event` sends to the browsers in its call.
+pub const USER_EVENT: &str = "user_event";
+
 /// A script's `connect` ringing someone for its caller.
 #[derive(Debug, Clone)]
 pub(super) struct Bridge {
@@ -303,6 +306,28 @@ impl Controller {
         tracing::info!(call_id = id, room_id = %room_id, member_id = %leg.member_id, "member joined from a script");
         self.emit_joined(&room_id, id);
         self.broadcast(&room_id, &events, Some(&leg.member_id));
+    }
+
+    /// A script's `user_event`: the browsers in its call get a `user_event` Fabric event.
+    pub(super) fn user_event(&mut self, source: &str, event: serde_json::Value) {
+        let Some(room) = self
+            .legs
+            .get(source)
+            .filter(|l| l.flavor == Flavor::Source)
+            .and_then(|l| l.room.clone())
+        else {
+            return;
+        };
+        let params = std::sync::Arc::new(event);
+        for other in self.room_legs(&room).into_iter().filter(|o| o != source) {
+            if self
+                .legs
+                .get(&other)
+                .is_some_and(|l| l.flavor == Flavor::WebRtc)
+            {
+                self.shared_event(&other, USER_EVENT, params.clone());
+            }
+        }
     }
 
     pub(super) fn connect_failed(&mut self, source: &str, cause: Cause) {

@@ -638,6 +638,12 @@ fn a_script_is_rung_with_where_its_source_goes_and_answers_the_caller() {
             .any(|e| matches!(e, FrontEvent::Answered { media: None, .. })),
         "{caller:?}"
     );
+    // A script's user_event reaches browsers only (this caller is a SIP leg).
+    t.command(Command::UserEvent {
+        leg: ring.leg.clone(),
+        event: serde_json::json!({"myCustomEvent": "hello"}),
+    });
+    assert!(event_types(&t.take(SIP, "s")).is_empty());
     // The caller's keys reach the script as events.
     t.command(Command::Dtmf {
         leg: "s".into(),
@@ -689,6 +695,20 @@ fn a_script_connects_its_caller_to_a_video_room_with_the_callers_media() {
     let (video_room, _) = t.c.leg_room("w").unwrap();
     let video_room = video_room.unwrap().to_owned();
     t.take(SIP, "s");
+    // The script's user_event reaches the browser caller, and only it.
+    t.command(Command::UserEvent {
+        leg: ring.leg.clone(),
+        event: serde_json::json!({"myCustomEvent": "hello"}),
+    });
+    let caller = t.take(SIP, "s");
+    assert_eq!(
+        event_params(&caller, "user_event")["myCustomEvent"],
+        "hello"
+    );
+    assert!(
+        t.take(WEB, "w").is_empty(),
+        "the room's member is not in the script's call"
+    );
     t.take_media();
     t.command(Command::Connect {
         leg: ring.leg.clone(),
