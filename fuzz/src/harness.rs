@@ -88,6 +88,7 @@ impl Harness {
             self.live.push(leg.clone());
             self.event(FrontEvent::Ring(Box::new(Ring {
                 leg,
+                project_id: "project".into(),
                 endpoint,
                 media: LocalMedia::Rtp(fixtures::socket(fixtures::ENGINE)),
                 caller: ("Bob \"B\"".into(), "/private/bob".into()),
