@@ -57,6 +57,8 @@ pub(super) struct Leg {
     pub video: bool,
     pub held: bool,
     pub parent_id: Option<String>,
+    /// For a script's caller: the call room where people ring for it (a script's `connect`).
+    pub bridging: Option<String>,
 }
 
 fn flavor_of(media: &RemoteMedia) -> Flavor {
@@ -122,6 +124,7 @@ impl Controller {
                 video,
                 held: false,
                 parent_id: None,
+                bridging: None,
             },
         );
         self.member_legs.insert(member_id, id.clone());
@@ -257,7 +260,10 @@ impl Controller {
         let Some(leg) = self.legs.remove(id) else {
             return;
         };
-        self.end_bridges_of(id);
+        if let Some(bridge) = &leg.bridging {
+            // The people rung for it stop ringing.
+            self.end_ring(bridge, Cause::OriginatorCancel, Cause::OriginatorCancel);
+        }
         self.stats.joins.remove(id);
         tracing::debug!(call_id = id, cause = cause.name(), "call leg ended");
         self.member_legs.remove(&leg.member_id);

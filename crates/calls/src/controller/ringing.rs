@@ -66,6 +66,7 @@ impl Controller {
                 video: caller.video,
                 held: false,
                 parent_id: None,
+                bridging: None,
             };
             self.member_legs
                 .insert(leg.member_id.clone(), callee.clone());
@@ -105,6 +106,9 @@ impl Controller {
             },
         );
         if bridge.is_some() {
+            if let Some(party) = self.legs.get_mut(id) {
+                party.bridging = Some(room_id.clone());
+            }
             return self.offer_callees(id, &room_id);
         }
         let Some(leg) = self.legs.get_mut(id) else {
@@ -366,7 +370,12 @@ impl Controller {
         }
         match ring.bridge {
             // A script's caller stays with the script, which hears why.
-            Some(source) => self.connect_failed(&source, caller_cause),
+            Some(source) => {
+                if let Some(party) = self.legs.get_mut(&ring.caller) {
+                    party.bridging = None;
+                }
+                self.connect_failed(&source, caller_cause)
+            }
             None => self.hangup_leg(&ring.caller, caller_cause, true),
         }
     }

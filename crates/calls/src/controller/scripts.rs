@@ -177,6 +177,7 @@ impl Controller {
         if let Some(l) = self.legs.get_mut(party) {
             l.room = Some(room_id.to_owned());
             l.kind = LegKind::Caller;
+            l.bridging = None;
         }
         let call = MediaCall::MoveMember {
             room: room_id.to_owned(),
@@ -228,23 +229,6 @@ impl Controller {
         );
         self.emit_joined(&room_id, callee);
         self.emit_joined(&room_id, party);
-    }
-
-    /// The party of a bridge left: the people rung for it stop ringing.
-    pub(super) fn end_bridges_of(&mut self, party: &str) {
-        let rooms: Vec<String> = self
-            .rooms
-            .iter()
-            .filter(|(_, e)| {
-                e.ring
-                    .as_ref()
-                    .is_some_and(|r| r.bridge.is_some() && r.caller == party)
-            })
-            .map(|(id, _)| id.clone())
-            .collect();
-        for room in rooms {
-            self.end_ring(&room, Cause::OriginatorCancel, Cause::OriginatorCancel);
-        }
     }
 
     /// Moves the party's member out of the script's call room into the video room `target`.
