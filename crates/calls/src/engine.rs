@@ -22,11 +22,14 @@ fn kind(kind: MediaKind) -> weft_media::MediaKind {
     }
 }
 
-fn codec(codec: RtpCodec) -> weft_media::RtpCodec {
-    match codec {
-        RtpCodec::Opus => weft_media::RtpCodec::Opus,
-        RtpCodec::Pcmu => weft_media::RtpCodec::Pcmu,
-        RtpCodec::Pcma => weft_media::RtpCodec::Pcma,
+/// The engine's codec for the controller's.
+impl From<RtpCodec> for weft_media::RtpCodec {
+    fn from(codec: RtpCodec) -> Self {
+        match codec {
+            RtpCodec::Opus => weft_media::RtpCodec::Opus,
+            RtpCodec::Pcmu => weft_media::RtpCodec::Pcmu,
+            RtpCodec::Pcma => weft_media::RtpCodec::Pcma,
+        }
     }
 }
 
@@ -38,7 +41,7 @@ fn leg_srtp(keys: &SdesKeys) -> Result<LegSrtp, MediaFailure> {
 /// The engine's settings for a plain-RTP leg negotiated by its front-end.
 fn leg_config(params: &RtpParams) -> Result<RtpLegConfig, MediaFailure> {
     Ok(RtpLegConfig {
-        codec: codec(params.codec),
+        codec: params.codec.into(),
         payload_type: params.payload_type,
         telephone_event: params.telephone_event,
         remote: params.remote,

@@ -132,6 +132,13 @@ mod tests {
         Arc::from(&[n; 4][..])
     }
 
+    fn runtime() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime")
+    }
+
     /// A source handle whose clears go to a shard that is not running.
     fn handle() -> (AudioSource, FrameQueue, std_mpsc::Receiver<Command>) {
         let (frames, epoch, queue) = frame_queue();
@@ -142,10 +149,7 @@ mod tests {
 
     #[test]
     fn a_full_queue_makes_send_wait_until_a_frame_is_played() {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("runtime");
+        let rt = runtime();
         let (source, mut queue, _inbox) = handle();
         rt.block_on(async {
             for n in 0..SOURCE_QUEUE as u8 {
@@ -165,10 +169,7 @@ mod tests {
 
     #[test]
     fn clear_drops_the_queued_frames_and_frees_their_places() {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("runtime");
+        let rt = runtime();
         let (source, mut queue, inbox) = handle();
         rt.block_on(async {
             for n in 0..SOURCE_QUEUE as u8 {
@@ -194,10 +195,7 @@ mod tests {
 
     #[test]
     fn frames_cleared_before_the_shard_noticed_are_never_played() {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("runtime");
+        let rt = runtime();
         let (source, mut queue, _inbox) = handle();
         rt.block_on(async {
             source.send(frame(1)).await.expect("sent");
@@ -210,10 +208,7 @@ mod tests {
 
     #[test]
     fn send_fails_once_the_shard_dropped_the_queue() {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("runtime");
+        let rt = runtime();
         let (source, queue, _inbox) = handle();
         drop(queue);
         let sent = rt.block_on(source.send(frame(1)));

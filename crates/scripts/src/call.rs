@@ -11,7 +11,7 @@ use tokio::sync::mpsc::UnboundedReceiver;
 use tokio::task::JoinHandle;
 use tokio::time::{Instant, sleep_until};
 use tracing::{Instrument, info, info_span, warn};
-use weft_calls::media::{RemoteMedia, SourceSpot};
+use weft_calls::media::{RemoteMedia, RtpCodec, SourceSpot};
 use weft_calls::{Cause, Command, FrontEvent, Ring};
 use weft_core::Address;
 use weft_fetch::{Method, Request as FetchRequest};
@@ -72,21 +72,14 @@ pub struct ScriptCall {
 }
 
 impl ScriptCall {
-    /// The call of `ring`, whose leg's events arrive on `events`.
-    pub fn new(env: Arc<ScriptsEnv>, ring: Ring, events: UnboundedReceiver<FrontEvent>) -> Self {
-        let spot = match &ring.media {
-            weft_calls::media::LocalMedia::Source(spot) => spot.clone(),
-            other => {
-                warn!(call_id = %ring.leg, media = ?other, "a script was rung without a source spot");
-                SourceSpot {
-                    room: String::new(),
-                    member: String::new(),
-                    codec: weft_calls::media::RtpCodec::Opus,
-                    party_member: String::new(),
-                    party_leg: String::new(),
-                }
-            }
-        };
+    /// The call of `ring`, whose source member goes to `spot` and whose leg's events arrive on
+    /// `events`.
+    pub fn new(
+        env: Arc<ScriptsEnv>,
+        ring: Ring,
+        spot: SourceSpot,
+        events: UnboundedReceiver<FrontEvent>,
+    ) -> Self {
         Self {
             env,
             ring,
@@ -143,7 +136,11 @@ impl ScriptCall {
 
     /// The variables the script starts with.
     fn scope(&self) -> Scope {
-        let codec = format!("{:?}", self.spot.codec).to_ascii_uppercase();
+        let (codec, kind) = match self.spot.codec {
+            RtpCodec::Opus => ("OPUS", "webrtc"),
+            RtpCodec::Pcmu => ("PCMU", "sip"),
+            RtpCodec::Pcma => ("PCMA", "sip"),
+        };
         Scope {
             call: json!({
                 "call_id": self.ring.leg,
@@ -151,7 +148,7 @@ impl ScriptCall {
                 "segment_id": self.ring.leg,
                 "call_state": "created",
                 "direction": "inbound",
-                "type": if codec == "OPUS" { "webrtc" } else { "sip" },
+                "type": kind,
                 "from": self.ring.caller.1,
                 "from_name": self.ring.caller.0,
                 "to": self.ring.callee.1,
@@ -280,7 +277,7 @@ impl ScriptCall {
             .add_source(
                 &RoomId::from(self.spot.room.as_str()),
                 &MemberId::from(self.spot.member.as_str()),
-                codec(self.spot.codec),
+                self.spot.codec.into(),
             )
             .await;
         let source = match source {
@@ -753,7 +750,7 @@ impl ScriptCall {
     }
 
     fn media_codec(&self) -> weft_media::RtpCodec {
-        codec(self.spot.codec)
+        self.spot.codec.into()
     }
 
     /// Ends the script's leg (and with it the call, unless the caller was handed on).
@@ -784,7 +781,7 @@ fn failure_reason(action: &Action) -> &'static str {
 async fn sound(
     env: &ScriptsEnv,
     url: &str,
-    codec: weft_calls::media::RtpCodec,
+    codec: RtpCodec,
     volume: f64,
     speech: &Speech,
 ) -> Result<Frames, String> {
@@ -797,7 +794,7 @@ async fn sound(
     } else {
         url.to_owned()
     };
-    let media_codec = self::codec(codec);
+    let media_codec = weft_media::RtpCodec::from(codec);
     let key = FrameKey::new(&key_url, media_codec, volume);
     if let Some(frames) = env.frames.get(&key, Instant::now().into_std()) {
         return Ok(frames);
@@ -814,13 +811,4 @@ async fn sound(
     env.frames
         .insert(key, frames.clone(), Instant::now().into_std());
     Ok(frames)
-}
-
-/// The engine's codec for the controller's.
-fn codec(codec: weft_calls::media::RtpCodec) -> weft_media::RtpCodec {
-    match codec {
-        weft_calls::media::RtpCodec::Opus => weft_media::RtpCodec::Opus,
-        weft_calls::media::RtpCodec::Pcmu => weft_media::RtpCodec::Pcmu,
-        weft_calls::media::RtpCodec::Pcma => weft_media::RtpCodec::Pcma,
-    }
 }

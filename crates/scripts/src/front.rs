@@ -6,7 +6,8 @@ use std::sync::Arc;
 
 use tokio::sync::mpsc::{UnboundedSender, unbounded_channel};
 use tokio::task::JoinHandle;
-use weft_calls::{Calls, FrontEvent, LegId, SCRIPTS};
+use weft_calls::media::LocalMedia;
+use weft_calls::{Calls, Cause, Command, FrontEvent, LegId, SCRIPTS};
 use weft_fetch::Fetcher;
 use weft_media::MediaEngine;
 use weft_playback::Loader;
@@ -69,10 +70,19 @@ impl Scripts {
             let mut calls: HashMap<LegId, UnboundedSender<FrontEvent>> = HashMap::new();
             while let Some(event) = rx.recv().await {
                 if let FrontEvent::Ring(ring) = event {
+                    let LocalMedia::Source(spot) = ring.media.clone() else {
+                        // The controller rings scripts with a source spot only.
+                        tracing::warn!(call_id = %ring.leg, "a script was rung without a source spot");
+                        env.calls.command(Command::Hangup {
+                            leg: ring.leg,
+                            cause: Cause::NormalTemporaryFailure,
+                        });
+                        continue;
+                    };
                     calls.retain(|_, tx| !tx.is_closed());
                     let (tx, events) = unbounded_channel();
                     calls.insert(ring.leg.clone(), tx);
-                    tokio::spawn(ScriptCall::new(env.clone(), *ring, events).run());
+                    tokio::spawn(ScriptCall::new(env.clone(), *ring, spot, events).run());
                     continue;
                 }
                 let ended = matches!(event, FrontEvent::Ended { .. });
