@@ -3,7 +3,6 @@
 //! project credentials only.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use axum::Router;
 use axum::body::{Body, Bytes, HttpBody};
@@ -12,12 +11,13 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::{Value, json};
 use tower::ServiceExt;
-use weft_api::{ApiConfig, ApiState};
-use weft_auth::{Es256Key, TokenIssuer};
+use weft_api::ApiConfig;
 use weft_store::recordings::{
     NewRecording, Recording, RecordingFormat, RecordingStatus, RecordingTrack,
 };
 use weft_store::{Store, StoreError};
+
+mod common;
 
 const RECORDINGS: &str = "/api/relay/rest/recordings";
 const PUBLIC_URL: &str = "https://fabric.example.test:8443";
@@ -68,30 +68,17 @@ impl Api {
     }
 
     async fn with_recordings_dir(configured: bool) -> Self {
-        let dir = std::env::temp_dir().join(format!("weft-api-rec-{}", uuid::Uuid::new_v4()));
+        let projects = [("p", "token-p"), ("q", "token-q")];
+        let (router, store, dir) = common::api("weft-api-rec", &projects, |dir| ApiConfig {
+            public_url: PUBLIC_URL.into(),
+            recordings_dir: configured.then(|| dir.join("recordings")),
+            ..ApiConfig::default()
+        })
+        .await;
         let recordings_dir = dir.join("recordings");
         std::fs::create_dir_all(&recordings_dir).unwrap();
-        let url = format!("sqlite://{}?mode=rwc", dir.join("weft.db").display());
-        let store = Store::connect(&url).await.unwrap();
-        for (project, token) in [("p", "token-p"), ("q", "token-q")] {
-            store.create_project(project, project).await.unwrap();
-            store
-                .add_api_token(project, "test", &weft_auth::secret::hash_secret(token))
-                .await
-                .unwrap();
-        }
-        let (key, _) = Es256Key::generate("k1").unwrap();
-        let state = ApiState {
-            store: store.clone(),
-            issuer: Arc::new(TokenIssuer::new(key, "relay.example.test".into())),
-            config: Arc::new(ApiConfig {
-                public_url: PUBLIC_URL.into(),
-                recordings_dir: configured.then(|| recordings_dir.clone()),
-                ..ApiConfig::default()
-            }),
-        };
         Api {
-            router: weft_api::router(state),
+            router,
             store,
             recordings_dir,
             basic: format!("Basic {}", STANDARD.encode("p:token-p")),

@@ -1,8 +1,6 @@
 //! SIP endpoints' digest credentials through the REST API: HA1 values for the configured realm are
 //! stored on create and on every password change, never shown, and a rename needs the password.
 
-use std::sync::Arc;
-
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
@@ -10,12 +8,13 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::{Value, json};
 use tower::ServiceExt;
-use weft_api::{ApiConfig, ApiState};
-use weft_auth::{Es256Key, TokenIssuer};
+use weft_api::ApiConfig;
 use weft_sip::digest::Ha1Set;
 use weft_store::Store;
 use weft_store::sip_accounts::{SipAccountKind, SipAccountRow};
 use weft_store::sip_bindings::SipBindingRow;
+
+mod common;
 
 const REALM: &str = "sip.example.test";
 const SIP_ENDPOINTS: &str = "/api/fabric/resources/sip_endpoints";
@@ -29,26 +28,14 @@ struct Api {
 
 impl Api {
     async fn new() -> Self {
-        let dir = std::env::temp_dir().join(format!("weft-api-sip-{}", uuid::Uuid::new_v4()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let url = format!("sqlite://{}?mode=rwc", dir.join("weft.db").display());
-        let store = Store::connect(&url).await.unwrap();
-        store.create_project("p", "p").await.unwrap();
-        store
-            .add_api_token("p", "test", &weft_auth::secret::hash_secret("api-token"))
-            .await
-            .unwrap();
-        let (key, _) = Es256Key::generate("k1").unwrap();
-        let state = ApiState {
-            store: store.clone(),
-            issuer: Arc::new(TokenIssuer::new(key, "relay.example.test".into())),
-            config: Arc::new(ApiConfig {
+        let (router, store, _) =
+            common::api("weft-api-sip", &[("p", "api-token")], |_| ApiConfig {
                 sip_realm: REALM.into(),
                 ..ApiConfig::default()
-            }),
-        };
+            })
+            .await;
         Api {
-            router: weft_api::router(state),
+            router,
             store,
             authorization: format!("Basic {}", STANDARD.encode("p:api-token")),
         }
